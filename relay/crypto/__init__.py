@@ -1,0 +1,16 @@
+"""Encryption at rest: the master key (`keys`) and everything sealed or tagged with it (`seal`)."""
+
+from relay.crypto.keys import KeyProblem, MasterKey, init_data_dir, load_key
+from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for, new_row_key
+
+__all__ = [
+    "JsonValue",
+    "KeyProblem",
+    "MasterKey",
+    "Sealer",
+    "TamperedError",
+    "aad_for",
+    "init_data_dir",
+    "load_key",
+    "new_row_key",
+]
