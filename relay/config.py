@@ -1,0 +1,154 @@
+"""The relay's own config file (where things are), validated at start and by `peer-relay check`.
+
+The rules (who the members are, who watches whom) live elsewhere: `relay.rules`.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import phonenumbers
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from relay.core.durations import parse_duration
+
+_HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | str):
+        parsed = parse_duration(str(value))
+        if parsed is None or parsed <= timedelta(0):
+            raise ValueError("must be a duration like 90s, 10m or 1h30m")
+        return parsed
+    raise ValueError("must be a duration like 90s, 10m or 1h30m")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SignalSection(_Closed):
+    service: str = Field(description="host:port of signal-cli-rest-api (json-rpc mode)")
+    number: str = Field(description="the relay's own Signal number, E.164")
+    request_timeout: Duration = Field(
+        default=timedelta(seconds=20),
+        description="give up on one HTTP request after this long (then retry)",
+    )
+
+    @field_validator("service")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        match = _HOST_PORT.match(value)
+        if match is None or not 0 < int(match["port"]) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError("must be an international number starting with +") from None
+        if not phonenumbers.is_possible_number(parsed):
+            raise ValueError("is not a possible phone number")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+class OutboxSection(_Closed):
+    retry_cap: Duration = Field(
+        default=timedelta(minutes=2),
+        description="longest wait between two tries of the same message",
+    )
+    alert_undelivered_after: Duration = Field(
+        default=timedelta(minutes=2),
+        description="tell the admin when an alert is still unsent after this long",
+    )
+
+
+class Config(_Closed):
+    signal: SignalSection
+    rules_dir: Path
+    data_dir: Path
+    key_file: Path | None = None
+    admin: str = Field(description="alias of the member who receives the relay's own notices")
+    timezone: str = Field(description="the collective's IANA time zone, e.g. Europe/London")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    outbox: OutboxSection = OutboxSection()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known time zone (e.g. Europe/London)") from None
+        return value
+
+
+@dataclass(frozen=True)
+class ConfigInvalid(Exception):  # noqa: N818 — reads better at call sites than ConfigInvalidError
+    """The config file cannot be used; `issues` are one line each, naming file, line and key."""
+
+    issues: list[str]
+
+    def __str__(self) -> str:
+        return "\n".join(self.issues)
+
+
+def _key_lines(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ...], int]) -> None:
+    out[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = (*prefix, str(key_node.value))
+            out[key] = key_node.start_mark.line + 1
+            _key_lines(value_node, key, out)
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file; raise `ConfigInvalid` with every problem at once."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigInvalid([f"{name}: cannot read the config file ({exc.strerror})"]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}:" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigInvalid([f"{name}:{line} {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigInvalid([f"{name}:1: the config must be a mapping of keys (see config.sample.yaml)"])
+    lines: dict[tuple[str, ...], int] = {}
+    if node is not None:
+        _key_lines(node, (), lines)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors():
+            loc = tuple(str(part) for part in error["loc"])
+            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), 1)
+            key = ".".join(loc) or "(top)"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key (check the spelling against config.sample.yaml)"
+            elif error["type"] == "missing":
+                message = "is required"
+            issues.append(f"{name}:{line}: {key}: {message}")
+        raise ConfigInvalid(issues) from None

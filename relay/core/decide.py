@@ -1,0 +1,503 @@
+"""The state machine: given the watches an event touches, the event and the time, decide.
+
+`on_message` and `on_timer` return a `Decision`: the watches to store (new or changed) and the
+messages to send. They never read a clock, the database or the network; the daemon carries the
+decision out (store first, then send).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from relay.core import intents
+from relay.core.policy import MemberInfo, Policy, Tier, Timings
+from relay.core.render import Catalog, clock, names, span
+from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
+from relay.core.types import MemberAlias
+
+LATE_AFTER = timedelta(seconds=30)
+"""A timer firing later than this says so in the alert (the relay was down or asleep)."""
+
+
+class Purpose(StrEnum):
+    REPLY = "reply"  # an answer to what she just sent (every member message gets one)
+    REMINDER = "reminder"
+    ALERT = "alert"  # carries a member's safety: retried forever, the admin told if stuck
+    NOTICE = "notice"  # ack / all-clear / resolved news to those alerted
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    to: Recipient
+    text: str
+    purpose: Purpose
+    watch_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    watches: tuple[Watch, ...] = ()
+    messages: tuple[Outgoing, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    policy: Policy
+    catalog: Catalog
+    default_timezone: str
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Collects messages while one decision is worked out."""
+
+    ctx: Context
+    now: datetime
+    watches: list[Watch] = field(default_factory=list)
+    messages: list[Outgoing] = field(default_factory=list)
+
+    def info(self, alias: MemberAlias) -> MemberInfo:
+        found = self.ctx.policy.member(alias)
+        if found is None:  # removed from the rules while her watch is live: keep speaking to her
+            return MemberInfo(alias, self.ctx.policy.default_language, self.ctx.default_timezone)
+        return found
+
+    def language(self, to: Recipient) -> str:
+        if to.kind is RecipientKind.MEMBER:
+            return self.info(MemberAlias(to.address)).language
+        return self.ctx.policy.default_language
+
+    def zone(self, to: Recipient) -> str:
+        if to.kind is RecipientKind.MEMBER:
+            return self.info(MemberAlias(to.address)).timezone
+        return self.ctx.default_timezone
+
+    def text(self, to: Recipient, *parts: tuple[str, dict[str, object]]) -> str:
+        language = self.language(to)
+        return "\n".join(self.ctx.catalog.text(language, key, **params) for key, params in parts)
+
+    def send(
+        self,
+        to: Recipient,
+        purpose: Purpose,
+        *parts: tuple[str, dict[str, object]],
+        watch: Watch | None = None,
+    ) -> None:
+        text = self.text(to, *parts)
+        self.messages.append(Outgoing(to, text, purpose, watch.id if watch else None))
+
+    def clock(self, moment: datetime, to: Recipient) -> str:
+        return clock(moment, self.zone(to), self.now)
+
+    def done(self) -> Decision:
+        return Decision(tuple(self.watches), tuple(self.messages))
+
+
+def _p(key: str, **params: object) -> tuple[str, dict[str, object]]:
+    return key, params
+
+
+def _member_recipients(recipients: Sequence[Recipient]) -> list[MemberAlias]:
+    return [MemberAlias(r.address) for r in recipients if r.kind is RecipientKind.MEMBER]
+
+
+def _watchers(ctx: Context, alias: MemberAlias, kind: Kind) -> list[Recipient]:
+    tiers = ctx.policy.tiers(alias, kind)
+    return list(tiers[0].recipients) if tiers else []
+
+
+def _watcher_names(b: _Builder, alias: MemberAlias, kind: Kind) -> str:
+    shown = [r.label or r.address for r in _watchers(b.ctx, alias, kind)]
+    language = b.info(alias).language
+    return names(shown, b.ctx.catalog.text(language, "watchers_none"))
+
+
+# --- member messages ---------------------------------------------------------------------------
+
+
+def on_message(
+    ctx: Context,
+    sender: MemberAlias,
+    intent: intents.Intent,
+    own: Watch | None,
+    answering: Sequence[Watch],
+    now: datetime,
+    new_id: str,
+) -> Decision:
+    """A member's parsed message. `own` is her live watch; `answering` the live alerts she was sent.
+
+    Every path sends her exactly one reply, so a silent relay is noticed at once.
+    """
+    b = _Builder(ctx, now)
+    me = Recipient.member(sender)
+    match intent:
+        case intents.CheckIn(duration=duration, note=note):
+            _check_in(b, sender, own, duration, note, new_id)
+        case intents.CheckOut():
+            _check_out(b, sender, own)
+        case intents.Extend(duration=duration):
+            _extend(b, sender, own, duration)
+        case intents.Ack(target=target):
+            _ack(b, sender, answering, target)
+        case intents.Resolved():
+            _resolve(b, sender, answering)
+        case intents.Status():
+            _status(b, sender, own, answering)
+        case intents.Help():
+            b.send(me, Purpose.REPLY, _p("help"))
+        case intents.BadArgument(command="in"):
+            b.send(me, Purpose.REPLY, _p("bad_argument_in"))
+        case intents.BadArgument(command="extend"):
+            b.send(me, Purpose.REPLY, _p("bad_argument_extend"))
+        case intents.BadArgument():
+            b.send(me, Purpose.REPLY, _p("bad_argument"), _p("help"))
+        case _:
+            alarm = _alarm_kind(intent)
+            if alarm is Kind.SOS:
+                _raise_alarm(b, sender, own, Kind.SOS, new_id)
+            elif alarm is Kind.DURESS:
+                # Her screen must show exactly what OUT shows; the alert goes out silently.
+                _check_out_reply(b, sender, own)
+                _raise_alarm(b, sender, own, Kind.DURESS, new_id)
+            elif isinstance(intent, intents.Unknown):
+                b.send(me, Purpose.REPLY, _p("not_understood"), _p("help"))
+            else:
+                b.send(me, Purpose.REPLY, _p("not_yet"), _p("help"))
+    return b.done()
+
+
+def _alarm_kind(intent: intents.Intent) -> Kind | None:
+    """SOS and duress intents come from the parser by class name, so this file need not change
+    when the parser grows; anything else is not an alarm."""
+    name = type(intent).__name__
+    if name == "Sos":
+        return Kind.SOS
+    if name == "Duress":
+        return Kind.DURESS
+    return None
+
+
+def _check_in(
+    b: _Builder,
+    alias: MemberAlias,
+    own: Watch | None,
+    duration: timedelta | None,
+    note: str | None,
+    new_id: str,
+) -> None:
+    me = Recipient.member(alias)
+    if own is not None and own.phase in (Phase.ALERTED, Phase.ACKED):
+        b.send(me, Purpose.REPLY, _p("alert_open_for_you"))
+        return
+    timings = b.ctx.policy.timings(alias)
+    length = duration or timings.checkin
+    parts = []
+    if length > timings.checkin_max:
+        length = timings.checkin_max
+        parts.append(_p("checkin_capped", cap=span(timings.checkin_max)))
+    deadline = b.now + length
+    if own is None:
+        watch = Watch(
+            member=alias,
+            kind=Kind.CHECKIN,
+            phase=Phase.ACTIVE,
+            started_at=b.now,
+            deadline=deadline,
+            next_at=_first_wake(b.now, deadline, timings),
+            note=note,
+            id=new_id,
+        )
+        key = "checkin_started"
+    else:
+        watch = own.evolve(
+            phase=Phase.ACTIVE,
+            deadline=deadline,
+            next_at=_first_wake(b.now, deadline, timings),
+            note=note if note else own.note,
+            reminded=False,
+        )
+        key = "checkin_restarted"
+    b.watches.append(watch)
+    watchers = _watchers(b.ctx, alias, Kind.CHECKIN)
+    reply = [
+        _p(
+            key,
+            until=b.clock(deadline, me),
+            duration=span(length),
+            watchers=_watcher_names(b, alias, Kind.CHECKIN),
+        ),
+        *parts,
+    ]
+    if not watchers:
+        reply.append(_p("nobody_watching"))
+    b.send(me, Purpose.REPLY, *reply)
+
+
+def _first_wake(now: datetime, deadline: datetime, timings: Timings) -> datetime:
+    reminder = deadline - timings.reminder_before
+    if timings.reminder_before > timedelta(0) and reminder > now:
+        return reminder
+    return deadline
+
+
+def _check_out_reply(b: _Builder, alias: MemberAlias, own: Watch | None) -> None:
+    key = "checkout" if own is not None else "checkout_nothing"
+    b.send(Recipient.member(alias), Purpose.REPLY, _p(key))
+
+
+def _check_out(b: _Builder, alias: MemberAlias, own: Watch | None) -> None:
+    _check_out_reply(b, alias, own)
+    if own is None:
+        return
+    b.watches.append(own.evolve(phase=Phase.CLOSED, closed_at=b.now, next_at=None))
+    if own.phase in (Phase.ALERTED, Phase.ACKED):
+        for to in own.alerted:
+            b.send(to, Purpose.NOTICE, _p("allclear", who=alias, at=b.clock(b.now, to)), watch=own)
+
+
+def _extend(b: _Builder, alias: MemberAlias, own: Watch | None, duration: timedelta | None) -> None:
+    me = Recipient.member(alias)
+    if own is None:
+        b.send(me, Purpose.REPLY, _p("extend_nothing"))
+        return
+    if own.phase in (Phase.ALERTED, Phase.ACKED):
+        b.send(me, Purpose.REPLY, _p("alert_open_for_you"))
+        return
+    timings = b.ctx.policy.timings(alias)
+    added = duration or timedelta(minutes=30)
+    parts = []
+    if added > timings.extend_max:
+        added = timings.extend_max
+        parts.append(_p("extend_capped", cap=span(timings.extend_max)))
+    deadline = max(own.deadline, b.now) + added
+    watch = own.evolve(
+        phase=Phase.ACTIVE,
+        deadline=deadline,
+        next_at=_first_wake(b.now, deadline, timings),
+        reminded=False,
+    )
+    b.watches.append(watch)
+    b.send(me, Purpose.REPLY, _p("extended", until=b.clock(deadline, me)), *parts)
+
+
+def _pick(answering: Sequence[Watch], target: str | None) -> list[Watch]:
+    found = [w for w in answering if w.phase in (Phase.ALERTED, Phase.ACKED)]
+    if target:
+        wanted = target.strip().lower()
+        found = [w for w in found if w.member.lower() == wanted]
+    return sorted(found, key=lambda w: w.alert_started_at or w.started_at, reverse=True)
+
+
+def _ack(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch], target: str | None) -> None:
+    me = Recipient.member(buddy)
+    found = _pick(answering, target)
+    if not found:
+        b.send(me, Purpose.REPLY, _p("ack_nothing"))
+        return
+    watch = found[0]
+    if watch.phase is Phase.ACKED and watch.acked_by is not None and watch.acked_by != buddy:
+        b.send(me, Purpose.REPLY, _p("ack_already", buddy=watch.acked_by, who=watch.member))
+        return
+    b.watches.append(watch.evolve(phase=Phase.ACKED, acked_by=buddy, next_at=None))
+    b.send(me, Purpose.REPLY, _p("ack_to_acker", who=watch.member), watch=watch)
+    if watch.kind is not Kind.DURESS:  # someone else may be holding her phone
+        b.send(Recipient.member(watch.member), Purpose.NOTICE, _p("ack_to_member", buddy=buddy))
+    for to in watch.alerted:
+        if to != me:
+            b.send(to, Purpose.NOTICE, _p("ack_to_others", buddy=buddy, who=watch.member))
+
+
+def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> None:
+    me = Recipient.member(buddy)
+    found = _pick(answering, None)
+    if not found:
+        b.send(me, Purpose.REPLY, _p("resolved_nothing"))
+        return
+    watch = found[0]
+    b.watches.append(watch.evolve(phase=Phase.CLOSED, closed_at=b.now, next_at=None))
+    b.send(me, Purpose.REPLY, _p("resolved_to_all", who=watch.member, buddy=buddy))
+    if watch.kind is not Kind.DURESS:
+        b.send(Recipient.member(watch.member), Purpose.NOTICE, _p("resolved_to_member", buddy=buddy))
+    for to in watch.alerted:
+        if to != me:
+            b.send(to, Purpose.NOTICE, _p("resolved_to_all", who=watch.member, buddy=buddy))
+
+
+def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Sequence[Watch]) -> None:
+    me = Recipient.member(alias)
+    parts = []
+    if own is None:
+        parts.append(_p("status_none"))
+    elif own.phase in (Phase.ALERTED, Phase.ACKED):
+        acked = b.text(
+            me,
+            _p("status_acked_by", buddy=own.acked_by) if own.acked_by else _p("status_not_acked"),
+        )
+        since = own.alert_started_at or own.deadline
+        parts.append(_p("status_alerted", since=b.clock(since, me), acked=acked))
+    else:
+        parts.append(
+            _p(
+                "status_live",
+                until=b.clock(own.deadline, me),
+                left=span(own.deadline - b.now),
+                watchers=_watcher_names(b, alias, own.kind),
+            )
+        )
+    for watch in _pick(answering, None):
+        since = watch.alert_started_at or watch.started_at
+        parts.append(_p("status_watching", who=watch.member, since=b.clock(since, me)))
+    b.send(me, Purpose.REPLY, *parts)
+
+
+# --- alarms and timers -------------------------------------------------------------------------
+
+
+def _raise_alarm(
+    b: _Builder, alias: MemberAlias, own: Watch | None, kind: Kind, new_id: str
+) -> None:
+    """SOS or duress: alert tier 1 now, no grace; a live check-in becomes the alert."""
+    if own is not None:
+        watch = own.evolve(kind=kind)
+    else:
+        watch = Watch(
+            member=alias,
+            kind=kind,
+            phase=Phase.ACTIVE,
+            started_at=b.now,
+            deadline=b.now,
+            next_at=b.now,
+            id=new_id,
+        )
+    watch = _start_alert(b, watch, b.now, late=timedelta(0))
+    b.watches.append(watch)
+    if kind is Kind.SOS:
+        me = Recipient.member(alias)
+        if watch.alerted:
+            who = names([r.label or r.address for r in watch.alerted], "")
+            b.send(me, Purpose.REPLY, _p("sos_sent", watchers=who), watch=watch)
+        else:
+            b.send(me, Purpose.REPLY, _p("sos_nobody"), watch=watch)
+
+
+def _alert_parts(
+    b: _Builder, watch: Watch, to: Recipient, late: timedelta, escalated: bool
+) -> list[tuple[str, dict[str, object]]]:
+    if watch.kind is Kind.SOS:
+        parts = [_p("alert_sos", who=watch.member, at=b.clock(watch.alert_started_at or b.now, to))]
+    elif watch.kind is Kind.DURESS:
+        at = b.clock(watch.alert_started_at or b.now, to)
+        parts = [_p("alert_duress", who=watch.member, at=at)]
+    else:
+        parts = [
+            _p(
+                "alert_missed",
+                who=watch.member,
+                until=b.clock(watch.deadline, to),
+                ago=span(b.now - watch.deadline),
+            )
+        ]
+    if watch.note:
+        parts.append(_p("alert_note", note=watch.note))
+    if escalated:
+        parts.append(_p("alert_escalated"))
+    parts.append(_p("alert_how_to_ack"))
+    if late > LATE_AFTER:
+        parts.append(_p("alert_late", late=span(late)))
+    return parts
+
+
+def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch:
+    fresh = [r for r in tier.recipients if r not in watch.alerted and r.address != watch.member]
+    for to in fresh:
+        parts = _alert_parts(b, watch, to, late, escalated=watch.tiers_alerted > 0)
+        b.send(to, Purpose.ALERT, *parts, watch=watch)
+    return watch.evolve(alerted=watch.alerted + tuple(fresh), tiers_alerted=watch.tiers_alerted + 1)
+
+
+def _start_alert(b: _Builder, watch: Watch, started: datetime, late: timedelta) -> Watch:
+    watch = watch.evolve(phase=Phase.ALERTED, alert_started_at=started, repeats=0)
+    tiers = b.ctx.policy.tiers(watch.member, watch.kind)
+    if tiers:
+        watch = _alert_tier(b, watch, tiers[0], late)  # tier 1 at once, whatever its delay
+    watch, _ = _alert_due_tiers(b, watch, late)
+    return watch.evolve(next_at=_next_alert_wake(b, watch))
+
+
+def _alert_due_tiers(b: _Builder, watch: Watch, late: timedelta) -> tuple[Watch, bool]:
+    """Alert every tier whose time has come, in order (after downtime, several at once)."""
+    tiers = b.ctx.policy.tiers(watch.member, watch.kind)
+    started = watch.alert_started_at or b.now
+    progressed = False
+    while watch.tiers_alerted < len(tiers) and started + tiers[watch.tiers_alerted].after <= b.now:
+        watch = _alert_tier(b, watch, tiers[watch.tiers_alerted], late)
+        progressed = True
+    return watch, progressed
+
+
+def _next_alert_wake(b: _Builder, watch: Watch) -> datetime | None:
+    tiers = b.ctx.policy.tiers(watch.member, watch.kind)
+    timings = b.ctx.policy.timings(watch.member)
+    started = watch.alert_started_at or b.now
+    candidates = []
+    if watch.tiers_alerted < len(tiers):
+        candidates.append(started + tiers[watch.tiers_alerted].after)
+    if watch.alerted and timings.repeat_every > timedelta(0):
+        base = max(b.now, started)
+        candidates.append(base + timings.repeat_every)
+    return min(candidates) if candidates else None
+
+
+def on_timer(ctx: Context, watch: Watch, now: datetime) -> Decision:
+    """The timer woke for `watch`. Overdue steps are taken at once, and the alert says how late."""
+    b = _Builder(ctx, now)
+    if not watch.live or watch.next_at is None or now < watch.next_at:
+        return b.done()  # stale wake-up: the watch moved on since the timer was set
+    late = now - watch.next_at
+    timings = ctx.policy.timings(watch.member)
+    me = Recipient.member(watch.member)
+    alert_at = watch.deadline + timings.grace
+    if watch.phase is Phase.ACTIVE and watch.kind is Kind.CHECKIN:
+        if now < watch.deadline:
+            left = span(watch.deadline - now)
+            until = b.clock(watch.deadline, me)
+            b.send(me, Purpose.REMINDER, _p("reminder", left=left, until=until), watch=watch)
+            watch = watch.evolve(reminded=True, next_at=watch.deadline)
+        elif now < alert_at:
+            b.send(me, Purpose.REMINDER, _p("due", grace=span(timings.grace)), watch=watch)
+            watch = watch.evolve(phase=Phase.DUE, next_at=alert_at)
+        else:
+            until = b.clock(watch.deadline, me)
+            b.send(me, Purpose.REMINDER, _p("due_late", until=until), watch=watch)
+            watch = _start_alert(b, watch, alert_at, now - alert_at)
+    elif watch.phase is Phase.DUE:
+        watch = _start_alert(b, watch, alert_at, late)
+    elif watch.phase is Phase.ALERTED:
+        watch = _escalate(b, watch, late)
+    else:
+        watch = watch.evolve(next_at=None)
+    b.watches.append(watch)
+    return b.done()
+
+
+def _escalate(b: _Builder, watch: Watch, late: timedelta) -> Watch:
+    watch, progressed = _alert_due_tiers(b, watch, late)
+    if not progressed:
+        since = watch.alert_started_at or b.now
+        for to in watch.alerted:
+            b.send(
+                to,
+                Purpose.ALERT,
+                _p("alert_repeat", who=watch.member, since=b.clock(since, to)),
+                watch=watch,
+            )
+        watch = watch.evolve(repeats=watch.repeats + 1)
+    return watch.evolve(next_at=_next_alert_wake(b, watch))
+
+
+def alerted_members(watch: Watch) -> list[MemberAlias]:
+    """Members who were sent this watch's alert (they may ACK or RESOLVE it)."""
+    return _member_recipients(watch.alerted)

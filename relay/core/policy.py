@@ -1,0 +1,53 @@
+"""What the state machine needs to know from the rules, as a narrow protocol.
+
+`relay.policy.RulesPolicy` implements it over the admin's rules; tests may implement it directly.
+Keeping the core behind this seam means a rules reload never reaches into a running decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from relay.core.state import Kind, Recipient
+from relay.core.types import MemberAlias
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    checkin: timedelta  # length of a check-in when she gives none
+    checkin_max: timedelta  # longest check-in
+    extend_max: timedelta  # most one EXTEND may add
+    reminder_before: timedelta  # reminder this long before the deadline
+    grace: timedelta  # after the deadline, wait this long for OUT before alerting
+    escalate_after: timedelta  # unacknowledged this long → next tier
+    repeat_every: timedelta  # unacknowledged alerts repeat this often
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One rung of the escalation ladder. `after` counts from the moment the alert started."""
+
+    after: timedelta
+    recipients: tuple[Recipient, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    alias: MemberAlias
+    language: str
+    timezone: str
+
+
+class Policy(Protocol):
+    default_language: str
+
+    def member(self, alias: MemberAlias) -> MemberInfo | None:
+        """None when she is no longer in the rules (her live watch still runs to its end)."""
+
+    def timings(self, alias: MemberAlias) -> Timings: ...
+
+    def tiers(self, alias: MemberAlias, kind: Kind) -> Sequence[Tier]:
+        """The ladder for her alert, tier 1 first; tier 1 normally has ``after == 0``."""

@@ -1,0 +1,58 @@
+"""Message catalogs and the few formatting rules every message shares (times, spans, names).
+
+Catalog data lives in `relay/locales/<lang>/messages.yaml` (loaded by `relay.locales`); this module
+only fills templates, so it stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+FALLBACK_LANGUAGE = "en"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """`messages[lang][key]` → template with ``{placeholders}``."""
+
+    messages: Mapping[str, Mapping[str, str]]
+
+    def text(self, language: str, key: str, **params: object) -> str:
+        table = self.messages.get(language) or self.messages[FALLBACK_LANGUAGE]
+        template = table.get(key)
+        if template is None:
+            template = self.messages[FALLBACK_LANGUAGE][key]
+        return template.format(**params)
+
+
+def span(delta: timedelta) -> str:
+    """A duration as people say it: ``40s``, ``25 min``, ``1h 30m``, ``2d 3h``."""
+    seconds = max(0, round(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def clock(moment: datetime, zone: str, now: datetime) -> str:
+    """A wall-clock time in her zone: ``23:10``; with the weekday when it is not today."""
+    tz = ZoneInfo(zone)
+    local = moment.astimezone(tz)
+    if local.date() == now.astimezone(tz).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%a %H:%M")
+
+
+def names(aliases: Iterable[str], none: str) -> str:
+    """Aliases as a list a person reads: ``Bob, Carol``."""
+    shown = [alias[:1].upper() + alias[1:] for alias in aliases]
+    return ", ".join(shown) if shown else none

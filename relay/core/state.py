@@ -1,0 +1,82 @@
+"""Everything that affects the check-in / alert state machine lives in this file and in `decide.py`.
+
+A `Watch` is one thing the relay keeps time for: a member's check-in (a date), or an alert raised by
+SOS or a duress word. Its phase moves along one line:
+
+    ACTIVE → (reminder) → DUE ("are you OK?") → ALERTED (tier 1, 2 … repeats) → ACKED → CLOSED
+
+`OUT` moves any phase to CLOSED. `next_at` is when the timer must wake for this watch; the store
+keeps it, so a restart rebuilds every deadline from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from relay.core.types import MemberAlias
+
+
+class Phase(StrEnum):
+    ACTIVE = "active"  # the date is on; the deadline is in the future
+    DUE = "due"  # the deadline passed; she was asked "are you OK?"; grace runs
+    ALERTED = "alerted"  # buddies (and later tiers) were alerted; nobody answered yet
+    ACKED = "acked"  # someone answered "I'm on it"
+    CLOSED = "closed"
+
+
+class Kind(StrEnum):
+    CHECKIN = "checkin"  # a date with a deadline
+    SOS = "sos"  # she asked for help: alert at once, no grace
+    DURESS = "duress"  # she used her duress word: silent alert
+
+
+class RecipientKind(StrEnum):
+    MEMBER = "member"
+    GROUP = "group"
+    OUTSIDE = "outside"  # an outside contact number named in the rules
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Recipient:
+    """Who a message goes to. Members by alias (resolved to a number when it is queued)."""
+
+    kind: RecipientKind
+    address: str  # alias, group id, or E.164 number
+    label: str = ""
+
+    @classmethod
+    def member(cls, alias: MemberAlias) -> Recipient:
+        return cls(RecipientKind.MEMBER, alias)
+
+
+LIVE_PHASES = frozenset({Phase.ACTIVE, Phase.DUE, Phase.ALERTED, Phase.ACKED})
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """One check-in or alert, as stored. `id` is empty until the store assigns one."""
+
+    member: MemberAlias
+    kind: Kind
+    phase: Phase
+    started_at: datetime
+    deadline: datetime
+    next_at: datetime | None
+    note: str | None = None
+    reminded: bool = False
+    alert_started_at: datetime | None = None
+    tiers_alerted: int = 0  # how many escalation tiers have been alerted so far
+    repeats: int = 0  # how many times the alert was repeated since the last tier
+    alerted: tuple[Recipient, ...] = ()  # everyone alerted, in the order they were alerted
+    acked_by: MemberAlias | None = None
+    closed_at: datetime | None = None
+    id: str = field(default="", compare=False)
+
+    @property
+    def live(self) -> bool:
+        return self.phase in LIVE_PHASES
+
+    def evolve(self, **changes: object) -> Watch:
+        return replace(self, **changes)  # type: ignore[arg-type]
