@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from relay.core import intents
 from relay.core.policy import MemberInfo, Policy, Tier, Timings
-from relay.core.render import Catalog, clock, names, span
+from relay.core.render import Catalog, clock, display, names, span
 from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 
@@ -255,7 +255,12 @@ def _check_out(b: _Builder, alias: MemberAlias, own: Watch | None) -> None:
     b.watches.append(own.evolve(phase=Phase.CLOSED, closed_at=b.now, next_at=None))
     if own.phase in (Phase.ALERTED, Phase.ACKED):
         for to in own.alerted:
-            b.send(to, Purpose.NOTICE, _p("allclear", who=alias, at=b.clock(b.now, to)), watch=own)
+            b.send(
+                to,
+                Purpose.NOTICE,
+                _p("allclear", who=display(alias), at=b.clock(b.now, to)),
+                watch=own,
+            )
 
 
 def _extend(b: _Builder, alias: MemberAlias, own: Watch | None, duration: timedelta | None) -> None:
@@ -299,15 +304,27 @@ def _ack(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch], target: st
         return
     watch = found[0]
     if watch.phase is Phase.ACKED and watch.acked_by is not None and watch.acked_by != buddy:
-        b.send(me, Purpose.REPLY, _p("ack_already", buddy=watch.acked_by, who=watch.member))
+        b.send(
+            me,
+            Purpose.REPLY,
+            _p("ack_already", buddy=display(watch.acked_by), who=display(watch.member)),
+        )
         return
     b.watches.append(watch.evolve(phase=Phase.ACKED, acked_by=buddy, next_at=None))
-    b.send(me, Purpose.REPLY, _p("ack_to_acker", who=watch.member), watch=watch)
+    b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
     if watch.kind is not Kind.DURESS:  # someone else may be holding her phone
-        b.send(Recipient.member(watch.member), Purpose.NOTICE, _p("ack_to_member", buddy=buddy))
+        b.send(
+            Recipient.member(watch.member),
+            Purpose.NOTICE,
+            _p("ack_to_member", buddy=display(buddy)),
+        )
     for to in watch.alerted:
         if to != me:
-            b.send(to, Purpose.NOTICE, _p("ack_to_others", buddy=buddy, who=watch.member))
+            b.send(
+                to,
+                Purpose.NOTICE,
+                _p("ack_to_others", buddy=display(buddy), who=display(watch.member)),
+            )
 
 
 def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> None:
@@ -318,12 +335,22 @@ def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> Non
         return
     watch = found[0]
     b.watches.append(watch.evolve(phase=Phase.CLOSED, closed_at=b.now, next_at=None))
-    b.send(me, Purpose.REPLY, _p("resolved_to_all", who=watch.member, buddy=buddy))
+    b.send(
+        me, Purpose.REPLY, _p("resolved_to_all", who=display(watch.member), buddy=display(buddy))
+    )
     if watch.kind is not Kind.DURESS:
-        b.send(Recipient.member(watch.member), Purpose.NOTICE, _p("resolved_to_member", buddy=buddy))
+        b.send(
+            Recipient.member(watch.member),
+            Purpose.NOTICE,
+            _p("resolved_to_member", buddy=display(buddy)),
+        )
     for to in watch.alerted:
         if to != me:
-            b.send(to, Purpose.NOTICE, _p("resolved_to_all", who=watch.member, buddy=buddy))
+            b.send(
+                to,
+                Purpose.NOTICE,
+                _p("resolved_to_all", who=display(watch.member), buddy=display(buddy)),
+            )
 
 
 def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Sequence[Watch]) -> None:
@@ -334,7 +361,9 @@ def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Seque
     elif own.phase in (Phase.ALERTED, Phase.ACKED):
         acked = b.text(
             me,
-            _p("status_acked_by", buddy=own.acked_by) if own.acked_by else _p("status_not_acked"),
+            _p("status_acked_by", buddy=display(own.acked_by))
+            if own.acked_by
+            else _p("status_not_acked"),
         )
         since = own.alert_started_at or own.deadline
         parts.append(_p("status_alerted", since=b.clock(since, me), acked=acked))
@@ -349,7 +378,7 @@ def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Seque
         )
     for watch in _pick(answering, None):
         since = watch.alert_started_at or watch.started_at
-        parts.append(_p("status_watching", who=watch.member, since=b.clock(since, me)))
+        parts.append(_p("status_watching", who=display(watch.member), since=b.clock(since, me)))
     b.send(me, Purpose.REPLY, *parts)
 
 
@@ -387,15 +416,21 @@ def _alert_parts(
     b: _Builder, watch: Watch, to: Recipient, late: timedelta, escalated: bool
 ) -> list[tuple[str, dict[str, object]]]:
     if watch.kind is Kind.SOS:
-        parts = [_p("alert_sos", who=watch.member, at=b.clock(watch.alert_started_at or b.now, to))]
+        parts = [
+            _p(
+                "alert_sos",
+                who=display(watch.member),
+                at=b.clock(watch.alert_started_at or b.now, to),
+            )
+        ]
     elif watch.kind is Kind.DURESS:
         at = b.clock(watch.alert_started_at or b.now, to)
-        parts = [_p("alert_duress", who=watch.member, at=at)]
+        parts = [_p("alert_duress", who=display(watch.member), at=at)]
     else:
         parts = [
             _p(
                 "alert_missed",
-                who=watch.member,
+                who=display(watch.member),
                 until=b.clock(watch.deadline, to),
                 ago=span(b.now - watch.deadline),
             )
@@ -491,7 +526,7 @@ def _escalate(b: _Builder, watch: Watch, late: timedelta) -> Watch:
             b.send(
                 to,
                 Purpose.ALERT,
-                _p("alert_repeat", who=watch.member, since=b.clock(since, to)),
+                _p("alert_repeat", who=display(watch.member), since=b.clock(since, to)),
                 watch=watch,
             )
         watch = watch.evolve(repeats=watch.repeats + 1)

@@ -52,7 +52,12 @@ def clock(moment: datetime, zone: str, now: datetime) -> str:
     return local.strftime("%a %H:%M")
 
 
+def display(alias: str | None) -> str:
+    """An alias as a name in a sentence: ``bob`` → ``Bob``."""
+    return (alias or "")[:1].upper() + (alias or "")[1:]
+
+
 def names(aliases: Iterable[str], none: str) -> str:
     """Aliases as a list a person reads: ``Bob, Carol``."""
-    shown = [alias[:1].upper() + alias[1:] for alias in aliases]
+    shown = [display(alias) for alias in aliases]
     return ", ".join(shown) if shown else none

@@ -1,0 +1,158 @@
+"""`peer-relay`: the command line. Each subcommand says in --help what it does and what it needs.
+
+Errors are one line each, with named exit codes (relay.exitcodes), so the systemd unit can tell a
+config mistake (do not restart) from a crash (restart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from relay import __version__
+from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE
+
+log = logging.getLogger("relay")
+
+EXIT_CODES_HELP = """exit codes:
+  0   ok
+  1   `check` found problems
+  2   bad command line
+  69  signal-cli-rest-api is not in json-rpc mode (run)
+  70  internal error (logged without message content)
+  77  the key is missing, unreadable or has unsafe permissions (systemd: do not restart)
+  78  the config or the rules are invalid (systemd: do not restart)
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peer-relay",
+        description="A collective's Signal safety desk: check-ins, alerts to buddies, escalation.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"peer-relay {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the relay (the systemd service runs this)")
+    run.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+
+    check = sub.add_parser(
+        "check", help="validate the rules (and the config); print every problem with file and line"
+    )
+    check.add_argument("rules_dir", type=Path, nargs="?", help="the rules directory to check")
+    check.add_argument("--config", type=Path, help="also check this config file (and its rules)")
+
+    init = sub.add_parser("init", help="create the data directory and a new random key (once)")
+    init.add_argument("--data-dir", type=Path, required=True, help="where the database will live")
+
+    demo = sub.add_parser(
+        "demo", help="play the whole flow against the built-in simulator (no Signal account needed)"
+    )
+    demo.add_argument(
+        "--interactive", action="store_true", help="type as any member, e.g. `alice: IN 5m`"
+    )
+
+    sim = sub.add_parser("sim", help="run the signal-cli-rest-api simulator on 127.0.0.1")
+    sim.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    sim.add_argument("--number", default="+12025550100", help="the simulated relay number")
+
+    status = sub.add_parser("status", help="is the relay healthy? (signal-cli, outbox, check-ins)")
+    status.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args.config)
+        if args.command == "check":
+            from relay.rules.check import run_check
+
+            return run_check(args.rules_dir, args.config, sys.stdout)
+        if args.command == "init":
+            return _init(args.data_dir)
+        if args.command == "demo":
+            from relay.demo import run_demo
+
+            return run_demo(interactive=args.interactive)
+        if args.command == "sim":
+            return _sim(args.port, args.number)
+        if args.command == "status":
+            from relay.status import run_status
+
+            return run_status(args.config, sys.stdout)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"peer-relay: {message}\n")
+
+
+def _run(config_path: Path) -> int:
+    from relay.config import ConfigInvalid, load_config
+    from relay.crypto.keys import KeyProblem, load_key
+    from relay.crypto.seal import Sealer
+    from relay.daemon import Relay
+    from relay.logs import setup_logging
+    from relay.rules import RulesInvalid, load_rules
+
+    try:
+        config = load_config(config_path)
+    except ConfigInvalid as exc:
+        for issue in exc.issues:
+            _error(issue)
+        return EXIT_CONFIG
+    setup_logging(config.log_level)
+    try:
+        rules = load_rules(config.rules_dir)
+    except RulesInvalid as exc:
+        for rule_issue in exc.issues:
+            _error(str(rule_issue))
+        return EXIT_CONFIG
+    if config.admin not in rules.members:
+        _error(f"{config_path}: admin: '{config.admin}' is not a member in the rules")
+        return EXIT_CONFIG
+    try:
+        key = load_key(config.data_dir, config.key_file)
+    except KeyProblem as exc:
+        _error(str(exc))
+        return EXIT_KEY
+    relay = Relay(config=config, rules=rules, sealer=Sealer(key))
+    try:
+        return asyncio.run(relay.run())
+    except Exception:  # noqa: BLE001 — last resort: one redacted line, a code systemd restarts on
+        log.exception("the relay stopped on an internal error")
+        return EXIT_SOFTWARE
+
+
+def _init(data_dir: Path) -> int:
+    from relay.crypto.keys import KeyProblem, init_data_dir
+
+    try:
+        key_path = init_data_dir(data_dir)
+    except KeyProblem as exc:
+        _error(str(exc))
+        return EXIT_KEY
+    print(f"created {key_path} (keep a copy somewhere safe, away from this box)")
+    return EXIT_OK
+
+
+def _sim(port: int, number: str) -> int:
+    from relay.sim import serve_forever
+
+    print(f"simulator of signal-cli-rest-api on 127.0.0.1:{port} (Ctrl-C to stop)")
+    asyncio.run(serve_forever("127.0.0.1", port, number))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

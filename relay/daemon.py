@@ -1,0 +1,229 @@
+"""The relay's lifecycle (mautrix `Program` style): start, run supervised tasks, stop cleanly.
+
+Synchronous pre-init (config → logging → rules → key) happens in `relay.cli`; here: open and
+migrate the database, check signal-cli-rest-api, start the receive loop, the event processor, the
+timer, the sender and the watchdog, and keep each of them running — a task that fails is restarted
+with capped backoff and the log says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+
+from relay import systemd
+from relay.clock import Clock, SystemClock
+from relay.config import Config
+from relay.core.commands import KeywordTable, load_default_keywords
+from relay.core.types import MemberAlias
+from relay.crypto.seal import Sealer
+from relay.engine import Engine
+from relay.exitcodes import EXIT_OK, EXIT_SIGNAL
+from relay.locales import load_catalog
+from relay.logs import asyncio_exception_handler
+from relay.outbox import OutboxSender
+from relay.rules import Rules, RulesInvalid, load_rules
+from relay.signal.events import Event
+from relay.signal.receiver import Receiver
+from relay.signal.transport import SignalTransport, close_quietly
+from relay.store.db import Database
+
+log = logging.getLogger(__name__)
+
+RESTART_MAX = 30.0
+STALL_AFTER = 90.0  # seconds an event may wait unprocessed, or a deadline unfired, before "stalled"
+
+
+@dataclass
+class Relay:
+    """A running relay. `run()` returns an exit code when stopped."""
+
+    config: Config
+    rules: Rules
+    sealer: Sealer
+    clock: Clock = field(default_factory=SystemClock)
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    engine: Engine | None = None
+    receiver: Receiver | None = None
+    sender: OutboxSender | None = None
+    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    processed_at: float = field(default_factory=time.monotonic)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(asyncio_exception_handler)
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        db = await Database.open(cfg.data_dir)
+        transport = SignalTransport(
+            cfg.signal.service, cfg.signal.number, cfg.signal.request_timeout.total_seconds()
+        )
+        try:
+            about = await transport.about()
+            if about is None:
+                log.warning("signal-cli-rest-api is not reachable yet; messages wait in the outbox")
+            elif about.get("mode") != "json-rpc":
+                log.error(
+                    "signal-cli-rest-api runs in %r mode; the relay needs MODE=json-rpc",
+                    about.get("mode"),
+                )
+                return EXIT_SIGNAL
+            else:
+                log.info("signal-cli-rest-api %s in json-rpc mode", about.get("version"))
+            await self._serve(db, transport)
+        finally:
+            await close_quietly(transport)
+            await db.close()
+        return EXIT_OK
+
+    async def _serve(self, db: Database, transport: SignalTransport) -> None:
+        cfg = self.config
+        defaults = load_default_keywords()
+
+        @cache
+        def keywords(rules: Rules, language: str) -> KeywordTable:
+            return KeywordTable.build(
+                language=language, defaults=defaults, aliases=rules.keyword_aliases(language)
+            )
+
+        engine = Engine(
+            db=db,
+            sealer=self.sealer,
+            clock=self.clock,
+            catalog=load_catalog(),
+            keywords=keywords,
+            rules=self.rules,
+            timezone=cfg.timezone,
+            admin=MemberAlias(cfg.admin),
+        )
+        self.engine = engine
+        self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
+        self.sender = OutboxSender(
+            engine.outbox,
+            transport.send,
+            self.clock,
+            retry_cap=cfg.outbox.retry_cap,
+            stuck_after=cfg.outbox.alert_undelivered_after,
+            on_stuck=engine.report_stuck,
+        )
+        engine.on_queued = self.sender.poke
+
+        overdue = len(await engine.watches.due(self.clock.now()))
+        if overdue:
+            log.warning("%d watch(es) overdue at start; firing them now", overdue)
+
+        self._install_signals()
+        self._start("receiver", self.receiver.run)
+        self._start("processor", self._process)
+        self._start("timers", engine.run_timers)
+        self._start("sender", self.sender.run)
+        self._start("watchdog", self._watchdog)
+        if overdue:
+            await engine.notify_admin("relay_started_late", count=overdue)
+        systemd.notify("READY=1", "STATUS=relaying")
+        self.ready.set()
+        log.info("relay ready")
+        await self.stop_event.wait()
+        log.info("stopping")
+        systemd.notify("STOPPING=1")
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await self.receiver.close()
+
+    # --- supervision -----------------------------------------------------------------------------
+
+    def _start(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        self.tasks[name] = asyncio.create_task(self._supervise(name, body), name=name)
+
+    async def _supervise(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await body()
+                log.warning("%s ended; restarting", name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 — any failure of a loop must restart it, not end the relay
+                log.exception("%s failed; restarting in %.0fs", name, delay)
+            if time.monotonic() - started > 60:
+                delay = 1.0
+            await asyncio.sleep(delay)
+            delay = min(RESTART_MAX, delay * 2)
+
+    async def _process(self) -> None:
+        assert self.engine is not None  # noqa: S101 — set in _serve before tasks start
+        while True:
+            event = await self.queue.get()
+            self.processed_at = time.monotonic()
+            try:
+                await self.engine.handle(event)
+            except Exception:  # noqa: BLE001 — one event must not stop the others
+                log.exception("handling an event failed")
+            self.processed_at = time.monotonic()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
+            loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+
+    # --- rules reload ----------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Re-read the rules; keep the last good ones on error and tell the admin why."""
+        assert self.engine is not None  # noqa: S101
+        try:
+            rules = load_rules(self.config.rules_dir)
+        except RulesInvalid as exc:
+            problems = [str(issue) for issue in exc.issues]
+            log.warning("rules edit refused (%d problem(s)); previous rules stay", len(problems))
+            await self.engine.notify_admin(
+                "rules_rejected", count=len(problems), problems="\n".join(problems[:10])
+            )
+            return False
+        self.rules = rules
+        self.engine.use_rules(rules)
+        log.info("rules reloaded: %d members", len(rules.members))
+        await self.engine.notify_admin("rules_loaded", members=len(rules.members))
+        return True
+
+    # --- watchdog --------------------------------------------------------------------------------
+
+    async def _watchdog(self) -> None:
+        interval = systemd.watchdog_interval()
+        period = interval / 2 if interval else 30.0
+        while True:
+            stalled = await self.stalled()
+            if stalled:
+                log.error("not pinging the watchdog: %s looks stalled", stalled)
+            elif interval:
+                systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(period)
+
+    async def stalled(self) -> str | None:
+        """Name of a loop that stopped making progress, or None."""
+        now = time.monotonic()
+        if not self.queue.empty() and now - self.processed_at > STALL_AFTER:
+            return "processor"
+        assert self.engine is not None  # noqa: S101
+        nxt = await self.engine.watches.next_wake()
+        if nxt is not None and (self.clock.now() - nxt).total_seconds() > STALL_AFTER:
+            return "timers"
+        for name, task in self.tasks.items():
+            if task.done():
+                return name
+        return None
+
+

@@ -1,0 +1,264 @@
+"""The engine: turns events (a member's envelope, a timer) into decisions and carries them out.
+
+For every event: load the watches it touches, ask the pure core to decide, then commit the new
+watches, the queued messages and the envelope's de-duplication tag in one durable transaction —
+only then is anything sent. One lock serialises decisions, so a timer and a member's message about
+the same check-in never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from relay.clock import Clock
+from relay.core import intents
+from relay.core.commands import KeywordTable, parse
+from relay.core.decide import Context, Decision, Outgoing, Purpose, on_message, on_timer
+from relay.core.render import Catalog, span
+from relay.core.state import Recipient, RecipientKind
+from relay.core.types import MemberAlias
+from relay.crypto.seal import Sealer, new_row_key
+from relay.policy import RulesPolicy
+from relay.rules import Member, Rules
+from relay.signal.events import Event, Incoming, IncomingKind, UntrustedIdentity
+from relay.store.db import Database
+from relay.store.outbox import OutboxRepo, Pending, Queued
+from relay.store.times import to_ms
+from relay.store.watches import WatchRepo
+
+log = logging.getLogger(__name__)
+
+ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        clock: Clock,
+        catalog: Catalog,
+        keywords: Callable[[Rules, str], KeywordTable],
+        rules: Rules,
+        timezone: str,
+        admin: MemberAlias | None,
+    ) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.clock = clock
+        self.catalog = catalog
+        self.keywords = keywords
+        self.timezone = timezone
+        self.admin = admin
+        self.watches = WatchRepo(db, sealer)
+        self.outbox = OutboxRepo(db, sealer)
+        self.lock = asyncio.Lock()
+        self.timer_wake = asyncio.Event()
+        self.on_queued: Callable[[], None] = lambda: None
+        self.strangers = 0
+        self.known_numbers: dict[MemberAlias, str] = {}
+        self.rules = rules
+        self.use_rules(rules)
+
+    # --- rules ----------------------------------------------------------------------------------
+
+    def use_rules(self, rules: Rules) -> None:
+        """New events use `rules`; members removed keep their number for their live watches."""
+        self.rules = rules
+        for alias, member in rules.members.items():
+            self.known_numbers[alias] = member.number
+        self.context = Context(
+            policy=RulesPolicy(rules, self.timezone, self.admin),
+            catalog=self.catalog,
+            default_timezone=self.timezone,
+        )
+
+    def identify(self, event: Incoming | UntrustedIdentity) -> Member | None:
+        member = None
+        if event.sender_uuid:
+            member = self.rules.member_by_uuid(event.sender_uuid)
+        if member is None and event.sender_number:
+            member = self.rules.member_by_number(event.sender_number)
+        return member
+
+    def address(self, to: Recipient) -> str | None:
+        if to.kind is RecipientKind.MEMBER:
+            return self.known_numbers.get(MemberAlias(to.address))
+        if to.kind is RecipientKind.GROUP:
+            return to.address if to.address.startswith("group.") else f"group.{to.address}"
+        return to.address
+
+    # --- carrying out a decision ------------------------------------------------------------
+
+    async def apply(self, decision: Decision, now: datetime, seen: bytes | None = None) -> None:
+        queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
+        async with self.db.transaction() as conn:
+            for watch in decision.watches:
+                await self.watches.save(conn, watch)
+            for item in queued:
+                await self.outbox.add(conn, item, now)
+            if seen is not None:
+                await conn.execute(
+                    "INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", (seen, to_ms(now))
+                )
+        if decision.watches:
+            self.timer_wake.set()
+        if queued:
+            self.on_queued()
+
+    def _queue(self, message: Outgoing) -> Queued | None:
+        address = self.address(message.to)
+        if address is None:
+            log.error("no address for a %s recipient of a %s", message.to.kind, message.purpose)
+            return None
+        label = message.to.label or (
+            message.to.address if message.to.kind is RecipientKind.MEMBER else ""
+        )
+        return Queued(address, message.text, message.purpose.value, message.watch_id, label)
+
+    # --- inbound ---------------------------------------------------------------------------------
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, UntrustedIdentity):
+            await self._untrusted(event)
+            return
+        member = self.identify(event)
+        if member is None:
+            await self._stranger(event)
+            return
+        async with self.lock:
+            await self._member_event(member, event)
+
+    async def _member_event(self, member: Member, event: Incoming) -> None:
+        now = self.clock.now()
+        tag = self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
+        async with self.db.conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)) as cur:
+            if await cur.fetchone() is not None:
+                log.info("skipped a repeated envelope from %s", member.alias)
+                return
+        intent = await self._intent(member, event)
+        if intent is None:
+            await self.apply(Decision(), now, seen=tag)
+            return
+        own = await self.watches.live_for(member.alias)
+        answering = await self.watches.open_alerts_for(member.alias)
+        decision = on_message(
+            self.context, member.alias, intent, own, answering, now, new_row_key()
+        )
+        await self.apply(decision, now, seen=tag)
+        log.info("%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages))
+
+    async def _intent(self, member: Member, event: Incoming) -> intents.Intent | None:
+        if event.kind is IncomingKind.REACTION:
+            if event.reaction_emoji in ACK_REACTIONS and not event.reaction_removed:
+                return await self._ack_for(event.reaction_target)
+            return None
+        if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            # An edit or delete never cancels anything: someone else may hold her phone.
+            log.info("%s edited or deleted a message; nothing changes", member.alias)
+            return None
+        table = self.keywords(self.rules, member.language)
+        intent = parse(
+            event.text or "",
+            table,
+            duress_word=member.duress_word,
+            checkin_secret=member.checkin_secret,
+        )
+        if event.quote_timestamp is not None and isinstance(intent, intents.Unknown):
+            # A reply quoting an alert ("on my way") is an ACK of that alert.
+            quoted = await self._ack_for(event.quote_timestamp)
+            if quoted is not None:
+                return quoted
+        if event.group_id is not None and not isinstance(intent, intents.Ack | intents.Resolved):
+            return None  # group chatter is not for the relay; answering would spam the group
+        return intent
+
+    async def _ack_for(self, signal_timestamp: int | None) -> intents.Intent | None:
+        if signal_timestamp is None:
+            return None
+        watch_id = await self.outbox.watch_for_signal_timestamp(signal_timestamp)
+        if watch_id is None:
+            return None
+        watch = await self.watches.get(watch_id)
+        return intents.Ack(target=watch.member) if watch is not None else None
+
+    async def _stranger(self, event: Incoming) -> None:
+        # Nothing about a stranger is stored but a count: no number, no text, no time.
+        self.strangers += 1
+        await self.db.bump_counter("strangers")
+        log.info("message from a number not in the rules (ignored)")
+        if getattr(self.rules, "strangers", "silence") == "neutral" and event.sender_number:
+            text = self.catalog.text("en", "stranger")
+            async with self.db.transaction() as conn:
+                await self.outbox.add(conn, Queued(event.sender_number, text, "reply"), self.clock.now())
+            self.on_queued()
+
+    async def _untrusted(self, event: UntrustedIdentity) -> None:
+        member = self.identify(event)
+        who = member.alias if member is not None else None
+        log.warning("undecryptable message (safety number changed) from %s", who or "a stranger")
+        if who is not None:
+            await self.notify_admin("safety_number_changed", who=who)
+
+    # --- timers ----------------------------------------------------------------------------------
+
+    async def fire_due(self) -> int:
+        """Take every due step of every watch; return how many watches moved."""
+        async with self.lock:
+            now = self.clock.now()
+            due = await self.watches.due(now)
+            for watch in due:
+                decision = on_timer(self.context, watch, now)
+                await self.apply(decision, now)
+                late = now - watch.next_at if watch.next_at else None
+                log.info(
+                    "timer for %s's %s (%s)%s",
+                    watch.member,
+                    watch.kind,
+                    watch.phase,
+                    f", {span(late)} late" if late and late.total_seconds() > 30 else "",
+                )
+            return len(due)
+
+    async def run_timers(self) -> None:
+        while True:
+            await self.fire_due()
+            await self.clock.sleep_until(await self.watches.next_wake(), self.timer_wake)
+
+    # --- the admin -------------------------------------------------------------------------------
+
+    async def notify_admin(self, key: str, **params: object) -> None:
+        if self.admin is None:
+            return
+        to = Recipient(RecipientKind.MEMBER, self.admin, self.admin)
+        language = self.context.policy.member(self.admin)
+        text = self.catalog.text(language.language if language else "en", key, **params)
+        await self.apply(Decision(messages=(Outgoing(to, text, Purpose.NOTICE),)), self.clock.now())
+
+    async def report_stuck(self, stuck: list[Pending], now: datetime) -> None:
+        """Alerts still unsent after a while: the admin must reach those buddies another way."""
+        lines = []
+        for message in stuck:
+            watch = await self.watches.get(message.watch_id) if message.watch_id else None
+            lines.append(
+                self.catalog.text(
+                    "en",
+                    "undeliverable",
+                    who=watch.member if watch else "a member",
+                    recipient=message.label or "a recipient",
+                    age=span(now - message.created_at),
+                    reason=message.last_error or "unknown",
+                )
+            )
+            log.warning("alert #%d still unsent after %s; telling the admin", message.id, span(now - message.created_at))
+        admin = self.known_numbers.get(self.admin) if self.admin else None
+        async with self.db.transaction() as conn:
+            await self.outbox.mark_reported(conn, [m.id for m in stuck])
+            if admin is not None:
+                for text in lines:
+                    await self.outbox.add(conn, Queued(admin, text, "notice", None, self.admin or ""), now)
+        self.on_queued()
+

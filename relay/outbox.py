@@ -1,0 +1,113 @@
+"""The sender: takes due messages from the outbox and hands them to signal-cli-rest-api.
+
+Order is kept per recipient (only her oldest unsent message is tried), different recipients never
+wait on each other (one buddy with a changed safety number must not hold up the alert to another),
+failures retry with capped exponential backoff for as long as it takes, and alerts still unsent
+after a while are reported to the admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from relay.clock import Clock
+from relay.signal.events import SendOutcome
+from relay.store.outbox import OutboxRepo, Pending
+
+log = logging.getLogger(__name__)
+
+RETRY_FIRST = timedelta(seconds=1)
+CONCURRENCY = 8
+
+Send = Callable[[list[str], str], Awaitable[SendOutcome]]
+StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
+
+
+def backoff(attempts: int, cap: timedelta) -> timedelta:
+    """1 s, 2 s, 4 s … up to `cap`, with up to 20 % jitter so retries do not march in step."""
+    base = min(cap.total_seconds(), RETRY_FIRST.total_seconds() * 2 ** min(attempts, 20))
+    jitter = base * secrets.randbelow(200) / 1000
+    return timedelta(seconds=min(cap.total_seconds(), base + jitter))
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        repo: OutboxRepo,
+        send: Send,
+        clock: Clock,
+        retry_cap: timedelta,
+        stuck_after: timedelta,
+        on_stuck: StuckHook,
+    ) -> None:
+        self.repo = repo
+        self.send = send
+        self.clock = clock
+        self.retry_cap = retry_cap
+        self.stuck_after = stuck_after
+        self.on_stuck = on_stuck
+        self.wake = asyncio.Event()
+        self.last_activity = clock.now()
+        self.sent = 0
+        self.failures = 0
+
+    def poke(self) -> None:
+        """New messages were committed: try them now."""
+        self.wake.set()
+
+    async def run(self) -> None:
+        while True:
+            now = self.clock.now()
+            self.last_activity = now
+            await self._report_stuck(now)
+            heads = await self.repo.heads(now)
+            if heads:
+                await self._send_batch(heads)
+                continue  # more may be due right away (the next message to each recipient)
+            await self.clock.sleep_until(await self._next_wake(), self.wake)
+
+    async def _next_wake(self) -> datetime | None:
+        nxt = await self.repo.next_attempt()
+        if nxt is None:
+            return None
+        # Also wake when the oldest waiting alert becomes "stuck", to tell the admin in time.
+        return min(nxt, self.clock.now() + self.stuck_after)
+
+    async def _send_batch(self, heads: list[Pending]) -> None:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(message: Pending) -> None:
+            async with gate:
+                await self._send_one(message)
+
+        await asyncio.gather(*(one(m) for m in heads))
+
+    async def _send_one(self, message: Pending) -> None:
+        outcome = await self.send([message.address], message.text)
+        now = self.clock.now()
+        if outcome.ok:
+            await self.repo.mark_sent(message.id, outcome.timestamp, now)
+            self.sent += 1
+            log.info("sent %s #%d (try %d)", message.purpose, message.id, message.attempts + 1)
+            return
+        self.failures += 1
+        failure = outcome.failure or "unknown"
+        retry_at = now + backoff(message.attempts, self.retry_cap)
+        await self.repo.mark_failed(message.id, failure, retry_at)
+        log.warning(
+            "send of %s #%d failed (%s, try %d); retrying in %.0fs",
+            message.purpose,
+            message.id,
+            failure,
+            message.attempts + 1,
+            (retry_at - now).total_seconds(),
+        )
+
+    async def _report_stuck(self, now: datetime) -> None:
+        stuck = await self.repo.stuck_alerts(now, self.stuck_after)
+        if stuck:
+            await self.on_stuck(stuck, now)

@@ -1,0 +1,160 @@
+"""One WebSocket frame → one `Event`, or None. Never raises; never logs content.
+
+signalbot's models read the envelope. When they refuse a frame that still carries a person's text
+(a field renamed or missing in another signal-cli version), the frame is read from the raw JSON
+instead: a member's SOS must not be lost to schema drift. Frames that are not envelopes are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from signalbot import SignalAPI
+from signalbot.messages import (
+    DataMessage,
+    EditMessage,
+    RemoteDelete,
+    UnknownMessageFormatError,
+    parse,
+)
+from signalbot.reactions import Reaction
+
+from relay.signal.events import AttachmentRef, Event, Incoming, IncomingKind, UntrustedIdentity
+
+log = logging.getLogger(__name__)
+
+_IGNORED = ("syncMessage", "receiptMessage", "typingMessage", "callMessage", "storyMessage")
+
+
+async def read_frame(api: SignalAPI, raw: str) -> Event | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        log.warning("skipped a frame that is not JSON (%d bytes)", len(raw))
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("envelope"), dict):
+        log.warning("skipped a frame without an envelope (keys: %s)", _keys(data))
+        return None
+    envelope: dict[str, Any] = data["envelope"]
+    if isinstance(data.get("exception"), dict):
+        return _exception(data["exception"], envelope)
+    if any(key in envelope for key in _IGNORED):
+        # The account's own phone (sync), receipts, typing: not a member speaking to the relay.
+        return None
+    try:
+        message = await parse(api, raw)
+    except (ValidationError, UnknownMessageFormatError, ValueError, TypeError, KeyError) as exc:
+        fallback = _from_raw(envelope)
+        log.warning(
+            "signalbot could not read a frame (%s); %s",
+            type(exc).__name__,
+            "read it from the raw envelope" if fallback else "skipped it",
+        )
+        return fallback
+    return _from_parsed(message, envelope)
+
+
+def _keys(data: object) -> str:
+    return ",".join(sorted(str(k) for k in data)[:8]) if isinstance(data, dict) else type(data).__name__
+
+
+def _int(value: object, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _exception(exception: dict[str, Any], envelope: dict[str, Any]) -> Event | None:
+    if exception.get("type") != "UntrustedIdentityException":
+        log.warning("skipped an undecryptable frame (%s)", _str(exception.get("type")) or "unknown")
+        return None
+    return UntrustedIdentity(
+        sender_number=_str(envelope.get("sourceNumber")),
+        sender_uuid=_str(envelope.get("sourceUuid")),
+        server_timestamp=_int(envelope.get("serverReceivedTimestamp")),
+    )
+
+
+def _base(envelope: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "sender_number": _str(envelope.get("sourceNumber")),
+        "sender_uuid": _str(envelope.get("sourceUuid")),
+        "timestamp": _int(envelope.get("timestamp")),
+        "server_timestamp": _int(envelope.get("serverReceivedTimestamp")),
+    }
+
+
+def _from_parsed(message: object, envelope: dict[str, Any]) -> Event | None:
+    base = _base(envelope)
+    if isinstance(message, Reaction):
+        return Incoming(
+            kind=IncomingKind.REACTION,
+            group_id=_group(message.group_info),
+            reaction_emoji=message.emoji,
+            reaction_target=message.timestamp,  # signalbot puts the target's timestamp here
+            reaction_removed=message.is_remove,
+            **base,
+        )
+    if isinstance(message, RemoteDelete):
+        return Incoming(
+            kind=IncomingKind.REMOTE_DELETE,
+            group_id=_group(message.group_info),
+            target_timestamp=message.timestamp,
+            **base,
+        )
+    if isinstance(message, EditMessage):
+        return Incoming(
+            kind=IncomingKind.EDIT,
+            text=message.text,
+            group_id=_group(message.group_info),
+            target_timestamp=message.target_sent_timestamp,
+            **base,
+        )
+    if isinstance(message, DataMessage):
+        return Incoming(
+            kind=IncomingKind.MESSAGE,
+            text=message.text,
+            group_id=_group(message.group_info),
+            attachments=tuple(
+                AttachmentRef(a.local_filename, a.content_type, a.size)
+                for a in message.attachments or ()
+                if a.local_filename
+            ),
+            quote_timestamp=message.quote.id if message.quote is not None else None,
+            **base,
+        )
+    return None  # group updates, typing: nothing for the relay
+
+
+def _group(group_info: object) -> str | None:
+    return _str(getattr(group_info, "group_id", None))
+
+
+def _from_raw(envelope: dict[str, Any]) -> Incoming | None:
+    data = envelope.get("dataMessage")
+    if not isinstance(data, dict):
+        return None
+    text = _str(data.get("message"))
+    base = _base(envelope)
+    if text is None or not (base["sender_number"] or base["sender_uuid"]) or not base["timestamp"]:
+        return None
+    group = data.get("groupInfo")
+    quote = data.get("quote")
+    attachments = data.get("attachments")
+    return Incoming(
+        kind=IncomingKind.MESSAGE,
+        text=text,
+        group_id=_str(group.get("groupId")) if isinstance(group, dict) else None,
+        quote_timestamp=_int(quote.get("id")) or None if isinstance(quote, dict) else None,
+        attachments=tuple(
+            AttachmentRef(str(a["id"]), _str(a.get("contentType")), _int(a.get("size")) or None)
+            for a in (attachments if isinstance(attachments, list) else [])
+            if isinstance(a, dict) and _str(a.get("id"))
+        ),
+        **base,
+    )

@@ -1,0 +1,61 @@
+"""The receive loop: one WebSocket to `/v1/receive/{number}`, reconnected whatever ends it.
+
+signal-cli-rest-api in json-rpc mode drops every message that arrives while no client is
+connected, so reconnecting fast matters more than anything: after a clean close (which ends
+signalbot's own loop for good) or a drop, the first retry is immediate, then backs off to 5 s.
+Frames are read one at a time (`read_frame`), so a malformed one costs only itself; events go to
+one queue in arrival order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from signalbot import ConnectionMode, SignalAPI
+from signalbot.messages import ReceiveError
+
+from relay.signal.events import Event
+from relay.signal.frames import read_frame
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MAX = 5.0
+
+
+class Receiver:
+    def __init__(self, service: str, number: str, queue: asyncio.Queue[Event]) -> None:
+        self.api = SignalAPI(
+            service, number, connection_mode=ConnectionMode.HTTP_ONLY, download_attachments=False
+        )
+        self.queue = queue
+        self.connected = False
+        self.frames = 0
+        self.last_activity = time.monotonic()  # for the watchdog: when the loop last made progress
+
+    async def run(self) -> None:
+        delay = 0.0
+        while True:
+            self.last_activity = time.monotonic()
+            try:
+                async for raw in self.api.messages.receive():
+                    if not self.connected:
+                        log.info("receive connection open")
+                        self.connected = True
+                        delay = 0.0
+                    self.frames += 1
+                    self.last_activity = time.monotonic()
+                    event = await read_frame(self.api, raw)
+                    if event is not None:
+                        await self.queue.put(event)
+                log.warning("receive connection closed by signal-cli-rest-api; reconnecting")
+            except ReceiveError as exc:
+                cause = type(exc.__cause__).__name__ if exc.__cause__ else "ReceiveError"
+                log.warning("receive connection lost (%s); reconnecting in %.1fs", cause, delay)
+            self.connected = False
+            await asyncio.sleep(delay)
+            delay = min(BACKOFF_MAX, max(0.25, delay * 2))
+
+    async def close(self) -> None:
+        await self.api.close()

@@ -1,0 +1,66 @@
+"""`peer-relay status`: what an admin checks first when something seems wrong.
+
+Reads the config, asks signal-cli-rest-api for its version and mode, and reads the database for
+the outbox backlog and live check-ins. Prints counts and ages only — no names, numbers or text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TextIO
+
+from relay.config import ConfigInvalid, load_config
+from relay.crypto.keys import KeyProblem, load_key
+from relay.crypto.seal import Sealer
+from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK
+from relay.signal.transport import SignalTransport
+from relay.store.db import Database
+from relay.store.outbox import OutboxRepo
+from relay.store.watches import WatchRepo
+
+
+def run_status(config_path: Path, out: TextIO) -> int:
+    try:
+        config = load_config(config_path)
+    except ConfigInvalid as exc:
+        out.write(str(exc) + "\n")
+        return EXIT_CONFIG
+    try:
+        sealer = Sealer(load_key(config.data_dir, config.key_file))
+    except KeyProblem as exc:
+        out.write(f"{exc}\n")
+        return EXIT_KEY
+    return asyncio.run(_status(config.signal.service, config.signal.number, config.data_dir, sealer, out))
+
+
+async def _status(service: str, number: str, data_dir: Path, sealer: Sealer, out: TextIO) -> int:
+    healthy = True
+    transport = SignalTransport(service, number, timeout=5)
+    try:
+        about = await transport.about()
+    finally:
+        await transport.close()
+    if about is None:
+        out.write(f"signal-cli-rest-api: NOT REACHABLE at {service}\n")
+        healthy = False
+    else:
+        mode = about.get("mode")
+        ok = mode == "json-rpc"
+        healthy &= ok
+        out.write(
+            f"signal-cli-rest-api: {about.get('version')} in {mode} mode"
+            f"{'' if ok else ' — the relay needs json-rpc mode'}\n"
+        )
+    db = await Database.open(data_dir)
+    try:
+        backlog, oldest = await OutboxRepo(db, sealer).backlog()
+        live = await WatchRepo(db, sealer).count_live()
+        strangers = await db.counter("strangers")
+    finally:
+        await db.close()
+    age = "" if oldest is None else f", oldest since {oldest:%Y-%m-%d %H:%M} UTC"
+    out.write(f"outbox: {backlog} waiting{age}\n")
+    out.write(f"live check-ins and alerts: {live}\n")
+    out.write(f"messages from unknown numbers (ignored): {strangers}\n")
+    return EXIT_OK if healthy else EXIT_CHECK_FAILED

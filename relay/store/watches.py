@@ -1,0 +1,120 @@
+"""Watches (check-ins and alerts) in the database: sealed detail, visible phase and next wake-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
+from relay.core.types import MemberAlias
+from relay.crypto.seal import Sealer, aad_for
+from relay.store.db import Database
+from relay.store.times import from_ms, opt_dt, opt_ms, to_ms
+
+_COLUMNS = "id, phase, next_at, started_at, closed_at, detail"
+
+
+def _recipient_json(r: Recipient) -> list[str]:
+    return [r.kind.value, r.address, r.label]
+
+
+class WatchRepo:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
+        self.db = db
+        self.sealer = sealer
+
+    def member_tag(self, alias: MemberAlias) -> bytes:
+        return self.sealer.lookup(alias, purpose="watch-member")
+
+    def _seal(self, watch: Watch) -> bytes:
+        detail: dict[str, Any] = {
+            "member": watch.member,
+            "kind": watch.kind.value,
+            "deadline": to_ms(watch.deadline),
+            "note": watch.note,
+            "reminded": watch.reminded,
+            "alert_started_at": opt_ms(watch.alert_started_at),
+            "tiers_alerted": watch.tiers_alerted,
+            "repeats": watch.repeats,
+            "alerted": [_recipient_json(r) for r in watch.alerted],
+            "acked_by": watch.acked_by,
+        }
+        return self.sealer.seal_json(detail, aad=aad_for("watches", "detail", watch.id))
+
+    def _load(self, row: aiosqlite.Row) -> Watch:
+        detail: Any = self.sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
+        return Watch(
+            id=row["id"],
+            member=MemberAlias(detail["member"]),
+            kind=Kind(detail["kind"]),
+            phase=Phase(row["phase"]),
+            started_at=from_ms(row["started_at"]),
+            deadline=from_ms(detail["deadline"]),
+            next_at=opt_dt(row["next_at"]),
+            note=detail["note"],
+            reminded=bool(detail["reminded"]),
+            alert_started_at=opt_dt(detail["alert_started_at"]),
+            tiers_alerted=int(detail["tiers_alerted"]),
+            repeats=int(detail["repeats"]),
+            alerted=tuple(
+                Recipient(RecipientKind(kind), address, label)
+                for kind, address, label in detail["alerted"]
+            ),
+            acked_by=MemberAlias(detail["acked_by"]) if detail["acked_by"] else None,
+            closed_at=opt_dt(row["closed_at"]),
+        )
+
+    async def _select(self, where: str, params: Iterable[object]) -> list[Watch]:
+        sql = f"SELECT {_COLUMNS} FROM watches WHERE {where}"  # noqa: S608 — fixed fragments only
+        async with self.db.conn.execute(sql, tuple(params)) as cursor:
+            return [self._load(row) for row in await cursor.fetchall()]
+
+    async def live_for(self, alias: MemberAlias) -> Watch | None:
+        found = await self._select("member_tag = ? AND phase != 'closed'", (self.member_tag(alias),))
+        return found[0] if found else None
+
+    async def get(self, watch_id: str) -> Watch | None:
+        found = await self._select("id = ?", (watch_id,))
+        return found[0] if found else None
+
+    async def open_alerts_for(self, alias: MemberAlias) -> list[Watch]:
+        """Live alerts this member was sent (she may ACK or RESOLVE them)."""
+        me = Recipient.member(alias)
+        found = await self._select("phase IN ('alerted', 'acked')", ())
+        return [w for w in found if me in w.alerted]
+
+    async def due(self, now: datetime) -> list[Watch]:
+        return await self._select("next_at IS NOT NULL AND next_at <= ? ORDER BY next_at", (to_ms(now),))
+
+    async def next_wake(self) -> datetime | None:
+        async with self.db.conn.execute("SELECT MIN(next_at) FROM watches") as cursor:
+            row = await cursor.fetchone()
+        return opt_dt(row[0]) if row else None
+
+    async def count_live(self) -> int:
+        async with self.db.conn.execute(
+            "SELECT COUNT(*) FROM watches WHERE phase != 'closed'"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def save(self, conn: aiosqlite.Connection, watch: Watch) -> None:
+        """Insert or update inside the caller's transaction."""
+        await conn.execute(
+            "INSERT INTO watches (id, member_tag, phase, next_at, started_at, closed_at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "phase = excluded.phase, next_at = excluded.next_at, closed_at = excluded.closed_at, "
+            "detail = excluded.detail",
+            (
+                watch.id,
+                self.member_tag(watch.member),
+                watch.phase.value,
+                opt_ms(watch.next_at),
+                to_ms(watch.started_at),
+                opt_ms(watch.closed_at),
+                self._seal(watch),
+            ),
+        )
