@@ -46,7 +46,7 @@ _MAX_KEY_FILE_BYTES: Final = 256
 class KeyProblem(Exception):
     """The key is missing, unreadable, exposed or malformed: one line naming the path, not the key.
 
-    The CLI maps this to ``EXIT_KEY`` so systemd stops restarting: retrying will not fix it.
+    The CLI should map this to ``EXIT_KEY`` so systemd stops restarting: retrying will not fix it.
     """
 
     def __init__(self, path: Path, problem: str) -> None:
@@ -148,18 +148,6 @@ def init_data_dir(data_dir: Path) -> Path:
     return key_path
 
 
-def key_candidates(data_dir: Path, key_file: Path | None = None) -> list[Path]:
-    """The paths `load_key` would try, in order (for ``peer-relay check`` to show)."""
-    paths: list[Path] = []
-    if key_file is not None:
-        paths.append(key_file)
-    creds = os.environ.get(CREDENTIALS_ENV)
-    if creds:
-        paths.append(Path(creds) / KEY_FILE_NAME)
-    paths.append(data_dir / KEY_FILE_NAME)
-    return paths
-
-
 def load_key(data_dir: Path, key_file: Path | None = None) -> MasterKey:
     """Find, check and read the master key (see the module docstring for the order).
 
@@ -185,7 +173,8 @@ def load_key(data_dir: Path, key_file: Path | None = None) -> MasterKey:
 
 
 def _read_key(path: Path, *, from_credentials: bool, follow_links: bool) -> MasterKey:
-    flags = os.O_RDONLY | os.O_CLOEXEC
+    # O_NONBLOCK: a FIFO planted at the key path must not hang start-up (no effect on files).
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
     if not follow_links:
         # The default locations hold the key itself; a link there may point somewhere an attacker
         # chose. An admin who keeps the key elsewhere names it explicitly in the config instead.
@@ -228,6 +217,8 @@ def _check_mode(path: Path, st: os.stat_result, *, from_credentials: bool) -> No
             raise KeyProblem(
                 path, f"credential is readable or writable by other users (mode {perms:04o})"
             )
+        if st.st_uid not in (0, os.geteuid()):
+            raise KeyProblem(path, f"credential is owned by uid {st.st_uid}, not root or the relay")
         return
     if perms & 0o077:
         raise KeyProblem(

@@ -109,6 +109,12 @@ def _where(aad: str) -> str:
     return f"{match.group(1)}.{match.group(2)}" if match else "a sealed value"
 
 
+def _utf8(text: str) -> bytes:
+    # Lone surrogates (JSON from Signal may carry them) are kept rather than refused: a member's
+    # message must never fail to store, or to be looked up, because of one odd character.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _hkdf(ikm: bytes, info: bytes, length: int = 32) -> bytes:
     # No salt: the input is already 256 uniformly random bits, which is what HKDF's extract step
     # would otherwise have to produce (RFC 5869 §3.1).
@@ -148,23 +154,27 @@ class Sealer:
         return self._open(self._fields, blob, aad)
 
     def seal_text(self, text: str, *, aad: str) -> bytes:
-        """`seal` for text (UTF-8)."""
-        return self.seal(text.encode("utf-8"), aad=aad)
+        """`seal` for text (UTF-8, lone surrogates kept)."""
+        return self.seal(_utf8(text), aad=aad)
 
     def open_text(self, blob: bytes, *, aad: str) -> str:
         """`open` for a blob from `seal_text`."""
         data = self.open(blob, aad=aad)
         try:
-            return data.decode("utf-8")
+            return data.decode("utf-8", "surrogatepass")
         except UnicodeDecodeError:
             # Authentic but not text: sealed with seal(), opened as text. The decode error would
             # quote a byte of the plaintext, so it is not chained.
             raise TamperedError(_where(aad), "sealed value is not UTF-8 text") from None
 
-    def seal_json(self, value: JsonValue, *, aad: str) -> bytes:
-        """`seal` for a JSON-serialisable value (compact, UTF-8, keys sorted)."""
+    def seal_json(self, value: object, *, aad: str) -> bytes:
+        """`seal` for a JSON-serialisable value (compact, UTF-8, keys sorted).
+
+        Typed ``object`` because dict invariance would make callers annotate every literal;
+        `json.dumps` raises `TypeError` (naming only the type) for anything it cannot encode.
+        """
         encoded = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        return self.seal(encoded.encode("utf-8"), aad=aad)
+        return self.seal_text(encoded, aad=aad)
 
     def open_json(self, blob: bytes, *, aad: str) -> JsonValue:
         """`open` for a blob from `seal_json`."""
@@ -204,13 +214,13 @@ class Sealer:
                 raise ValueError("lookup: purpose must be a short lower-case label")
             key = _hkdf(self._lookup_root, purpose.encode("ascii"))
             self._lookup_keys[purpose] = key
-        return hmac.new(key, value.encode("utf-8"), hashlib.sha256).digest()
+        return hmac.new(key, _utf8(value), hashlib.sha256).digest()
 
     def dedupe_tag(self, value: str) -> bytes:
         """A keyed HMAC-SHA256 tag (32 bytes) for inbound de-duplication, e.g. of
         ``f"{sender_uuid}:{timestamp}"``, so the dedupe table holds no sender identifiers.
         """
-        return hmac.new(self._dedupe_key, value.encode("utf-8"), hashlib.sha256).digest()
+        return hmac.new(self._dedupe_key, _utf8(value), hashlib.sha256).digest()
 
     # -- signing ----------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from relay.crypto import KeyProblem, MasterKey, Sealer, init_data_dir, load_key
-from relay.crypto.keys import CREDENTIALS_ENV, KEY_HEADER, encode_key_file, key_candidates
+from relay.crypto.keys import CREDENTIALS_ENV, KEY_HEADER, encode_key_file
 
 
 @pytest.fixture(autouse=True)
@@ -191,6 +191,12 @@ def test_key_path_that_is_a_directory_refused(tmp_path: Path) -> None:
         load_key(tmp_path)
 
 
+def test_fifo_at_key_path_refused_without_hanging(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "relay.key", 0o600)
+    with pytest.raises(KeyProblem, match="not a regular file"):
+        load_key(tmp_path)
+
+
 def test_missing_key_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(KeyProblem) as err:
         load_key(tmp_path)
@@ -249,7 +255,6 @@ def test_credential_wins_over_data_dir(tmp_path: Path, monkeypatch: pytest.Monke
 
     assert same_key(key, keys["creds"])
     assert key.source == creds / "relay.key"
-    assert key_candidates(data_dir) == [creds / "relay.key", data_dir / "relay.key"]
 
 
 def test_data_dir_used_without_credentials_or_config(tmp_path: Path) -> None:
@@ -290,6 +295,17 @@ def test_credential_with_acl_mask_in_group_bits_accepted(
     monkeypatch.delenv(CREDENTIALS_ENV)
     (data_dir / "relay.key").chmod(0o440)
     with pytest.raises(KeyProblem, match="open to group or others"):
+        load_key(data_dir)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_credential_owned_by_another_user_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir, creds, _, _ = make_sources(tmp_path)
+    os.chown(creds / "relay.key", 65534, 65534)
+    monkeypatch.setenv(CREDENTIALS_ENV, str(creds))
+    with pytest.raises(KeyProblem, match="owned by uid 65534"):
         load_key(data_dir)
 
 
