@@ -1,0 +1,125 @@
+"""The store on a real SQLite file: migrations, durability settings, sealing, outbox order."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from relay.core.state import Kind, Phase, Recipient, Watch
+from relay.core.types import MemberAlias
+from relay.crypto.keys import MasterKey
+from relay.crypto.seal import Sealer
+from relay.store.db import DB_NAME, Database, SchemaTooNew
+from relay.store.outbox import OutboxRepo, Queued
+from relay.store.watches import WatchRepo
+
+T0 = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
+NOTE = "canary-note-7f3a Hotel Rex"
+NUMBER = "+12025550177"
+
+
+@pytest.fixture
+def sealer() -> Sealer:
+    return Sealer(MasterKey.generate())
+
+
+async def test_pragmas_and_migrations(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path)
+    async with db.conn.execute("PRAGMA journal_mode") as cur:
+        assert (await cur.fetchone())[0] == "wal"
+    async with db.conn.execute("PRAGMA synchronous") as cur:
+        assert (await cur.fetchone())[0] == 2  # FULL
+    async with db.conn.execute("PRAGMA user_version") as cur:
+        assert (await cur.fetchone())[0] == 1
+    await db.close()
+    db = await Database.open(tmp_path)  # re-opening applies nothing twice
+    await db.close()
+
+
+async def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    await (await Database.open(tmp_path)).close()
+    with sqlite3.connect(tmp_path / DB_NAME) as raw:
+        raw.execute("PRAGMA user_version=99")
+    with pytest.raises(SchemaTooNew):
+        await Database.open(tmp_path)
+
+
+async def test_watch_round_trip_and_nothing_plain_on_disk(tmp_path: Path, sealer: Sealer) -> None:
+    db = await Database.open(tmp_path)
+    repo = WatchRepo(db, sealer)
+    watch = Watch(
+        member=MemberAlias("alice"),
+        kind=Kind.CHECKIN,
+        phase=Phase.ALERTED,
+        started_at=T0,
+        deadline=T0 + timedelta(hours=1),
+        next_at=T0 + timedelta(hours=1, minutes=5),
+        note=NOTE,
+        alerted=(Recipient.member(MemberAlias("bob")),),
+        alert_started_at=T0 + timedelta(hours=1),
+        id="w-1",
+    )
+    async with db.transaction() as conn:
+        await repo.save(conn, watch)
+    assert await repo.live_for(MemberAlias("alice")) == watch
+    assert await repo.open_alerts_for(MemberAlias("bob")) == [watch]
+    assert await repo.open_alerts_for(MemberAlias("carol")) == []
+    assert await repo.next_wake() == watch.next_at
+    assert await repo.due(T0) == []
+    assert await repo.due(T0 + timedelta(hours=2)) == [watch]
+    await db.checkpoint()
+    await db.close()
+    raw = (tmp_path / DB_NAME).read_bytes()
+    for secret in (b"canary-note-7f3a", b"alice", b"bob"):
+        assert secret not in raw
+
+
+async def test_one_live_watch_per_member(tmp_path: Path, sealer: Sealer) -> None:
+    db = await Database.open(tmp_path)
+    repo = WatchRepo(db, sealer)
+    first = Watch(MemberAlias("alice"), Kind.CHECKIN, Phase.ACTIVE, T0, T0, T0, id="a")
+    async with db.transaction() as conn:
+        await repo.save(conn, first)
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.transaction() as conn:
+            await repo.save(conn, first.evolve(id="b"))
+    assert (await repo.live_for(MemberAlias("alice"))) == first  # the failed write rolled back
+    await db.close()
+
+
+async def test_outbox_keeps_order_per_recipient(tmp_path: Path, sealer: Sealer) -> None:
+    db = await Database.open(tmp_path)
+    repo = OutboxRepo(db, sealer)
+    async with db.transaction() as conn:
+        await repo.add(conn, Queued(NUMBER, "first", "reply"), T0)
+        await repo.add(conn, Queued(NUMBER, "second", "reply"), T0)
+        await repo.add(conn, Queued("+12025550178", "other", "alert"), T0)
+    heads = await repo.heads(T0)
+    assert [(h.address, h.text) for h in heads] == [(NUMBER, "first"), ("+12025550178", "other")]
+    await repo.mark_failed(heads[0].id, "refused", T0 + timedelta(seconds=5))
+    # Her first message waits for its retry; her second must not overtake it.
+    assert [h.text for h in await repo.heads(T0 + timedelta(seconds=1))] == ["other"]
+    await repo.mark_sent(heads[0].id, 1789000000001, T0 + timedelta(seconds=6))
+    assert [h.text for h in await repo.heads(T0 + timedelta(seconds=6))] == ["second", "other"]
+    assert await repo.backlog() == (2, T0)
+    await db.close()
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob(f"{DB_NAME}*"))
+    assert NUMBER.encode() not in raw and b"second" not in raw
+
+
+async def test_stuck_alerts_are_reported_once(tmp_path: Path, sealer: Sealer) -> None:
+    db = await Database.open(tmp_path)
+    repo = OutboxRepo(db, sealer)
+    async with db.transaction() as conn:
+        await repo.add(conn, Queued(NUMBER, "alert", "alert", "w1", "bob"), T0)
+        await repo.add(conn, Queued(NUMBER, "reply", "reply"), T0)
+    assert await repo.stuck_alerts(T0 + timedelta(minutes=1), timedelta(minutes=2)) == []
+    stuck = await repo.stuck_alerts(T0 + timedelta(minutes=3), timedelta(minutes=2))
+    assert [(s.text, s.label) for s in stuck] == [("alert", "bob")]
+    async with db.transaction() as conn:
+        await repo.mark_reported(conn, [s.id for s in stuck])
+    assert await repo.stuck_alerts(T0 + timedelta(minutes=9), timedelta(minutes=2)) == []
+    await db.close()
