@@ -1,0 +1,33 @@
+"""A simulator of signal-cli-rest-api 0.101 in json-rpc mode, for tests, the demo and benchmarks.
+
+HTTP and WebSocket on 127.0.0.1, faithful to ``reference/`` (swagger, receive envelopes, and
+the real server's odd corners), with fault injection from Python (``SignalSim.faults`` and the
+connection methods) and over HTTP (``/sim/``, see ``relay.sim.control``).
+
+    async with SignalSim(account="+12025550100") as sim:
+        api = signalbot.SignalAPI(sim.service, sim.account)
+        ts = await sim.member_sends("+12025550101", "IN 10m Hotel Rex", name="Alice")
+        reply = await sim.wait_for_sent(lambda s: "+12025550101" in s.recipients)
+        await sim.member_reacts("+12025550101", to=reply.timestamp)
+"""
+
+from relay.sim.directory import SimGroup
+from relay.sim.envelopes import Malformed, Party
+from relay.sim.faults import Faults, SendFailure
+from relay.sim.records import SentAttachment, SentMessage, SimStats
+from relay.sim.server import DEFAULT_ACCOUNT, InboundAttachment, SignalSim, serve_forever
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "Faults",
+    "InboundAttachment",
+    "Malformed",
+    "Party",
+    "SendFailure",
+    "SentAttachment",
+    "SentMessage",
+    "SignalSim",
+    "SimGroup",
+    "SimStats",
+    "serve_forever",
+]

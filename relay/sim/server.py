@@ -1,0 +1,631 @@
+"""``SignalSim``: a signal-cli-rest-api 0.101 (json-rpc mode) on 127.0.0.1, driven from Python.
+
+Owns the simulator's lifecycle (listen, refuse, listen again, stop), the receive websockets and
+the frames pushed to them, the record of sends, and the members' side of the conversation
+(``member_sends`` and friends). The HTTP handlers live in ``relay.sim.routes`` (the real API)
+and ``relay.sim.control`` (``/sim/``, the same controls as JSON).
+
+Where the real server is odd the simulator is odd the same way: frames produced while no
+websocket client is connected are dropped (and counted); ``/v1/health`` says 204 while sends
+fail; ``/v2/send`` answers a JSON array. See ``relay.sim.faults`` for what "stuck" means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import mimetypes
+import secrets
+import socket
+import string
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+
+from aiohttp import web
+
+from relay.sim import envelopes as env
+from relay.sim.directory import Directory, SimGroup
+from relay.sim.envelopes import AttachmentMeta, JsonObject, Malformed, Party, Stamps
+from relay.sim.faults import Faults
+from relay.sim.media import MAP_JPEG
+from relay.sim.records import SentMessage, SimStats
+from relay.sim.send import SendDecider
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCOUNT = "+12025550100"
+_ID_ALPHABET = string.ascii_letters + string.digits
+_T = TypeVar("_T")
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    """A file a member attaches; the simulator serves it at ``/v1/attachments/{id}``."""
+
+    data: bytes
+    content_type: str = "image/jpeg"
+    filename: str | None = None
+    width: int | None = None
+    height: int | None = None
+    caption: str | None = None
+    voice_note: bool = False
+
+
+@dataclass(slots=True)
+class _Client:
+    number: str  # the {number} the client connected to
+    request: web.Request
+    ws: web.WebSocketResponse
+
+
+class SignalSim:
+    """The simulator. ``async with SignalSim() as sim:`` or ``await sim.start()`` / ``stop()``."""
+
+    def __init__(
+        self,
+        account: str = DEFAULT_ACCOUNT,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        account_uuid: str | None = None,
+        account_name: str | None = "peer-relay",
+        mode: str = "json-rpc",
+        version: str = "0.101",
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        delivery_receipts: bool = False,
+    ) -> None:
+        """``port=0`` picks a free port (kept across refuse/accept). ``clock_ms`` gives the
+        server's clock in ms since the epoch; ``delivery_receipts`` makes every 1:1 message that
+        reaches a member come back as her phone's delivery receipt, as real phones do."""
+        self.account = account
+        self.host = host
+        self.mode = mode
+        self.version = version
+        self.delivery_receipts = delivery_receipts
+        self.directory = Directory()
+        self.account_party = self.directory.party(account, uuid=account_uuid, name=account_name)
+        self.faults = Faults()
+        self.faults.subscribe(self._on_faults_changed)
+        self.sent: list[SentMessage] = []
+        self.link_requests: list[str] = []  # device names asked for at /v1/qrcodelink
+        self.attachments: dict[str, tuple[bytes, str]] = {}  # id -> (bytes, content type)
+        self._clock_ms = clock_ms
+        self._last_ms = 0
+        self._port = port
+        self._clients: list[_Client] = []
+        self._ws_total = 0
+        self._frames_delivered = 0
+        self._frames_dropped = 0
+        self._held: list[tuple[str, str | None]] = []
+        self.requests: Counter[str] = Counter()
+        self._changed = asyncio.Event()
+        self._kill = asyncio.Event()  # set while connections are refused or after stop
+        self._background: set[asyncio.Task[Any]] = set()
+        self._runner: web.AppRunner | None = None
+        self._site: web.SockSite | None = None
+        self.decider = SendDecider(
+            account=account,
+            directory=self.directory,
+            faults=self.faults,
+            next_timestamp=self.unique_ms,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        # Imported here: the route modules import this one for its types.
+        from relay.sim.control import control_routes
+        from relay.sim.routes import gin_middleware, real_api_routes
+
+        app = web.Application(middlewares=[gin_middleware(self)])
+        app.add_routes(real_api_routes(self))
+        app.add_routes(control_routes(self))
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
+        await self._runner.setup()
+        await self._listen()
+        log.info("signal-cli-rest-api simulator listening on %s", self.base_url)
+
+    async def stop(self) -> None:
+        """Stop like a killed container: every connection is cut, hung sends are lost."""
+        self._kill.set()
+        self.faults.release_hung()
+        self._abort_connections()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._site = None
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _listen(self) -> None:
+        assert self._runner is not None  # noqa: S101 -- start() sets it up first
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._port))
+        self._port = sock.getsockname()[1]
+        self._site = web.SockSite(self._runner, sock)
+        await self._site.start()
+        self._kill = asyncio.Event()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def service(self) -> str:
+        """``host:port``, as signalbot's ``signal_service`` wants it."""
+        return f"{self.host}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.service}"
+
+    # -- connection faults ---------------------------------------------------------------------
+
+    async def refuse_connections(self) -> None:
+        """Stop listening and cut every open connection: connects are refused (ECONNREFUSED)."""
+        self._kill.set()
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
+        self._abort_connections()
+
+    async def accept_connections(self) -> None:
+        """Listen again on the same port."""
+        if self._site is None and self._runner is not None:
+            await self._listen()
+
+    async def refuse_connections_for(self, seconds: float) -> None:
+        """Refuse now and listen again after ``seconds`` (for the control API, which a refusal
+        would otherwise lock out)."""
+        await self.refuse_connections()
+        self._spawn(self._accept_later(seconds))
+
+    async def _accept_later(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.accept_connections()
+
+    async def drop_websockets(self) -> int:
+        """Cut every receive websocket without a close frame (the client sees 1006)."""
+        clients = list(self._clients)
+        for client in clients:
+            transport = client.request.transport
+            if transport is not None:
+                transport.abort()
+        return len(clients)
+
+    async def close_websockets(self, code: int = 1000) -> int:
+        """Close every receive websocket with a close frame (1000: signalbot stops receiving)."""
+        clients = list(self._clients)
+        await asyncio.gather(*(c.ws.close(code=code) for c in clients), return_exceptions=True)
+        return len(clients)
+
+    def _abort_connections(self) -> None:
+        if self._runner is None or self._runner.server is None:
+            return
+        for handler in self._runner.server.connections:
+            if handler.transport is not None:
+                handler.transport.abort()
+
+    # -- websockets and frames ------------------------------------------------------------------
+
+    def add_client(self, number: str, request: web.Request, ws: web.WebSocketResponse) -> _Client:
+        client = _Client(number=number, request=request, ws=ws)
+        self._clients.append(client)
+        self._ws_total += 1
+        self._bump()
+        return client
+
+    def remove_client(self, client: _Client) -> None:
+        if client in self._clients:
+            self._clients.remove(client)
+        self._bump()
+
+    @property
+    def connected_clients(self) -> int:
+        return len(self._clients)
+
+    async def push_raw(self, frame: str) -> int:
+        """Write ``frame`` as-is to every connected client; returns how many got it."""
+        return await self._push(frame, None)
+
+    async def push_envelope(self, frame: JsonObject) -> int:
+        """Serialise like signal-cli and push to the clients of ``frame["account"]``."""
+        return await self._push(env.to_frame(frame), frame.get("account"))
+
+    async def push_malformed(self, kind: Malformed | str, sender: str = "+12025550199") -> int:
+        """Push a frame that breaks signalbot's models (see ``Malformed``)."""
+        party = self.directory.party(sender)
+        frame = env.malformed_frame(Malformed(kind), self.account, party, self._stamps(None))
+        return await self._push(frame, None)
+
+    async def _push(self, frame: str, account: str | None) -> int:
+        if self.faults.stuck:
+            self._held.append((frame, account))
+            return 0
+        targets = [c for c in self._clients if account is None or c.number == account]
+        reached = 0
+        for client in targets:
+            try:
+                await client.ws.send_str(frame)
+            except (ConnectionError, RuntimeError):
+                continue
+            reached += 1
+        if reached:
+            self._frames_delivered += 1
+        else:
+            # json-rpc mode keeps nothing for absent clients: the message is gone.
+            self._frames_dropped += 1
+        self._bump()
+        return reached
+
+    def _on_faults_changed(self) -> None:
+        if not self.faults.stuck and self._held:
+            held, self._held = self._held, []
+            self._spawn(self._flush(held))
+        self._bump()
+
+    async def _flush(self, held: list[tuple[str, str | None]]) -> None:
+        for frame, account in held:
+            await self._push(frame, account)
+
+    # -- clock -----------------------------------------------------------------------------------
+
+    def unique_ms(self) -> int:
+        """The server clock in ms, nudged so no two calls return the same value."""
+        self._last_ms = max(self._clock_ms(), self._last_ms + 1)
+        return self._last_ms
+
+    def _stamps(self, timestamp: int | None) -> Stamps:
+        sent = timestamp if timestamp is not None else self.unique_ms()
+        return Stamps(sent=sent, received=self.unique_ms(), delivered=self.unique_ms())
+
+    # -- the members' side -------------------------------------------------------------------------
+
+    def add_group(
+        self, name: str, members: Sequence[str], *, internal_id: str | None = None
+    ) -> SimGroup:
+        """A group the account is in (the account is added to ``members`` if missing)."""
+        all_members = list(members)
+        if self.account not in all_members:
+            all_members.insert(0, self.account)
+        group = self.directory.add_group(name, all_members, internal_id=internal_id)
+        group.admins = [self.account]
+        return group
+
+    def uuid_of(self, number: str) -> str:
+        """The ACI the simulator gives ``number`` (stable across runs)."""
+        return self.directory.uuid_of(number)
+
+    def _group(self, group: SimGroup | str | None) -> SimGroup | None:
+        if group is None or isinstance(group, SimGroup):
+            return group
+        found = self.directory.group(group)
+        if found is None:
+            msg = "unknown group id"
+            raise KeyError(msg)
+        return found
+
+    def _party(self, sender: str, uuid: str | None, name: str | None, hide_number: bool) -> Party:
+        return self.directory.party(sender, uuid=uuid, name=name, hide_number=hide_number)
+
+    def _store_attachment(self, attachment: InboundAttachment, upload_ms: int) -> AttachmentMeta:
+        ext = mimetypes.guess_extension(attachment.content_type) or ""
+        ext = ".jpg" if ext in (".jpe", ".jpeg") else ext
+        att_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(20)) + ext
+        self.attachments[att_id] = (attachment.data, attachment.content_type)
+        return AttachmentMeta(
+            id=att_id,
+            content_type=attachment.content_type,
+            size=len(attachment.data),
+            filename=attachment.filename,
+            width=attachment.width,
+            height=attachment.height,
+            caption=attachment.caption,
+            upload_timestamp=upload_ms,
+            voice_note=attachment.voice_note,
+        )
+
+    def sent_with_timestamp(self, timestamp: int) -> SentMessage:
+        """The ``/v2/send`` that returned ``timestamp`` (KeyError if none did)."""
+        for sent in self.sent:
+            if timestamp in sent.timestamps:
+                return sent
+        msg = f"no /v2/send returned timestamp {timestamp}"
+        raise KeyError(msg)
+
+    def quote_of(self, timestamp: int) -> JsonObject:
+        """The ``quote`` a member's phone writes when she replies to that relay message."""
+        sent = self.sent_with_timestamp(timestamp)
+        return env.quote_json(quoted_id=timestamp, author=self.account_party, text=sent.message)
+
+    async def member_sends(
+        self,
+        sender: str,
+        text: str | None,
+        *,
+        uuid: str | None = None,
+        name: str | None = None,
+        timestamp: int | None = None,
+        attachments: Sequence[InboundAttachment] | None = None,
+        quote: int | JsonObject | None = None,
+        mentions: Sequence[JsonObject] | None = None,
+        group: SimGroup | str | None = None,
+        hide_number: bool = False,
+    ) -> int:
+        """Member ``sender`` (a number, or a UUID if she hides her number) sends a message.
+
+        ``timestamp`` is her phone's clock (repeat one to replay the same message); ``quote`` is
+        a relay message's ``/v2/send`` timestamp (or a ready quote). Returns the envelope's
+        timestamp.
+        """
+        party = self._party(sender, uuid, name, hide_number)
+        stamps = self._stamps(timestamp)
+        metas = [self._store_attachment(a, stamps.sent) for a in attachments or ()]
+        quote_obj = self.quote_of(quote) if isinstance(quote, int) else quote
+        frame = env.text_envelope(
+            self.account,
+            party,
+            stamps,
+            text,
+            attachments=metas,
+            quote=quote_obj,
+            mentions=mentions or (),
+            group=ref.ref if (ref := self._group(group)) else None,
+        )
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def member_replies(self, sender: str, text: str, *, to: int, **kwargs: Any) -> int:
+        """She replies to the relay message ``/v2/send`` returned ``to`` for (a quote)."""
+        return await self.member_sends(sender, text, quote=to, **kwargs)
+
+    async def member_shares_location(
+        self,
+        sender: str,
+        lat: float | str,
+        lng: float | str,
+        *,
+        place_name: str | None = None,
+        address: str | None = None,
+        platform: Literal["android", "ios"] = "android",
+        **kwargs: Any,
+    ) -> int:
+        """A Signal location share: the text with the maps link, plus the map snapshot JPEG."""
+        text = env.location_text(lat, lng, name=place_name, address=address, platform=platform)
+        snapshot = InboundAttachment(data=MAP_JPEG, content_type="image/jpeg")
+        return await self.member_sends(sender, text, attachments=[snapshot], **kwargs)
+
+    async def member_reacts(
+        self,
+        sender: str,
+        *,
+        to: int,
+        emoji: str = "👍",
+        remove: bool = False,
+        target_author: str | None = None,
+        group: SimGroup | str | None = None,
+        uuid: str | None = None,
+        name: str | None = None,
+        timestamp: int | None = None,
+        hide_number: bool = False,
+    ) -> int:
+        """She reacts to message ``to`` (by default the relay's, as ``/v2/send`` timestamped it)."""
+        party = self._party(sender, uuid, name, hide_number)
+        author = self.directory.party(target_author) if target_author else self.account_party
+        stamps = self._stamps(timestamp)
+        ref = self._group(group)
+        frame = env.reaction_envelope(
+            self.account,
+            party,
+            stamps,
+            emoji=emoji,
+            target_author=author,
+            target_sent_timestamp=to,
+            remove=remove,
+            group=ref.ref if ref else None,
+        )
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def member_deletes(
+        self, sender: str, *, target: int, group: SimGroup | str | None = None
+    ) -> int:
+        """She deletes her own message ``target`` for everyone."""
+        party = self._party(sender, None, None, False)
+        stamps = self._stamps(None)
+        ref = self._group(group)
+        frame = env.remote_delete_envelope(
+            self.account,
+            party,
+            stamps,
+            target_sent_timestamp=target,
+            group=ref.ref if ref else None,
+        )
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def member_edits(
+        self, sender: str, *, target: int, text: str, group: SimGroup | str | None = None
+    ) -> int:
+        """She edits her own message ``target`` to ``text``."""
+        party = self._party(sender, None, None, False)
+        stamps = self._stamps(None)
+        ref = self._group(group)
+        frame = env.edit_envelope(
+            self.account,
+            party,
+            stamps,
+            target_sent_timestamp=target,
+            text=text,
+            group=ref.ref if ref else None,
+        )
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def member_typing(
+        self,
+        sender: str,
+        *,
+        action: Literal["STARTED", "STOPPED"] = "STARTED",
+        group: SimGroup | str | None = None,
+    ) -> int:
+        party = self._party(sender, None, None, False)
+        stamps = self._stamps(None)
+        ref = self._group(group)
+        frame = env.typing_envelope(
+            self.account, party, stamps, action=action, group_id=ref.internal_id if ref else None
+        )
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def member_receipt(
+        self,
+        sender: str,
+        *,
+        timestamps: Sequence[int],
+        kind: Literal["delivery", "read", "viewed"] = "read",
+    ) -> int:
+        """Her phone reports relay messages ``timestamps`` delivered/read/viewed."""
+        party = self._party(sender, None, None, False)
+        stamps = self._stamps(None)
+        frame = env.receipt_envelope(self.account, party, stamps, timestamps=timestamps, kind=kind)
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def own_phone_sends(self, destination: str, text: str) -> int:
+        """Someone types on the account's own phone: a sync ``sentMessage`` transcript arrives."""
+        stamps = self._stamps(None)
+        frame = env.sync_sent_envelope(
+            self.account,
+            self.account_party,
+            stamps,
+            destination=self.directory.party(destination),
+            text=text,
+        )
+        await self.push_envelope(frame)
+        return stamps.sent
+
+    async def untrusted_identity(self, sender: str, *, uuid: str | None = None) -> int:
+        """She reinstalled Signal: her message arrives as an UntrustedIdentityException."""
+        party = self._party(sender, uuid, None, False)
+        stamps = self._stamps(None)
+        await self.push_envelope(env.untrusted_identity_frame(self.account, party, stamps))
+        return stamps.sent
+
+    # -- sends ----------------------------------------------------------------------------------
+
+    def record_sent(self, sent: SentMessage) -> None:
+        sent.index = len(self.sent)
+        sent.at = self.unique_ms() if sent.at == 0 else sent.at
+        self.sent.append(sent)
+        if self.delivery_receipts and sent.delivered:
+            self._spawn(self._receipts_for(sent))
+        self._bump()
+
+    async def _receipts_for(self, sent: SentMessage) -> None:
+        for recipient in sent.delivered_to:
+            if recipient.startswith("group."):
+                continue
+            await self.member_receipt(recipient, timestamps=sent.timestamps, kind="delivery")
+
+    async def wait_for_sent(
+        self,
+        predicate: Callable[[SentMessage], bool] | None = None,
+        *,
+        since: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109 -- a bounded wait is the point of the helper
+    ) -> SentMessage:
+        """The first recorded send from index ``since`` on that matches (waits for it)."""
+
+        def find() -> SentMessage | None:
+            return next((s for s in self.sent[since:] if predicate is None or predicate(s)), None)
+
+        try:
+            return await self._wait_until(find, timeout)
+        except TimeoutError:
+            msg = f"no matching /v2/send within {timeout} s ({len(self.sent)} recorded)"
+            raise TimeoutError(msg) from None
+
+    async def wait_for_client(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109 -- a bounded wait is the point of the helper
+        *,
+        count: int = 1,
+    ) -> None:
+        """Until at least ``count`` receive websockets are connected."""
+        try:
+            await self._wait_until(lambda: True if len(self._clients) >= count else None, timeout)
+        except TimeoutError:
+            msg = f"no receive websocket client within {timeout} s"
+            raise TimeoutError(msg) from None
+
+    async def wait_for_no_client(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until every receive websocket is gone."""
+        await self._wait_until(lambda: True if not self._clients else None, timeout)
+
+    async def _wait_until(self, find: Callable[[], _T | None], timeout: float) -> _T:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while True:
+                event = self._changed
+                found = find()
+                if found is not None:
+                    return found
+                await event.wait()
+
+    def _bump(self) -> None:
+        # Wake every waiter; each re-checks its own condition against a fresh event.
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @property
+    def kill_event(self) -> asyncio.Event:
+        """Set when connections are cut; in-flight sends stop waiting and are lost."""
+        return self._kill
+
+    # -- stats --------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> SimStats:
+        return SimStats(
+            connected_clients=len(self._clients),
+            websocket_connections=self._ws_total,
+            frames_delivered=self._frames_delivered,
+            frames_dropped_no_client=self._frames_dropped,
+            frames_held=len(self._held),
+            requests=dict(self.requests),
+        )
+
+
+async def serve_forever(
+    host: str = "127.0.0.1", port: int = 8080, account: str = DEFAULT_ACCOUNT
+) -> None:
+    """Run a simulator until cancelled (``peer-relay sim --port N``); logs, never prints."""
+    async with SignalSim(account, host=host, port=port):
+        await asyncio.Event().wait()
