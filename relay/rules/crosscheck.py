@@ -1,0 +1,470 @@
+"""Second pass: what no single field can say, then the `Rules` value itself.
+
+A buddy who is not a member, a number used twice, a reminder longer than the check-in, a tier
+naming an unknown circle, a duress word that is also a command, a word given to two commands,
+placeholders left from the sample, a member whose alerts would reach nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+from relay.core.policy import Timings
+from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
+from relay.rules import document as doc
+from relay.rules.durations import format_duration
+from relay.rules.issues import Severity, sort_issues
+from relay.rules.model import (
+    DEFAULT_TIMINGS,
+    Circle,
+    Contact,
+    DirectoryEntry,
+    Member,
+    ReportPolicy,
+    Retention,
+    Rules,
+    TierSpec,
+)
+from relay.rules.source import PathT
+from relay.rules.validate import Reporter, Sections, suggest
+from relay.rules.values import is_placeholder_group, is_placeholder_number, normalise_word
+
+DefaultKeywords = Callable[[str], Mapping[str, Sequence[str]]]
+_TIMING_FIELDS = tuple(doc.TimingsIn.model_fields)
+
+
+def crosscheck(
+    parts: Sections,
+    report: Reporter,
+    *,
+    allow_placeholders: bool,
+    default_keywords: DefaultKeywords,
+) -> Rules | None:
+    """Check what spans fields; return the rules, or None when `report` holds errors."""
+    members = parts.members
+    if not parts.member_names:
+        report.add((), "no members: add a members: section (see the sample rules)")
+    _check_references(parts, report)
+    _check_numbers(parts, report, allow_placeholders=allow_placeholders)
+    defaults, member_timings = _check_timings(parts, report)
+    tier_specs = _tier_specs(parts, report)
+    keywords = _check_keywords(parts, report, default_keywords)
+    _check_reports(parts, report)
+    if report.failed:
+        return None
+    rules = Rules(
+        members={MemberAlias(a): _member(a, m) for a, m in members.items()},
+        pairs=_pairs(members),
+        watchers={
+            MemberAlias(a): tuple(dict.fromkeys(MemberAlias(w) for w in m.watchers if w != a))
+            for a, m in members.items()
+            if m.watchers
+        },
+        circles={
+            name: Circle(
+                name,
+                tuple(dict.fromkeys(MemberAlias(a) for a in c.members)),
+                GroupId(c.group) if c.group else None,
+            )
+            for name, c in parts.circles.items()
+        },
+        contacts={
+            name: Contact(name, PhoneNumber(c.number), c.label, Language(c.language))
+            for name, c in parts.contacts.items()
+        },
+        timings=defaults,
+        member_timings=member_timings,
+        tier_specs=tier_specs,
+        keywords=keywords,
+        reports=_reports(parts.reports),
+        retention=_retention(parts.retention),
+        strangers=parts.strangers,
+        directory=tuple(
+            DirectoryEntry(e.name, e.number, e.for_, Language(e.language) if e.language else None)
+            for e in parts.directory
+        ),
+    )
+    _check_alert_paths(rules, report)
+    if report.failed:
+        return None
+    warnings = tuple(sort_issues(issue for issue in report.issues if not issue.is_error))
+    return replace(rules, warnings=warnings)
+
+
+# ---- members, circles, references --------------------------------------------------------------
+
+
+def _member(alias: str, m: doc.MemberIn) -> Member:
+    return Member(
+        alias=MemberAlias(alias),
+        number=PhoneNumber(m.number),
+        uuid=SignalUuid(m.uuid) if m.uuid else None,
+        language=Language(m.language),
+        timezone=m.timezone,
+        duress_word=m.duress_word,
+        checkin_secret=m.checkin_secret,
+        moderator=m.moderator,
+        admin=m.admin,
+    )
+
+
+def _pairs(members: Mapping[str, doc.MemberIn]) -> tuple[tuple[MemberAlias, MemberAlias], ...]:
+    pairs: set[tuple[MemberAlias, MemberAlias]] = set()
+    for alias, member in members.items():
+        for buddy in member.buddies:
+            if buddy != alias and buddy in members:
+                first, second = sorted((alias, buddy))
+                pairs.add((MemberAlias(first), MemberAlias(second)))
+    return tuple(sorted(pairs))
+
+
+def _check_references(parts: Sections, report: Reporter) -> None:
+    names = parts.member_names
+    for alias, member in parts.members.items():
+        for field in ("buddies", "watchers"):
+            listed: set[str] = set()
+            for index, other in enumerate(getattr(member, field)):
+                path: PathT = ("members", alias, field, index)
+                if other == alias:
+                    report.add(path, f"she cannot be in her own {field}")
+                elif other not in names:
+                    report.add(path, f"'{other}' is not a member{suggest(other, names)}")
+                elif other in listed:
+                    report.warn(path, f"'{other}' is listed twice")
+                listed.add(other)
+    for name, circle in parts.circles.items():
+        if not circle.members:
+            report.add(("circles", name, "members"), "a circle needs at least one member")
+        for index, other in enumerate(circle.members):
+            if other not in names:
+                report.add(
+                    ("circles", name, "members", index),
+                    f"'{other}' is not a member{suggest(other, names)}",
+                )
+    groups: dict[str, str] = {}
+    for name, circle in parts.circles.items():
+        if circle.group is None:
+            continue
+        if circle.group in groups:
+            report.add(
+                ("circles", name, "group"),
+                f"the same Signal group as circle '{groups[circle.group]}'",
+            )
+        groups.setdefault(circle.group, name)
+
+
+def _check_numbers(parts: Sections, report: Reporter, *, allow_placeholders: bool) -> None:
+    severity: Severity = "warning" if allow_placeholders else "error"
+    seen: dict[str, str] = {}
+    entries = [("members", a, m.number) for a, m in parts.members.items()]
+    entries += [("contacts", n, c.number) for n, c in parts.contacts.items()]
+    for section, name, number in entries:
+        path: PathT = (section, name, "number")
+        owner = f"{'member' if section == 'members' else 'contact'} '{name}'"
+        if number in seen:
+            report.add(path, f"the same number as {seen[number]}")
+        seen.setdefault(number, owner)
+        if is_placeholder_number(number):
+            report.add(path, _PLACEHOLDER, severity)
+    uuids: dict[str, str] = {}
+    for alias, member in parts.members.items():
+        if member.uuid is None:
+            continue
+        if member.uuid in uuids:
+            report.add(
+                ("members", alias, "uuid"), f"the same UUID as member '{uuids[member.uuid]}'"
+            )
+        uuids.setdefault(member.uuid, alias)
+    for index, entry in enumerate(parts.directory):
+        if is_placeholder_number(entry.number):
+            report.add(("directory", index, "number"), _PLACEHOLDER, severity)
+    for name, circle in parts.circles.items():
+        if circle.group is not None and is_placeholder_group(circle.group):
+            report.add(
+                ("circles", name, "group"),
+                "the sample's made-up group id: put the real one here, or remove group:",
+                severity,
+            )
+
+
+_PLACEHOLDER = "a made-up number from the sample rules: put the real number here"
+
+
+# ---- timings ---------------------------------------------------------------------------------
+
+
+def _apply(base: Timings, override: doc.TimingsIn | None) -> Timings:
+    if override is None:
+        return base
+    given = {k: v for k in _TIMING_FIELDS if (v := getattr(override, k)) is not None}
+    return replace(base, **given)
+
+
+def _check_timings(parts: Sections, report: Reporter) -> tuple[Timings, dict[MemberAlias, Timings]]:
+    defaults = _apply(DEFAULT_TIMINGS, parts.timings)
+    defaults_ok = _timing_problems(defaults, ("timings",), parts.timings, report)
+    own: dict[MemberAlias, Timings] = {}
+    for alias, member in parts.members.items():
+        if member.timings is None:
+            continue
+        mine = _apply(defaults, member.timings)
+        own[MemberAlias(alias)] = mine
+        if defaults_ok:
+            _timing_problems(mine, ("members", alias, "timings"), member.timings, report)
+    return defaults, own
+
+
+def _timing_problems(
+    t: Timings, where: PathT, written: doc.TimingsIn | None, report: Reporter
+) -> bool:
+    """Report contradictions at the field the admin wrote (the first one that is hers)."""
+
+    def at(*fields: str) -> PathT:
+        for name in fields:
+            if written is not None and getattr(written, name) is not None:
+                return (*where, name)
+        return where
+
+    ok = True
+    if t.checkin > t.checkin_max:
+        report.add(
+            at("checkin", "checkin_max"),
+            f"checkin ({_d(t.checkin)}) is longer than checkin_max ({_d(t.checkin_max)})",
+        )
+        ok = False
+    if t.reminder_before >= t.checkin:
+        report.add(
+            at("reminder_before", "checkin"),
+            f"reminder_before ({_d(t.reminder_before)}) must be shorter than the check-in "
+            f"({_d(t.checkin)})",
+        )
+        ok = False
+    if t.extend_max > t.checkin_max:
+        report.add(
+            at("extend_max", "checkin_max"),
+            f"extend_max ({_d(t.extend_max)}) is longer than checkin_max ({_d(t.checkin_max)})",
+        )
+        ok = False
+    return ok
+
+
+def _d(value: timedelta) -> str:
+    return format_duration(value)
+
+
+# ---- escalation ------------------------------------------------------------------------------
+
+
+def _tier_specs(parts: Sections, report: Reporter) -> dict[doc.AlertKind, tuple[TierSpec, ...]]:
+    escalation = parts.escalation
+    if escalation is None:
+        if parts.escalation_valid:  # else its errors are reported already
+            where: PathT = ("escalation",) if "escalation" in parts.present else ()
+            report.add(where, "no escalation: add an escalation: section with missed: tiers")
+        return {}
+    if escalation.missed is None:
+        report.add(
+            ("escalation",), "missed: is required (who is alerted when she misses a check-in)"
+        )
+        return {}
+    specs: dict[doc.AlertKind, tuple[TierSpec, ...]] = {}
+    for kind in doc.ALERT_KINDS:
+        written = getattr(escalation, kind)
+        if written is None:
+            continue
+        tiers = []
+        for index, tier in enumerate(written):
+            path: PathT = ("escalation", kind, index)
+            _check_tier(parts, report, kind, path, tier)
+            tiers.append(_spec(tier))
+        _check_order(report, kind, written)
+        specs[kind] = tuple(tiers)
+    missed = specs["missed"]
+    # SOS: every tier at once; duress: the same ladder, but never posted in a group — a group
+    # message would show on her own phone, in front of whoever is making her type the word.
+    specs.setdefault("sos", tuple(replace(t, after=timedelta(0)) for t in missed))
+    specs.setdefault(
+        "duress", tuple(t for t in (replace(t, groups=()) for t in missed) if _names(t))
+    )
+    return specs
+
+
+def _spec(tier: doc.TierIn) -> TierSpec:
+    return TierSpec(
+        after=tier.after,
+        buddies=tier.buddies,
+        her_circles=tier.her_circles,
+        circles=tuple(tier.circles),
+        groups=tuple(tier.groups),
+        admin=tier.admin,
+        contacts=tuple(tier.contacts),
+    )
+
+
+def _names(tier: TierSpec) -> bool:
+    return bool(
+        tier.buddies
+        or tier.her_circles
+        or tier.circles
+        or tier.groups
+        or tier.admin
+        or tier.contacts
+    )
+
+
+def _check_tier(
+    parts: Sections, report: Reporter, kind: str, path: PathT, tier: doc.TierIn
+) -> None:
+    for index, name in enumerate(tier.circles):
+        if name not in parts.circle_names:
+            report.add(
+                (*path, "circles", index),
+                f"'{name}' is not a circle{suggest(name, parts.circle_names)}",
+            )
+    for index, name in enumerate(tier.groups):
+        if name not in parts.circle_names:
+            report.add(
+                (*path, "groups", index),
+                f"'{name}' is not a circle{suggest(name, parts.circle_names)}",
+            )
+        elif name in parts.circles and parts.circles[name].group is None:
+            report.add(
+                (*path, "groups", index), f"circle '{name}' has no Signal group (add group: to it)"
+            )
+    if kind == "duress" and tier.groups:
+        report.add(
+            (*path, "groups"),
+            "a duress alert must stay silent: a group post would show on her own phone",
+        )
+    for index, name in enumerate(tier.contacts):
+        if name not in parts.contact_names:
+            report.add(
+                (*path, "contacts", index),
+                f"'{name}' is not a contact{suggest(name, parts.contact_names)}",
+            )
+    if tier.admin and parts.members and not any(m.admin for m in parts.members.values()):
+        report.add((*path, "admin"), "no member has admin: true")
+
+
+def _check_order(report: Reporter, kind: str, tiers: Sequence[doc.TierIn]) -> None:
+    latest: timedelta | None = None
+    for index, tier in enumerate(tiers):
+        if tier.after is None:
+            continue
+        if latest is not None and tier.after < latest:
+            report.add(
+                ("escalation", kind, index, "after"),
+                f"comes before an earlier tier ({_d(latest)}): 'after' counts from the start "
+                "of the alert",
+            )
+        latest = tier.after if latest is None else max(latest, tier.after)
+
+
+# ---- keywords, duress words ------------------------------------------------------------------
+
+
+def _check_keywords(
+    parts: Sections, report: Reporter, default_keywords: DefaultKeywords
+) -> dict[str, dict[doc.Command, tuple[str, ...]]]:
+    written = {language: kw.words() for language, kw in parts.keywords.items()}
+    languages = set(written) | {m.language for m in parts.members.values()} | {"en"}
+    owners: dict[str, dict[str, str]] = {}  # language → normalised word → command
+    for language in sorted(languages):
+        taken: dict[str, str] = {}
+        for command, words in default_keywords(language).items():
+            for word in words:
+                taken.setdefault(normalise_word(str(word)), command)
+        for command, words in written.get(language, {}).items():
+            for index, word in enumerate(words):
+                key = normalise_word(word)
+                owner = taken.get(key)
+                if owner is not None and owner != command:
+                    report.add(
+                        ("keywords", language, command, index),
+                        f"'{word}' is already a word for '{owner}'",
+                    )
+                taken.setdefault(key, command)
+        owners[language] = taken
+    for alias, member in parts.members.items():
+        if member.duress_word is None:
+            continue
+        duress = normalise_word(member.duress_word)
+        for language in dict.fromkeys((member.language, "en")):
+            clash = owners.get(language, {}).get(duress)
+            if clash is not None:
+                report.add(
+                    ("members", alias, "duress_word"),
+                    f"her duress word is also the word for '{clash}': pick a word that is not "
+                    "a command",
+                )
+                break
+        if member.checkin_secret is not None and normalise_word(member.checkin_secret) == duress:
+            report.add(
+                ("members", alias, "checkin_secret"), "must not be the same as her duress word"
+            )
+    return written
+
+
+# ---- reports, retention ----------------------------------------------------------------------
+
+
+def _check_reports(parts: Sections, report: Reporter) -> None:
+    reports = parts.reports
+    moderators = any(m.moderator for m in parts.members.values())
+    if reports is not None:
+        if reports.moderation == "moderators" and parts.members and not moderators:
+            report.add(
+                ("reports", "moderation"),
+                "no member has moderator: true, so reports would never be approved",
+            )
+        name = reports.share_with
+        if name is not None and name not in parts.circle_names:
+            report.add(
+                ("reports", "share_with"),
+                f"'{name}' is not a circle{suggest(name, parts.circle_names)}",
+            )
+    elif parts.members and not moderators:
+        report.warn(
+            (), "no moderators: reports will wait for one (or set reports: moderation: direct)"
+        )
+
+
+def _reports(written: doc.ReportsIn | None) -> ReportPolicy:
+    if written is None:
+        return ReportPolicy()
+    return ReportPolicy(moderation=written.moderation, share_with=written.share_with)
+
+
+def _retention(written: doc.RetentionIn | None) -> Retention:
+    if written is None:
+        return Retention()
+    return Retention(
+        checkins=written.checkins,
+        alerts=written.alerts,
+        reports=written.reports,
+        incident_logs=written.incident_logs,
+        messages=written.messages,
+    )
+
+
+# ---- does every alert reach someone? ---------------------------------------------------------
+
+
+def _check_alert_paths(rules: Rules, report: Reporter) -> None:
+    for alias in rules.members:
+        for kind in doc.ALERT_KINDS:
+            path = rules.alert_path(alias, kind)
+            if not any(recipients for _, recipients in path):
+                report.add(
+                    ("members", alias),
+                    f"her {kind} alerts would reach nobody: give her buddies or watchers, "
+                    "or add tiers that reach others",
+                )
+                break
+            if kind == "missed" and path and not path[0][1]:
+                report.warn(
+                    ("members", alias),
+                    "the first tier of her alerts reaches nobody (no buddies or watchers)",
+                )

@@ -1,0 +1,272 @@
+"""The closed schema of rule files: one pydantic model per section, and `RulesDocument` for a file.
+
+Every field is optional at file level (each file holds some sections); what the merged set must
+contain is checked in `relay.rules.crosscheck`. The JSON Schema in ``rules/rules.schema.json`` is
+generated from `RulesDocument`, so the descriptions here are what an admin sees in her editor.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from relay.rules.values import (
+    DirectoryNumber,
+    Duration,
+    GroupIdField,
+    LanguageField,
+    Name,
+    NameList,
+    NameRef,
+    Phone,
+    PositiveDuration,
+    RetentionOrNever,
+    RetentionPeriod,
+    SignalUuidField,
+    Text,
+    TimezoneField,
+    Word,
+    WordList,
+)
+
+AlertKind = Literal["missed", "sos", "duress"]
+ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+
+Command = Literal[
+    "in", "out", "extend", "ack", "resolved", "status", "help", "sos", "loc", "client",
+    "report", "check", "log", "export", "forget", "who", "buddies", "approve", "reject",
+    "withdraw",
+]  # fmt: skip
+COMMANDS: tuple[Command, ...] = get_args(Command)
+
+
+class _Closed(BaseModel):
+    # Closed: a misspelt field is an error, never silently ignored. Inputs stay out of error
+    # texts because they may be phone numbers or secret words.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class TimingsIn(_Closed):
+    """Timing defaults (under ``timings:``) or one member's overrides (under her ``timings:``)."""
+
+    checkin: PositiveDuration | None = Field(
+        None, description="length of a check-in when she gives none (IN without a time)"
+    )
+    checkin_max: PositiveDuration | None = Field(None, description="longest check-in allowed")
+    extend_max: PositiveDuration | None = Field(None, description="most one EXTEND may add")
+    reminder_before: Duration | None = Field(
+        None, description="remind her this long before her time is up (0 = no reminder)"
+    )
+    grace: Duration | None = Field(
+        None, description="after her time is up, wait this long for OUT before alerting"
+    )
+    escalate_after: PositiveDuration | None = Field(
+        None, description="an alert nobody answered moves to the next tier after this long"
+    )
+    repeat_every: PositiveDuration | None = Field(
+        None, description="an alert nobody answered is sent again this often"
+    )
+
+
+class MemberIn(_Closed):
+    """One member, under ``members:``, keyed by her alias (the name everyone sees)."""
+
+    number: Phone = Field(description='her Signal number with country code, in quotes: "+44 …"')
+    uuid: SignalUuidField | None = Field(
+        None, description="her Signal UUID, if she hides her number (the relay can tell you)"
+    )
+    language: LanguageField = Field("en", description="language of her replies: en, es, pt …")
+    timezone: TimezoneField | None = Field(
+        None, description="her time zone, e.g. Europe/London (default: the collective's)"
+    )
+    duress_word: Word | None = Field(
+        None,
+        description="a word that looks like OUT on her screen but raises a silent alert",
+    )
+    checkin_secret: Word | None = Field(
+        None, description="a word she adds to OUT so nobody else can end her check-in"
+    )
+    buddies: NameList = Field([], description="her buddies (both ways: she also gets their alerts)")
+    watchers: NameList = Field(
+        [], description="members who get her alerts, one way (she does not get theirs)"
+    )
+    moderator: bool = Field(False, description="true: she approves reports before they go out")
+    admin: bool = Field(
+        False, description="true: she is an admin (escalation tiers with admin: true reach her)"
+    )
+    timings: TimingsIn | None = Field(None, description="her own timings, overriding the defaults")
+
+
+class CircleIn(_Closed):
+    """A named group of members, under ``circles:``."""
+
+    members: NameList = Field(description="aliases of the members in this circle")
+    group: GroupIdField | None = Field(
+        None, description="the Signal group of this circle, if it has one (group.…)"
+    )
+
+
+class ContactIn(_Closed):
+    """Someone outside the collective the relay may alert, under ``contacts:``."""
+
+    number: Phone = Field(description="their Signal number with country code, in quotes")
+    label: Text = Field(description="who they are, as alerts name them: 'Night support line'")
+    language: LanguageField = Field("en", description="language of the alerts they receive")
+
+
+class TierIn(_Closed):
+    """One step of an escalation: whom to alert, and when."""
+
+    after: Duration | None = Field(
+        None,
+        description="how long after the alert started, if nobody answered; default: the "
+        "previous tier's time plus escalate_after (the first tier: at once)",
+    )
+    buddies: bool = Field(False, description="true: her buddies and watchers")
+    her_circles: bool = Field(False, description="true: everyone in the circles she is in")
+    circles: NameList = Field([], description="everyone in these circles, one by one")
+    groups: NameList = Field(
+        [], description="post in the Signal group of these circles (not allowed for duress)"
+    )
+    admin: bool = Field(False, description="true: the admins")
+    contacts: NameList = Field([], description="these outside contacts (from contacts:)")
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> TierIn:
+        if not (
+            self.buddies
+            or self.her_circles
+            or self.circles
+            or self.groups
+            or self.admin
+            or self.contacts
+        ):
+            raise ValueError(
+                "this tier alerts nobody: set buddies, her_circles, circles, groups, admin "
+                "or contacts"
+            )
+        return self
+
+
+class EscalationIn(_Closed):
+    """Who is alerted, tier after tier, until someone answers ACK."""
+
+    missed: list[TierIn] | None = Field(
+        None, min_length=1, description="when she misses a check-in (required)"
+    )
+    sos: list[TierIn] | None = Field(
+        None,
+        min_length=1,
+        description="when she sends SOS; default: every tier of missed, all at once",
+    )
+    duress: list[TierIn] | None = Field(
+        None,
+        min_length=1,
+        description="when she uses her duress word; default: the tiers of missed, without groups",
+    )
+
+
+class KeywordsIn(_Closed):
+    """Extra words for each command in one language (the built-in words keep working)."""
+
+    in_: WordList = Field([], alias="in", description="start a check-in (IN 90 Hotel Rex)")
+    out: WordList = Field([], description="end a check-in: she is safe")
+    extend: WordList = Field([], description="push her deadline (EXTEND 30)")
+    ack: WordList = Field([], description="a buddy answers an alert: I'm on it")
+    resolved: WordList = Field([], description="a buddy closes an alert")
+    status: WordList = Field([], description="her check-in and who is watching")
+    help: WordList = Field([], description="the list of commands")
+    sos: WordList = Field([], description="immediate alert (codewords, emoji)")
+    loc: WordList = Field([], description="her location")
+    client: WordList = Field([], description="client details for the check-in")
+    report: WordList = Field([], description="warn others about a client")
+    check: WordList = Field([], description="screen a number or plate")
+    log: WordList = Field([], description="add to her private incident log")
+    export: WordList = Field([], description="her incident log as a file")
+    forget: WordList = Field([], description="delete her stored data")
+    who: WordList = Field([], description="who to call (the directory)")
+    buddies: WordList = Field([], description="who gets her alerts, at which tier")
+    approve: WordList = Field([], description="a moderator approves a report")
+    reject: WordList = Field([], description="a moderator rejects a report")
+    withdraw: WordList = Field([], description="withdraw her own report")
+
+    def words(self) -> dict[Command, tuple[str, ...]]:
+        """Command name → the words given for it (commands with none are left out)."""
+        out: dict[Command, tuple[str, ...]] = {}
+        for command in COMMANDS:
+            words = getattr(self, "in_" if command == "in" else command)
+            if words:
+                out[command] = tuple(words)
+        return out
+
+
+class ReportsIn(_Closed):
+    """How bad-client reports are shared."""
+
+    moderation: Literal["moderators", "direct"] = Field(
+        "moderators",
+        description="moderators: a moderator approves each report first; direct: reports go "
+        "straight to members",
+    )
+    share_with: NameRef | None = Field(
+        None, description="the circle that receives reports (default: every member)"
+    )
+
+
+class RetentionIn(_Closed):
+    """How long things are kept before they are deleted."""
+
+    checkins: RetentionPeriod = Field(
+        timedelta(days=7),
+        description="closed check-ins with their notes, locations and client details",
+    )
+    alerts: RetentionPeriod = Field(timedelta(days=30), description="closed alerts")
+    reports: RetentionOrNever = Field(
+        timedelta(days=365), description="bad-client reports (or never)"
+    )
+    incident_logs: RetentionOrNever = Field(
+        None, description="members' own incident logs (never = until she deletes them)"
+    )
+    messages: RetentionPeriod = Field(
+        timedelta(days=2), description="copies of sent and received messages"
+    )
+
+
+class DirectoryEntryIn(_Closed):
+    """One line of the "who to call" directory members get with WHO."""
+
+    name: Text = Field(description="who they are")
+    number: DirectoryNumber = Field(description="how to reach them")
+    for_: Text = Field(alias="for", description="what to call them for")
+    language: LanguageField | None = Field(
+        None, description="shown only to members with this language (default: to everyone)"
+    )
+
+
+class RulesDocument(_Closed):
+    """One rules file. Files in the rules folder are merged section by section."""
+
+    members: dict[Name, MemberIn] | None = Field(None, description="the members, by alias")
+    circles: dict[Name, CircleIn] | None = Field(None, description="named groups of members")
+    contacts: dict[Name, ContactIn] | None = Field(
+        None, description="people outside the collective that escalation may alert"
+    )
+    timings: TimingsIn | None = Field(None, description="timing defaults for every member")
+    escalation: EscalationIn | None = Field(None, description="who is alerted, tier by tier")
+    keywords: dict[LanguageField, KeywordsIn] | None = Field(
+        None, description="extra command words per language (codewords, emoji)"
+    )
+    reports: ReportsIn | None = Field(None, description="how bad-client reports are shared")
+    retention: RetentionIn | None = Field(None, description="how long things are kept")
+    strangers: Literal["silence", "neutral"] | None = Field(
+        None,
+        description="what a number that is not a member gets: silence, or one neutral line",
+    )
+    directory: list[DirectoryEntryIn] | None = Field(
+        None, description="the 'who to call' directory"
+    )
+
+
+SECTIONS: tuple[str, ...] = tuple(RulesDocument.model_fields)

@@ -1,0 +1,135 @@
+"""`load_rules`: a rules folder (or one file) → `Rules`, or `RulesInvalid` listing every problem.
+
+read each file (`relay.rules.source`) → merge by section → each entry through its model
+(`relay.rules.validate`) → cross-field checks and the `Rules` value (`relay.rules.crosscheck`).
+Nothing but `RulesInvalid` ever leaves `load_rules`: a typo must not take a running relay down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from relay.rules.crosscheck import DefaultKeywords, crosscheck
+from relay.rules.document import SECTIONS, RulesDocument
+from relay.rules.issues import RuleIssue, RulesInvalid, sort_issues
+from relay.rules.keywords import default_keywords as locale_keywords
+from relay.rules.model import Rules
+from relay.rules.source import SectionKind, SourceFile, merge, read_file
+from relay.rules.validate import Reporter, suggest, validate_sections
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".yaml", ".yml")
+
+_KINDS: dict[str, SectionKind] = {
+    name: ("list" if name == "directory" else "value" if name == "strangers" else "mapping")
+    for name in SECTIONS
+}
+
+
+def rule_files(path: Path) -> list[Path]:
+    """The files `load_rules` reads for ``path``: the file itself, or the folder's ``*.yaml``
+    and ``*.yml`` files by name (hidden files and editor backups are not rules)."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        entry
+        for entry in path.iterdir()
+        if entry.suffix in SUFFIXES and not entry.name.startswith(".") and entry.is_file()
+    )
+
+
+def fingerprint(path: Path) -> str:
+    """A digest of the rule files' names and contents: equal digests, equal rules."""
+    digest = hashlib.sha256()
+    try:
+        for file in rule_files(path):
+            digest.update(file.name.encode() + b"\0")
+            digest.update(file.read_bytes())
+            digest.update(b"\0")
+    except OSError as exc:
+        digest.update(f"unreadable:{exc.errno}".encode())
+    return digest.hexdigest()
+
+
+def load_rules(
+    path: Path,
+    *,
+    allow_placeholders: bool = False,
+    default_keywords: DefaultKeywords = locale_keywords,
+) -> Rules:
+    """Read, merge and check the rules at ``path`` (a folder of YAML files, or one file).
+
+    Raises `RulesInvalid` with every error (and any warnings) at once, and nothing else.
+    ``allow_placeholders`` turns the sample's made-up numbers from errors into warnings (the
+    demo and `peer-relay check` use it; a real run must not).
+    """
+    try:
+        return _load(path, allow_placeholders, default_keywords)
+    except RulesInvalid:
+        raise
+    except RecursionError:
+        raise RulesInvalid([RuleIssue(str(path), None, "", "nested too deeply")]) from None
+    except Exception as exc:  # noqa: BLE001 — the promise is "RulesInvalid or valid rules"
+        # Not a traceback (it may quote rule values); the class name is enough to find the bug.
+        log.error("rules loader failed unexpectedly: %s", type(exc).__name__)
+        raise RulesInvalid(
+            [
+                RuleIssue(
+                    str(path),
+                    None,
+                    "",
+                    f"internal error while reading rules ({type(exc).__name__})",
+                )
+            ]
+        ) from None
+
+
+def _load(path: Path, allow_placeholders: bool, default_keywords: DefaultKeywords) -> Rules:
+    shown = str(path)
+    try:
+        files = rule_files(path)
+    except OSError as exc:
+        raise RulesInvalid(
+            [
+                RuleIssue(
+                    shown, None, "", f"cannot read the rules folder ({exc.strerror or 'error'})"
+                )
+            ]
+        ) from None
+    if not files:
+        raise RulesInvalid([RuleIssue(shown, None, "", "no rules files (*.yaml) here")])
+    sources = [read_file(file, str(file)) for file in files]
+    unknown = [issue for source in sources for issue in _unknown_sections(source)]
+    merged = merge(sources, _KINDS)
+    report = Reporter(merged, shown)
+    report.issues.extend(unknown)
+    report.issues.extend(merged.issues)
+    parts = validate_sections(merged, report)
+    rules = crosscheck(
+        parts, report, allow_placeholders=allow_placeholders, default_keywords=default_keywords
+    )
+    if rules is None or report.failed:
+        raise RulesInvalid(sort_issues(report.issues))
+    return replace(rules, files=tuple(str(file) for file in files))
+
+
+def _unknown_sections(source: SourceFile) -> list[RuleIssue]:
+    """Report top-level keys that are not sections, and drop them before merging."""
+    if not source.data:
+        return []
+    issues = []
+    for key in [key for key in source.data if key not in RulesDocument.model_fields]:
+        del source.data[key]
+        issues.append(
+            RuleIssue(
+                source.name,
+                source.lines.get((key,), 1),
+                key,
+                f"unknown section{suggest(key, set(SECTIONS))}",
+            )
+        )
+    return issues
