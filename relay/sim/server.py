@@ -167,6 +167,16 @@ class SignalSim:
         self._site = web.SockSite(self._runner, sock)
         await self._site.start()
         self._kill = asyncio.Event()
+        self._bump()
+
+    @property
+    def listening(self) -> bool:
+        """False while connections are refused (and before start / after stop)."""
+        return self._site is not None
+
+    async def wait_for_listening(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until the simulator listens again (after ``refuse_connections_for``)."""
+        await self._wait_until(lambda: True if self.listening else None, timeout)
 
     @property
     def port(self) -> int:
@@ -190,6 +200,7 @@ class SignalSim:
             await self._site.stop()
             self._site = None
         self._abort_connections()
+        self._bump()
 
     async def accept_connections(self) -> None:
         """Listen again on the same port."""
