@@ -53,7 +53,7 @@ def catalog_problems(english: Mapping[str, object], other: Mapping[str, object])
         except (ValueError, KeyError, IndexError, AttributeError) as error:
             problems.append(f"{key}: does not format ({error})")
             continue
-        lost = set(_WORD.findall(source)) & COMMAND_WORDS - set(_WORD.findall(target))
+        lost = (set(_WORD.findall(source)) & COMMAND_WORDS) - set(_WORD.findall(target))
         if lost:
             problems.append(f"{key}: command words {sorted(lost)} missing")
         if _symbols(source) - _symbols(target):
@@ -62,6 +62,47 @@ def catalog_problems(english: Mapping[str, object], other: Mapping[str, object])
     if not isinstance(help_text, str) or "SOS" not in help_text:
         problems.append("help: does not mention SOS")
     return problems
+
+
+def _fold(word: str) -> str:
+    """As the keyword matcher compares words: case and accents ignored."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).strip()
+
+
+def help_keyword_problems(
+    help_text: str,
+    english: Mapping[str, list[str]],
+    native: Mapping[str, list[str]],
+) -> list[str]:
+    """The help's ``OUT / SALGO — …`` lines may name native words beside the English one; each
+    must be a word of the same command in that language's keywords.yaml, or the menu would send
+    a member in a hurry to a word the relay does not know."""
+    problems = []
+    for line in help_text.splitlines():
+        if " — " not in line:
+            continue
+        first, *others = line.split(" — ", 1)[0].split(" / ")
+        word = _fold(first.split()[0]).rstrip("0123456789")  # "+30" is the word "+"
+        commands = [command for command, words in english.items() if word in map(_fold, words)]
+        if not commands:
+            problems.append(f"help: {first!r} is not an English command word")
+            continue
+        for other in others:
+            if _fold(other) not in map(_fold, native.get(commands[0], [])):
+                problems.append(f"help: {other!r} is not among the {commands[0]!r} keywords")
+    return problems
+
+
+def read_keywords(language: str) -> dict[str, list[str]]:
+    path = resources.files("relay.locales").joinpath(language, "keywords.yaml")
+    if not path.is_file():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        str(command): [str(word) for word in ([words] if isinstance(words, str) else words)]
+        for command, words in raw.items()
+    }
 
 
 def read_messages(path: Path | Traversable) -> dict[str, object]:
@@ -81,6 +122,26 @@ def test_the_translated_languages_are_shipped() -> None:
 @pytest.mark.parametrize("language", available_languages())
 def test_catalog_matches_english(language: str) -> None:
     assert catalog_problems(shipped("en"), shipped(language)) == []
+
+
+@pytest.mark.parametrize("language", available_languages())
+def test_help_names_only_words_that_work(language: str) -> None:
+    help_text = shipped(language)["help"]
+    assert isinstance(help_text, str)
+    english, native = read_keywords("en"), read_keywords(language)
+    assert help_keyword_problems(help_text, english, native) == []
+
+
+def test_help_checker_finds_a_word_that_does_not_work() -> None:
+    english = {"out": ["out", "safe"], "extend": ["+"], "ack": ["ack"]}
+    native = {"out": ["salgo", "salí"], "ack": ["me encargo"]}
+    good = "OUT / Salí — estoy a salvo\n+30 — sumar 30 min\nACK / ME ENCARGO — voy yo"
+    assert help_keyword_problems(good, english, native) == []
+    bad = "OUT / VOY — estoy a salvo\nSALIR — fin\n¿En peligro? Manda SOS"
+    assert help_keyword_problems(bad, english, native) == [
+        "help: 'VOY' is not among the 'out' keywords",
+        "help: 'SALIR' is not an English command word",
+    ]
 
 
 @pytest.mark.parametrize("language", available_languages())
