@@ -131,7 +131,15 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
         if hang is not None:
             waits.append(hang)
         for event, cap in waits:
-            if await _wait_or_killed(event, cap, sim.kill_event):
+            hanging = hang is not None and event is hang[0]
+            if hanging:
+                sim.hang_changed(+1)
+            try:
+                killed = await _wait_or_killed(event, cap, sim.kill_event)
+            finally:
+                if hanging:
+                    sim.hang_changed(-1)
+            if killed:
                 lost = SentMessage(
                     index=0,
                     number=parsed.number,

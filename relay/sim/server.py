@@ -105,6 +105,7 @@ class SignalSim:
         self._frames_delivered = 0
         self._frames_dropped = 0
         self._held: list[tuple[str, str | None]] = []
+        self._hanging = 0
         self.requests: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._kill = asyncio.Event()  # set while connections are refused or after stop
@@ -591,6 +592,19 @@ class SignalSim:
         except TimeoutError:
             msg = f"no receive websocket client within {timeout} s"
             raise TimeoutError(msg) from None
+
+    @property
+    def hanging_sends(self) -> int:
+        """Sends held right now by ``faults.hang_sends``."""
+        return self._hanging
+
+    def hang_changed(self, delta: int) -> None:
+        self._hanging += delta
+        self._bump()
+
+    async def wait_for_hanging(self, count: int = 1, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until at least ``count`` sends are hanging (the client is waiting on them)."""
+        await self._wait_until(lambda: True if self._hanging >= count else None, timeout)
 
     async def wait_for_no_client(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Until every receive websocket is gone."""
