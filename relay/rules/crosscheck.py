@@ -376,16 +376,21 @@ def _check_keywords(
         for command, words in default_keywords(language).items():
             for word in words:
                 taken.setdefault(normalise_word(str(word)), command)
-        for command, words in written.get(language, {}).items():
-            for index, word in enumerate(words):
-                key = normalise_word(word)
-                owner = taken.get(key)
-                if owner is not None and owner != command:
-                    report.add(
-                        ("keywords", language, command, index),
-                        f"'{word}' is already a word for '{owner}'",
-                    )
-                taken.setdefault(key, command)
+        # In the order they were written, so the clash is reported at the later word.
+        entries = [
+            (report.place_key(("keywords", language, command, index)), command, index, word)
+            for command, words in written.get(language, {}).items()
+            for index, word in enumerate(words)
+        ]
+        for _, command, index, word in sorted(entries):
+            key = normalise_word(word)
+            owner = taken.get(key)
+            if owner is not None and owner != command:
+                report.add(
+                    ("keywords", language, command, index),
+                    f"'{word}' is already a word for '{owner}'",
+                )
+            taken.setdefault(key, command)
         owners[language] = taken
     for alias, member in parts.members.items():
         if member.duress_word is None:

@@ -49,7 +49,7 @@ class _Closed(BaseModel):
 
 
 class TimingsIn(_Closed):
-    """Timing defaults (under ``timings:``) or one member's overrides (under her ``timings:``)."""
+    """Timing defaults (under timings:) or one member's own (under her timings:)."""
 
     checkin: PositiveDuration | None = Field(
         None, description="length of a check-in when she gives none (IN without a time)"
@@ -71,7 +71,7 @@ class TimingsIn(_Closed):
 
 
 class MemberIn(_Closed):
-    """One member, under ``members:``, keyed by her alias (the name everyone sees)."""
+    """One member, under members:, keyed by her alias (the name everyone sees)."""
 
     number: Phone = Field(description='her Signal number with country code, in quotes: "+44 …"')
     uuid: SignalUuidField | None = Field(
@@ -100,7 +100,7 @@ class MemberIn(_Closed):
 
 
 class CircleIn(_Closed):
-    """A named group of members, under ``circles:``."""
+    """A named group of members, under circles:."""
 
     members: NameList = Field(description="aliases of the members in this circle")
     group: GroupIdField | None = Field(
@@ -109,7 +109,7 @@ class CircleIn(_Closed):
 
 
 class ContactIn(_Closed):
-    """Someone outside the collective the relay may alert, under ``contacts:``."""
+    """Someone outside the collective the relay may alert, under contacts:."""
 
     number: Phone = Field(description="their Signal number with country code, in quotes")
     label: Text = Field(description="who they are, as alerts name them: 'Night support line'")

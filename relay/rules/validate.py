@@ -42,6 +42,11 @@ class Reporter:
                 RuleIssue(place.file, place.line, format_path(path), message, severity)
             )
 
+    def place_key(self, path: PathT) -> tuple[str, int]:
+        """Sorts paths in reading order (file, line)."""
+        place = self.merged.locate(path)
+        return ("", 0) if place is None else (place.file, place.line)
+
     def warn(self, path: PathT, message: str) -> None:
         self.add(path, message, "warning")
 
