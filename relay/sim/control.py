@@ -143,7 +143,8 @@ async def _inbound(sim: SignalSim, body: dict[str, Any]) -> int:
     raise _BadInput("unknown kind")
 
 
-async def _set_faults(sim: SignalSim, body: dict[str, Any]) -> None:
+async def _set_faults(sim: SignalSim, body: dict[str, Any]) -> int | None:
+    """Apply the faults in ``body``; the refusal it asks for (ms) is left to the caller."""
     faults = sim.faults
     if "latency_ms" in body:
         faults.latency_ms = _opt(body, "latency_ms", int) or 0
@@ -170,9 +171,8 @@ async def _set_faults(sim: SignalSim, body: dict[str, Any]) -> None:
         faults.hang_sends()
     if body.get("release_hung"):
         faults.release_hung()
-    refuse_ms = _opt(body, "refuse_connections_ms", int)
-    if refuse_ms:
-        await sim.refuse_connections_for(refuse_ms / 1000)
+    refuse_ms: int | None = _opt(body, "refuse_connections_ms", int)
+    return refuse_ms
 
 
 def control_routes(sim: SignalSim) -> list[web.RouteDef]:
@@ -213,8 +213,16 @@ def control_routes(sim: SignalSim) -> list[web.RouteDef]:
         return gin_json(200, sim.faults.to_json())
 
     async def post_faults(request: web.Request) -> web.Response:
-        await _set_faults(sim, await _json_object(request))
-        return gin_json(200, sim.faults.to_json())
+        refuse_ms = await _set_faults(sim, await _json_object(request))
+        response = gin_json(200, sim.faults.to_json())
+        if refuse_ms:
+            # Answer first, on a connection that then closes by itself, so the caller hears
+            # back before every other connection is cut.
+            response.force_close()
+            await response.prepare(request)
+            await response.write_eof()
+            await sim.refuse_connections_for(refuse_ms / 1000, spare=request.transport)
+        return response
 
     async def delete_faults(_: web.Request) -> web.Response:
         sim.faults.clear()

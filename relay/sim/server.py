@@ -194,13 +194,16 @@ class SignalSim:
 
     # -- connection faults ---------------------------------------------------------------------
 
-    async def refuse_connections(self) -> None:
-        """Stop listening and cut every open connection: connects are refused (ECONNREFUSED)."""
+    async def refuse_connections(self, *, spare: asyncio.BaseTransport | None = None) -> None:
+        """Stop listening and cut every open connection: connects are refused (ECONNREFUSED).
+
+        ``spare`` is left to close by itself (the control request that asked for this).
+        """
         self._kill.set()
         if self._site is not None:
             await self._site.stop()
             self._site = None
-        self._abort_connections()
+        self._abort_connections(spare)
         self._bump()
 
     async def accept_connections(self) -> None:
@@ -208,10 +211,12 @@ class SignalSim:
         if self._site is None and self._runner is not None:
             await self._listen()
 
-    async def refuse_connections_for(self, seconds: float) -> None:
+    async def refuse_connections_for(
+        self, seconds: float, *, spare: asyncio.BaseTransport | None = None
+    ) -> None:
         """Refuse now and listen again after ``seconds`` (for the control API, which a refusal
         would otherwise lock out)."""
-        await self.refuse_connections()
+        await self.refuse_connections(spare=spare)
         self._spawn(self._accept_later(seconds))
 
     async def _accept_later(self, seconds: float) -> None:
@@ -233,11 +238,11 @@ class SignalSim:
         await asyncio.gather(*(c.ws.close(code=code) for c in clients), return_exceptions=True)
         return len(clients)
 
-    def _abort_connections(self) -> None:
+    def _abort_connections(self, spare: asyncio.BaseTransport | None = None) -> None:
         if self._runner is None or self._runner.server is None:
             return
         for handler in self._runner.server.connections:
-            if handler.transport is not None:
+            if handler.transport is not None and handler.transport is not spare:
                 handler.transport.abort()
 
     # -- websockets and frames ------------------------------------------------------------------
