@@ -1,40 +1,64 @@
 """What a member's message means, once parsed: one frozen dataclass per command.
 
 The parser (`relay.core.commands`) produces these; the state machine consumes them.
-Later commands (SOS, LOC, CLIENT, REPORT, LOG …) add classes here.
+
+Fields that hold what a member typed (notes, client details, report and log text, locations) are
+left out of ``repr``: a stray ``log.debug("%r", intent)`` must not leak them. Equality still
+compares every field.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+
+from relay.core.locations import Location
 
 
 @dataclass(frozen=True, slots=True)
 class CheckIn:
-    """``IN [duration] [note]``: start (or restart) a check-in."""
+    """``IN [duration] [note]``: start (or restart) a check-in.
+
+    ``duration`` None means the rules' default. ``location`` is set when the message also carried
+    one (a location share with ``IN 90`` as its caption, or a maps link in the note).
+    """
 
     duration: timedelta | None
-    note: str | None
+    note: str | None = field(repr=False)
+    location: Location | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckOut:
-    """``OUT`` / ``SAFE``: she is safe; end the check-in."""
+    """``OUT`` / ``SAFE``: she is safe; end the check-in.
+
+    ``verified``: None when the rules give her no check-in secret; True when she sent
+    ``OUT <secret>`` with the right secret; False when a secret is configured and was missing or
+    wrong (the state machine decides what an unverified OUT may do).
+    """
+
+    verified: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Extend:
-    """``EXTEND 30`` / ``+30``: push the deadline."""
+    """``EXTEND 30`` / ``+30``: push the deadline. ``duration`` None means the rules' default."""
 
     duration: timedelta | None
+    location: Location | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """``ACK``: a buddy answers an alert: "I'm on it"."""
+    """``ACK``: a buddy answers an alert: "I'm on it".
+
+    ``target`` is a hint (the first word after the keyword when it looks like a member alias,
+    folded to lower case): the state machine must fall back sensibly when it names no open alert.
+    ``note`` is everything after the keyword ("on my way, 5 min" → "5 min").
+    """
 
     target: str | None = None
+    note: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +73,157 @@ class Status:
 
 @dataclass(frozen=True, slots=True)
 class Help:
-    """``HELP`` / ``?`` / ``MENU``: the command list. Never an alarm."""
+    """``HELP`` / ``?`` / ``MENU`` and every language's "help" word: the command list.
+
+    Never an alarm: its reply's first line says how to send SOS.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Sos:
+    """``SOS`` or a codeword: immediate alert, no grace period. Never refused for its arguments."""
+
+    note: str | None = field(default=None, repr=False)
+    location: Location | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Duress:
+    """Her duress word: must look exactly like a normal OUT to her, and raise a silent alert."""
+
+    location: Location | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A location: a Signal share, a maps link, a ``geo:`` URI, ``LOC <coordinates or address>``.
+
+    ``note`` is the rest of the message (a share's caption that is not a command, text around a
+    link).
+    """
+
+    location: Location = field(repr=False)
+    note: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """``CLIENT <details>``: client details for the current or next check-in (maybe with photos)."""
+
+    text: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """``REPORT <details>``: a bad-client warning (may come with photos)."""
+
+    text: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """``CHECK <number, plate or handle>``: screening. Extract with `relay.core.identifiers`."""
+
+    query: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """``LOG <text>``: an entry for her own incident log (may come with photos)."""
+
+    text: str | None = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """``EXPORT``: her incident log back as a file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """``FORGET``: delete her data. Only ``FORGET YES`` (a confirmation word) sets ``confirmed``."""
+
+    confirmed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """``WHO`` / ``CALL``: who is watching over her, and how to reach them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Buddies:
+    """``BUDDIES``: her buddies and circles."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approve:
+    """``APPROVE n``: a moderator publishes report ``n``."""
+
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """``REJECT n [reason]``: a moderator declines report ``n``."""
+
+    number: int
+    reason: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """``WITHDRAW n``: the author withdraws her report ``n``."""
+
+    number: int
 
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """Anything the parser could not read. Answered with the help text, never ignored."""
+    """Anything the parser could not read. Answered with the help text, never ignored.
+
+    ``reason``: ``"unknown"`` (no command), ``"empty"`` (nothing readable), ``"internal"`` (the
+    parser failed; it never raises).
+    """
 
     reason: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
 class BadArgument:
-    """A known command with an argument the parser could not read (e.g. ``IN soon``)."""
+    """A known command with an argument the parser could not read (e.g. ``IN soon``).
+
+    ``command`` is the canonical command name. ``reason``: ``"missing"`` (``CHECK`` alone),
+    ``"unreadable"`` (``IN soon``, ``LOC 91,0``), ``"out_of_range"`` (``IN 99999h``, ``IN 0``),
+    ``"time_not_first"`` (``IN Ritz 2h``: a time in the note; she is asked to put it first).
+    """
 
     command: str
+    reason: str = "unreadable"
 
 
-Intent = CheckIn | CheckOut | Extend | Ack | Resolved | Status | Help | Unknown | BadArgument
+Intent = (
+    CheckIn
+    | CheckOut
+    | Extend
+    | Ack
+    | Resolved
+    | Status
+    | Help
+    | Sos
+    | Duress
+    | Loc
+    | Client
+    | Report
+    | Check
+    | Log
+    | Export
+    | Forget
+    | Who
+    | Buddies
+    | Approve
+    | Reject
+    | Withdraw
+    | Unknown
+    | BadArgument
+)
