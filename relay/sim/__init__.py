@@ -5,10 +5,16 @@ the real server's odd corners), with fault injection from Python (``SignalSim.fa
 connection methods) and over HTTP (``/sim/``, see ``relay.sim.control``).
 
     async with SignalSim(account="+12025550100") as sim:
-        api = signalbot.SignalAPI(sim.service, sim.account)
-        ts = await sim.member_sends("+12025550101", "IN 10m Hotel Rex", name="Alice")
-        reply = await sim.wait_for_sent(lambda s: "+12025550101" in s.recipients)
-        await sim.member_reacts("+12025550101", to=reply.timestamp)
+        # signalbot 2.2.1 exports SignalAPI only from signalbot._client
+        api = SignalAPI(sim.service, sim.account, connection_mode=ConnectionMode.HTTP_ONLY)
+        since = len(sim.sent)
+        await sim.member_sends("+12025550101", "IN 10m Hotel Rex", name="Alice")
+        reply = await sim.wait_for_sent(lambda s: s.reached("+12025550101"), since=since)
+        await sim.member_reacts("+12025550101", to=reply.timestamp)  # 👍 on the relay's reply
+        sim.faults.fail_sends("untrusted", recipients=["+12025550102"])
+        await sim.drop_websockets()
+
+Faults and what "stuck" means: ``relay.sim.faults``. Wire shapes: ``relay.sim.envelopes``.
 """
 
 from relay.sim.directory import SimGroup

@@ -160,10 +160,17 @@ class SignalSim:
         await self.stop()
 
     async def _listen(self) -> None:
-        assert self._runner is not None  # noqa: S101 -- start() sets it up first
+        if self._runner is None:
+            msg = "the simulator is not started"
+            raise RuntimeError(msg)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
+        try:
+            # SO_REUSEADDR: listening again on the same port right after cutting connections.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._port))
+        except OSError:
+            sock.close()
+            raise
         self._port = sock.getsockname()[1]
         self._site = web.SockSite(self._runner, sock)
         await self._site.start()
@@ -574,7 +581,11 @@ class SignalSim:
         since: int = 0,
         timeout: float = 5.0,  # noqa: ASYNC109 -- a bounded wait is the point of the helper
     ) -> SentMessage:
-        """The first recorded send from index ``since`` on that matches (waits for it)."""
+        """The first recorded send from index ``since`` on that matches, waiting for it.
+
+        Sends are recorded when answered (a hung one when released). To wait only for sends
+        made after some action, pass ``since=len(sim.sent)`` taken before it.
+        """
 
         def find() -> SentMessage | None:
             return next((s for s in self.sent[since:] if predicate is None or predicate(s)), None)
