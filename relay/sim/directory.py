@@ -114,7 +114,8 @@ class Directory:
     ) -> Party:
         """The envelope identity for ``who`` (a number or a UUID), remembering what is given.
 
-        A UUID alone means she hides her number: ``sourceNumber`` is null.
+        A UUID not known to belong to a number means she hides her number (``sourceNumber``
+        null); ``hide_number`` hides a known one.
         """
         number: str | None
         if is_phone_number(who):
@@ -123,7 +124,7 @@ class Directory:
             self._uuid_by_number[number] = acct
             self._number_by_uuid[acct] = number
         else:
-            number = None
+            number = self._number_by_uuid.get(who)
             acct = who
         if name is not None:
             self._names[acct] = name
@@ -134,7 +135,12 @@ class Directory:
         )
 
     def uuid_of(self, number: str) -> str:
-        return self._uuid_by_number.get(number) or derived_uuid(number)
+        """Her ACI (derived on first use, and remembered both ways)."""
+        acct = self._uuid_by_number.get(number)
+        if acct is None:
+            acct = self._uuid_by_number[number] = derived_uuid(number)
+            self._number_by_uuid.setdefault(acct, number)
+        return acct
 
     def number_of(self, uuid: str) -> str | None:
         return self._number_by_uuid.get(uuid)

@@ -45,7 +45,8 @@ class SentMessage:
     response: Any = None  # the JSON answered (None for an empty body)
     timestamps: list[int] = field(default_factory=list)  # as /v2/send returned them
     errors: list[dict[str, Any]] = field(default_factory=list)  # errors.recipients[]
-    delivered_to: list[str] = field(default_factory=list)  # recipients it reached
+    delivered_to: list[str] = field(default_factory=list)  # recipients it reached, as requested
+    reached_ids: list[str] = field(default_factory=list)  # their numbers and UUIDs, both
     answered: bool = True  # False: the client had hung up before the answer
     at: int = 0  # simulator clock (ms) when answered
 
@@ -60,7 +61,9 @@ class SentMessage:
         return bool(self.delivered_to)
 
     def reached(self, recipient: str) -> bool:
-        return recipient in self.delivered_to
+        """Whether it reached ``recipient`` (a number or a UUID, however it was addressed:
+        signalbot replies to a sender's UUID)."""
+        return recipient in self.delivered_to or recipient in self.reached_ids
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,7 @@ class SentMessage:
             "timestamps": self.timestamps,
             "errors": self.errors,
             "delivered_to": self.delivered_to,
+            "reached_ids": self.reached_ids,
             "answered": self.answered,
             "at": self.at,
         }

@@ -301,6 +301,7 @@ def _record(
             timestamps=answer.timestamps,
             errors=answer.errors,
             delivered_to=answer.delivered_to,
+            reached_ids=answer.reached,
             answered=transport is not None and not transport.is_closing(),
         )
     )

@@ -64,6 +64,7 @@ class Answer:
     timestamps: list[int] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     delivered_to: list[str] = field(default_factory=list)
+    reached: list[str] = field(default_factory=list)  # every number and UUID it reached
 
 
 def _error(status: int, message: str) -> Answer:
@@ -281,11 +282,15 @@ class SendDecider:
         if faults.stuck:
             return self._accepted([], [])
         results = self._results(req, group)
-        delivered = [r.recipient for r in results if r.type == "SUCCESS"]
-        if delivered or not results:
+        succeeded = [r for r in results if r.type == "SUCCESS"]
+        if succeeded or not results:
+            delivered = [r.recipient for r in succeeded]
             if group is not None:
                 delivered = [req.recipients[0], *delivered]
-            return self._accepted(delivered, [r for r in results if r.type != "SUCCESS"])
+            reached = [i for r in succeeded for i in (r.number, r.uuid) if i is not None]
+            return self._accepted(
+                delivered, [r for r in results if r.type != "SUCCESS"], reached=reached
+            )
         types = {r.type for r in results}
         if types == {"IDENTITY_FAILURE"}:
             return _error(400, UNTRUSTED_KEYS)
@@ -339,7 +344,9 @@ class SendDecider:
             self._faults.spend(rule)
         return results
 
-    def _accepted(self, delivered: list[str], failed: list[_Result]) -> Answer:
+    def _accepted(
+        self, delivered: list[str], failed: list[_Result], *, reached: list[str] | None = None
+    ) -> Answer:
         timestamp = self._next_timestamp()
         response: dict[str, Any] = {"timestamp": str(timestamp)}
         errors = []
@@ -359,6 +366,7 @@ class SendDecider:
             timestamps=[timestamp],
             errors=errors,
             delivered_to=delivered,
+            reached=reached or [],
         )
 
 

@@ -192,6 +192,10 @@ async def test_send_records_quote_and_attachments(
     sent = sim.sent[-1]
     assert sent.recipients == [BOB, sim.uuid_of(ALICE)]
     assert sent.delivered_to == [BOB, sim.uuid_of(ALICE)]
+    # However she was addressed (signalbot replies to a sender's UUID), she was reached.
+    assert sent.reached(ALICE)
+    assert sent.reached(sim.uuid_of(BOB))
+    assert not sent.reached("+12025550199")
     assert (sent.quote_timestamp, sent.quote_author, sent.quote_message) == (
         1789000000000,
         ALICE,

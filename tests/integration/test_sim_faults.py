@@ -312,9 +312,11 @@ async def test_delivery_receipts_come_back_unless_stuck(http: aiohttp.ClientSess
         sim.faults.stuck = True
         await send(http, sim, [ALICE], "canary 1")
         sim.faults.stuck = False
-        await send(http, sim, [ALICE], "canary 2")
+        await send(http, sim, [sim.uuid_of(ALICE)], "canary 2")
         receipt = json.loads(await ws.recv())["envelope"]
+    # Addressed by UUID, she still answers as herself, number and all.
     assert receipt["sourceNumber"] == ALICE
+    assert receipt["sourceUuid"] == sim.uuid_of(ALICE)
     assert receipt["receiptMessage"]["isDelivery"] is True
     # Only the second canary was delivered, so only it comes back.
     assert receipt["receiptMessage"]["timestamps"] == [sim.sent[1].timestamp]
