@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from pydantic import ValidationError
-from signalbot import SignalAPI
+from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
 from signalbot.messages import (
     DataMessage,
     EditMessage,

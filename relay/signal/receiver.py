@@ -13,7 +13,8 @@ import asyncio
 import logging
 import time
 
-from signalbot import ConnectionMode, SignalAPI
+from signalbot import ConnectionMode
+from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
 from signalbot.messages import ReceiveError
 
 from relay.signal.events import Event

@@ -14,7 +14,8 @@ from typing import Any
 
 import aiohttp
 from pydantic import TypeAdapter, ValidationError
-from signalbot import ConnectionMode, SignalAPI
+from signalbot import ConnectionMode
+from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
 from signalbot._generated import SendMessageResponse, SendMessageV2
 
 from relay.signal.events import SendOutcome
