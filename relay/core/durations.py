@@ -275,8 +275,6 @@ def _parse(text: str) -> timedelta | None:
     values = {key: parts[key] for key in ("h", "m", "s") if parts[key] is not None}
     if not values:
         return None
-    if "h" in values and "s" in values and "m" not in values:
-        return None  # "1h30 second avenue": the 30 belongs to the hour, not to "second"
     decimals = [v for v in values.values() if "." in v or "," in v]
     if decimals and len(values) > 1:
         return None  # "1.5h30m" has no single reading

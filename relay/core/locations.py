@@ -214,11 +214,6 @@ def _coordinates_then_label(text: str) -> tuple[float, float, str | None] | None
     return pair[0], pair[1], rest or None
 
 
-def _looks_like_coordinates(text: str) -> bool:
-    """Digits with only coordinate punctuation and hemisphere letters: ``91,0``, ``51.5N``."""
-    return bool(_COORDINATE_ATTEMPT.fullmatch(text)) and any(ch.isdigit() for ch in text)
-
-
 def _first(query: dict[str, list[str]], key: str) -> str | None:
     values = query.get(key)
     return strip_ends(values[0]) if values and strip_ends(values[0]) else None
@@ -251,8 +246,7 @@ def _from_google(url: str, path: str, query: dict[str, list[str]]) -> Location:
                 lat, lng = found[0], found[1]
             label = label or found[2]
         elif key in ("q", "query", "daddr", "destination") and label is None:
-            # "q=91,0" is broken coordinates, not a place name.
-            label = None if _looks_like_coordinates(value) else value
+            label = value
     segments = [unquote_plus(s) for s in path.split("/") if s]
     for keyword in ("place", "search"):
         if keyword in segments:
@@ -285,7 +279,7 @@ def _from_apple(url: str, query: dict[str, list[str]]) -> Location:
     label = None
     for key in ("name", "q", "address"):
         value = _first(query, key)
-        if value and not _looks_like_coordinates(value):
+        if value and _from_query_value(value) is None:
             label = value
             break
     return Location(lat=lat, lng=lng, label=label, source="apple", original=url)
@@ -321,11 +315,11 @@ def _from_geo(uri: str) -> Location | None:
         found = _from_query_value(q)
         if found:
             return Location(found[0], found[1], found[2], "geo", uri)
-        if pair is not None and not _looks_like_coordinates(q):
+        if pair is not None:
             return Location(None, None, q, "geo", uri)
     if pair is None:
         return None
-    label = q if q and not _looks_like_coordinates(q) else None
+    label = q if q and _from_query_value(q) is None else None
     return Location(pair[0], pair[1], label, "geo", uri)
 
 
@@ -481,10 +475,8 @@ def location_from_argument(text: str) -> Location | None:
     with_label = _coordinates_then_label(text)
     if with_label is not None:
         return Location(with_label[0], with_label[1], with_label[2], "coordinates", text)
-    if _looks_like_coordinates(text):
+    if _COORDINATE_ATTEMPT.fullmatch(text):
         return None
-    if any(marker in text.lower() for marker in _LINK_MARKERS):
-        return None  # a maps link or geo: URI that does not read: not an address either
     return Location(None, None, text, "address", text)
 
 

@@ -344,7 +344,7 @@ def _check_tier(
                 (*path, "contacts", index),
                 f"'{name}' is not a contact{suggest(name, parts.contact_names)}",
             )
-    if tier.admin and parts.all_members_valid and not any(m.admin for m in parts.members.values()):
+    if tier.admin and parts.members and not any(m.admin for m in parts.members.values()):
         report.add((*path, "admin"), "no member has admin: true")
 
 
@@ -419,7 +419,7 @@ def _check_reports(parts: Sections, report: Reporter) -> None:
     reports = parts.reports
     moderators = any(m.moderator for m in parts.members.values())
     if reports is not None:
-        if reports.moderation == "moderators" and parts.all_members_valid and not moderators:
+        if reports.moderation == "moderators" and parts.members and not moderators:
             report.add(
                 ("reports", "moderation"),
                 "no member has moderator: true, so reports would never be approved",
@@ -430,7 +430,7 @@ def _check_reports(parts: Sections, report: Reporter) -> None:
                 ("reports", "share_with"),
                 f"'{name}' is not a circle{suggest(name, parts.circle_names)}",
             )
-    elif parts.all_members_valid and not moderators:
+    elif parts.members and not moderators:
         report.warn(
             (), "no moderators: reports will wait for one (or set reports: moderation: direct)"
         )

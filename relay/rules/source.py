@@ -47,10 +47,8 @@ def format_path(path: PathT) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-            continue
-        if len(part) > 40:
-            part = part[:40] + "…"
-        out += f".{part}" if out else part
+        else:
+            out += f".{part}" if out else part
     return out
 
 

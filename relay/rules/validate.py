@@ -76,11 +76,6 @@ class Sections:
     present: set[str] = field(default_factory=set)
     """Sections the rules wrote (even if empty or invalid)."""
 
-    @property
-    def all_members_valid(self) -> bool:
-        """Every member passed: "nobody is an admin" is then a fact, not a side effect."""
-        return bool(self.members) and len(self.members) == len(self.member_names)
-
 
 def validate_sections(merged: Merged, report: Reporter) -> Sections:
     data = merged.data
@@ -160,18 +155,11 @@ def _model(value: Any, path: PathT, model: type[_M], report: Reporter) -> _M | N
 def _report(
     exc: ValidationError, prefix: PathT, report: Reporter, *, key_error: bool = False
 ) -> None:
-    errors = exc.errors(include_input=False, include_url=False)
-    located = [((*prefix, *(p for p in e["loc"] if p != "[key]")), e) for e in errors]
-    # "numbr: unknown field (did you mean 'number'?)" already says what "number: required"
-    # would: one mistake, one line.
-    misspelt = {
-        (*path[:-1], close)
-        for path, error in located
-        if error["type"] == "extra_forbidden" and path and (close := _close_field(str(path[-1])))
-    }
     seen: set[PathT] = set()
-    for path, error in located:
-        if path in seen or (error["type"] == "missing" and path in misspelt):
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = tuple(part for part in error["loc"] if part != "[key]")
+        path = (*prefix, *loc)
+        if path in seen:
             continue  # one line per field is enough (unions report each branch)
         seen.add(path)
         report.add(path, _message(error, path, key_error=key_error))
@@ -207,15 +195,10 @@ def _message(error: Any, path: PathT, *, key_error: bool) -> str:
     return message
 
 
-def _close_field(name: str) -> str | None:
-    close = difflib.get_close_matches(name, _field_names(), n=1, cutoff=0.75)
-    return close[0] if close else None
-
-
 def _unknown_field(name: str) -> str:
-    close = _close_field(name)
-    if close is not None:
-        return f"unknown field (did you mean '{close}'?)"
+    close = difflib.get_close_matches(name, _field_names(), n=1, cutoff=0.75)
+    if close:
+        return f"unknown field (did you mean '{close[0]}'?)"
     return "unknown field (check the spelling against the sample rules)"
 
 
