@@ -113,7 +113,7 @@ def _run(config_path: Path) -> int:
         return EXIT_CONFIG
     setup_logging(config.log_level)
     try:
-        rules = load_rules(config.rules_dir)
+        rules = load_rules(config.rules_dir, allow_placeholders=config.allow_placeholder_numbers)
     except RulesInvalid as exc:
         for rule_issue in exc.issues:
             _error(str(rule_issue))

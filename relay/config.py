@@ -87,6 +87,10 @@ class Config(_Closed):
     timezone: str = Field(description="the collective's IANA time zone, e.g. Europe/London")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     outbox: OutboxSection = OutboxSection()
+    allow_placeholder_numbers: bool = Field(
+        default=False,
+        description="accept the sample rules' made-up numbers (the demo and tests only)",
+    )
 
     @field_validator("timezone")
     @classmethod

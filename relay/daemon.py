@@ -57,6 +57,7 @@ class Relay:
     sender: OutboxSender | None = None
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     processed_at: float = field(default_factory=time.monotonic)
+    install_signals: bool = True  # tests running the relay inside their own loop say False
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -121,7 +122,8 @@ class Relay:
         if overdue:
             log.warning("%d watch(es) overdue at start; firing them now", overdue)
 
-        self._install_signals()
+        if self.install_signals:
+            self._install_signals()
         self._start("receiver", self.receiver.run)
         self._start("processor", self._process)
         self._start("timers", engine.run_timers)
@@ -185,7 +187,9 @@ class Relay:
         """Re-read the rules; keep the last good ones on error and tell the admin why."""
         assert self.engine is not None  # noqa: S101
         try:
-            rules = load_rules(self.config.rules_dir)
+            rules = load_rules(
+                self.config.rules_dir, allow_placeholders=self.config.allow_placeholder_numbers
+            )
         except RulesInvalid as exc:
             problems = [str(issue) for issue in exc.issues]
             log.warning("rules edit refused (%d problem(s)); previous rules stay", len(problems))

@@ -71,7 +71,7 @@ class Engine:
         for alias, member in rules.members.items():
             self.known_numbers[alias] = member.number
         self.context = Context(
-            policy=RulesPolicy(rules, self.timezone, self.admin),
+            policy=RulesPolicy(rules, self.timezone),
             catalog=self.catalog,
             default_timezone=self.timezone,
         )

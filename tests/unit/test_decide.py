@@ -136,7 +136,8 @@ def test_escalates_to_next_tier_then_repeats(ctx: Context) -> None:
     watch, decisions = run_timers(ctx, watch, T0 + 95 * MIN + 10 * MIN)
     tier2 = decisions[-1]
     assert recipients(tier2) == {"dana"}
-    assert "Alice" in to(tier2, "dana")[0] and "buddies haven't answered" in to(tier2, "dana")[0]
+    (dana_alert,) = to(tier2, "dana")  # dana reads Spanish
+    assert "ALERTA: Alice" in dana_alert and "compas aún no han respondido" in dana_alert
     watch, decisions = run_timers(ctx, watch, T0 + 95 * MIN + 15 * MIN)
     (repeat,) = decisions
     assert recipients(repeat) == {"bob", "carol", "dana"}
