@@ -240,6 +240,7 @@ class KeywordTable:
         "_display",
         "_exact",
         "_language",
+        "_longest",
         "_max_words",
         "_problems",
     )
@@ -261,6 +262,7 @@ class KeywordTable:
         self._conflicts = conflicts
         self._problems = problems
         self._max_words = max((key.count(" ") + 1 for key in exact), default=1)
+        self._longest = max((len(key) for key in exact), default=1)
 
     @classmethod
     def build(
@@ -593,6 +595,7 @@ def _looks_like_phone_number(tokens: list[Token]) -> bool:
 def _phrase_candidates(words: Sequence[str]) -> Iterable[str]:
     phrase = " ".join(words)
     yield phrase
+    yield phrase.rstrip("!.")  # "?!" is still "?"
     yield strip_punctuation_edges(phrase)
     yield " ".join(w for w in (remove_punctuation(w) for w in words) if w)
 
@@ -610,7 +613,7 @@ def _match_command(tokens: list[Token], table: KeywordTable) -> _Match | None:
 
     word = tokens[0].folded
     # Glued: "in90", "+30", "approve12", "out1234", "IN:90". Longest keyword prefix first.
-    for cut in range(len(word) - 1, 0, -1):
+    for cut in range(min(len(word) - 1, table._longest), 0, -1):
         if _char_class(word[cut - 1]) == _char_class(word[cut]):
             continue
         command = table._lookup(strip_punctuation_edges(word[:cut]) or word[:cut])

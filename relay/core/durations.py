@@ -41,7 +41,6 @@ _MINUTE_UNITS = (
     "mns",
     "mn",
     "m",
-    "'",
 )
 _SECOND_UNITS = (
     "seconds",
@@ -173,6 +172,7 @@ _COMPONENTS = re.compile(
 _HOURS_THEN_BARE_MINUTES = re.compile(rf"(?P<h>\d{{1,9}})\s*{_H}\s*(?P<m>[0-5]?\d)")
 _CLOCK_STYLE = re.compile(r"(?P<h>\d{1,3}):(?P<m>[0-5]\d)")
 _BARE_MINUTES = re.compile(r"\d{1,9}")
+_PRIME_MINUTES = re.compile(r"(?P<m>\d{1,4})'")  # "90'": a minutes mark, glued to its number
 
 # Words that say "a time" without saying which: "IN soon" must be questioned, not started with
 # a default the member never chose.
@@ -251,6 +251,9 @@ def _parse(text: str) -> timedelta | None:
         return None
     if _BARE_MINUTES.fullmatch(text):
         return timedelta(minutes=int(text))
+    prime = _PRIME_MINUTES.fullmatch(text)
+    if prime:
+        return timedelta(minutes=int(prime["m"]))
     clock = _CLOCK_STYLE.fullmatch(text)
     if clock:
         return timedelta(hours=int(clock["h"]), minutes=int(clock["m"]))
@@ -275,6 +278,8 @@ def _parse(text: str) -> timedelta | None:
     values = {key: parts[key] for key in ("h", "m", "s") if parts[key] is not None}
     if not values:
         return None
+    if "h" in values and "s" in values and "m" not in values:
+        return None  # "1h30 second avenue": the 30 belongs to the hour, not to "second"
     decimals = [v for v in values.values() if "." in v or "," in v]
     if decimals and len(values) > 1:
         return None  # "1.5h30m" has no single reading

@@ -83,7 +83,7 @@ _SIGNAL_GOOGLE_URL = re.compile(
     rf"https?://maps\.google\.com/maps\?q=(?P<lat>{_JAVA_FLOAT})(?:%2[cC]|,)(?P<lng>{_JAVA_FLOAT})"
 )
 _MOLLY_OSM_URL = re.compile(
-    rf"https?://(?:www\.)?openstreetmap\.org/#map=\d{{1,2}}/(?P<lat>{_JAVA_FLOAT})/(?P<lng>{_JAVA_FLOAT})"
+    rf"https://openstreetmap\.org/#map=15/(?P<lat>{_JAVA_FLOAT})/(?P<lng>{_JAVA_FLOAT})"
 )
 _SHARE_LINE = re.compile(r"(?:(?:google maps|openstreetmap)\s*:\s*)?(?P<url>\S+)", re.IGNORECASE)
 
@@ -97,17 +97,21 @@ _PAIR_PREFIX = re.compile(
 )
 
 
-def _dms_part(name: str) -> str:
-    return (
-        rf"(?P<{name}pre>[NSEWOL])?\s*"
+def _dms_part(name: str, hemisphere_first: bool) -> str:
+    hemisphere = rf"(?P<{name}hem>[NSEWOL])"
+    number = (
         rf"(?P<{name}deg>\d{{1,3}}(?:[.,]\d+)?)\s*(?:°|º|˚)?\s*"
         rf"(?:(?P<{name}min>\d{{1,2}}(?:[.,]\d+)?)\s*(?:'|′)\s*)?"
         rf"(?:(?P<{name}sec>\d{{1,2}}(?:[.,]\d+)?)\s*(?:\"|″|''|′′|”)\s*)?"
-        rf"(?P<{name}post>[NSEWOL])?"
     )
+    return rf"{hemisphere}\s*{number}" if hemisphere_first else rf"{number}{hemisphere}"
 
 
-_DMS = re.compile(_dms_part("a") + r"\s*[,;]?\s*" + _dms_part("b"), re.IGNORECASE)
+# "51°30'N 0°7'W" or "N 51° 30.5' W 0° 7.6'": the hemisphere letter after or before each number.
+_DMS = tuple(
+    re.compile(_dms_part("a", first) + r"\s*[,;]?\s*" + _dms_part("b", first), re.IGNORECASE)
+    for first in (False, True)
+)
 # Only digits, signs, separators, degree marks and hemisphere letters: a coordinate attempt.
 _COORDINATE_ATTEMPT = re.compile(r"[\d\s.,;:+\-−°º˚'′″\"”()NSEWOLnsewol]+")
 
@@ -142,36 +146,30 @@ def _pair(lat_text: str, lng_text: str) -> tuple[float, float] | None:
     return (lat, lng) if _valid(lat, lng) else None
 
 
-def _dms_value(match: re.Match[str], name: str) -> tuple[float, str | None] | None:
-    pre, post = match[f"{name}pre"], match[f"{name}post"]
-    if pre and post:
-        return None
-    value = _float(match[f"{name}deg"])
+def _dms_value(match: re.Match[str], name: str) -> tuple[float, str] | None:
+    degrees = match[f"{name}deg"]
+    value = _float(degrees)
     minutes, seconds = match[f"{name}min"], match[f"{name}sec"]
     if minutes is not None:
-        if "." in match[f"{name}deg"] or "," in match[f"{name}deg"] or _float(minutes) >= 60:
+        if "." in degrees or "," in degrees or _float(minutes) >= 60:
             return None
         value += _float(minutes) / 60
     if seconds is not None:
         if _float(seconds) >= 60:
             return None
         value += _float(seconds) / 3600
-    hemisphere = (pre or post or "").upper()
-    if hemisphere in ("S", "W", "O"):
-        value = -value
-    return value, hemisphere or None
+    hemisphere = match[f"{name}hem"].upper()
+    return (-value if hemisphere in ("S", "W", "O") else value), hemisphere
 
 
 def _parse_dms(text: str) -> tuple[float, float] | None:
-    match = _DMS.fullmatch(text)
+    match = _DMS[0].fullmatch(text) or _DMS[1].fullmatch(text)
     if not match:
         return None
     first, second = _dms_value(match, "a"), _dms_value(match, "b")
     if first is None or second is None:
         return None
     (a, a_hem), (b, b_hem) = first, second
-    if a_hem is None or b_hem is None:
-        return None  # no N/S/E/W: not the degrees form (the decimal forms handle signs)
     if a_hem in "EWOL" and b_hem in "NS":
         a, b, a_hem, b_hem = b, a, b_hem, a_hem
     if a_hem not in "NS" or b_hem not in "EWOL":
@@ -214,6 +212,11 @@ def _coordinates_then_label(text: str) -> tuple[float, float, str | None] | None
     return pair[0], pair[1], rest or None
 
 
+def _looks_like_coordinates(text: str) -> bool:
+    """Digits with only coordinate punctuation and hemisphere letters: ``91,0``, ``51.5N``."""
+    return bool(_COORDINATE_ATTEMPT.fullmatch(text)) and any(ch.isdigit() for ch in text)
+
+
 def _first(query: dict[str, list[str]], key: str) -> str | None:
     values = query.get(key)
     return strip_ends(values[0]) if values and strip_ends(values[0]) else None
@@ -246,7 +249,8 @@ def _from_google(url: str, path: str, query: dict[str, list[str]]) -> Location:
                 lat, lng = found[0], found[1]
             label = label or found[2]
         elif key in ("q", "query", "daddr", "destination") and label is None:
-            label = value
+            # "q=91,0" is broken coordinates, not a place name.
+            label = None if _looks_like_coordinates(value) else value
     segments = [unquote_plus(s) for s in path.split("/") if s]
     for keyword in ("place", "search"):
         if keyword in segments:
@@ -279,7 +283,7 @@ def _from_apple(url: str, query: dict[str, list[str]]) -> Location:
     label = None
     for key in ("name", "q", "address"):
         value = _first(query, key)
-        if value and _from_query_value(value) is None:
+        if value and not _looks_like_coordinates(value):
             label = value
             break
     return Location(lat=lat, lng=lng, label=label, source="apple", original=url)
@@ -315,11 +319,11 @@ def _from_geo(uri: str) -> Location | None:
         found = _from_query_value(q)
         if found:
             return Location(found[0], found[1], found[2], "geo", uri)
-        if pair is not None:
+        if pair is not None and not _looks_like_coordinates(q):
             return Location(None, None, q, "geo", uri)
     if pair is None:
         return None
-    label = q if q and _from_query_value(q) is None else None
+    label = q if q and not _looks_like_coordinates(q) else None
     return Location(pair[0], pair[1], label, "geo", uri)
 
 
@@ -374,6 +378,12 @@ def _find_link(text: str) -> tuple[Location, int, int] | None:
         lowered = token.lower()
         if not any(marker in lowered for marker in _LINK_MARKERS):
             continue
+        if lowered.startswith("geo:") and token.count("(") > token.count(")"):
+            # "geo:0,0?q=51.5,-0.12(Big Ben)": a label in brackets may hold spaces.
+            close = text.find(")", index, index + 200)
+            if close != -1 and "\n" not in text[index:close]:
+                index = close + 1
+                token = text[start:index]
         lead = len(token) - len(token.lstrip(_LINK_TRIM))
         token = _trim_link(token[lead:])
         if not token:
@@ -475,8 +485,10 @@ def location_from_argument(text: str) -> Location | None:
     with_label = _coordinates_then_label(text)
     if with_label is not None:
         return Location(with_label[0], with_label[1], with_label[2], "coordinates", text)
-    if _COORDINATE_ATTEMPT.fullmatch(text):
+    if _looks_like_coordinates(text):
         return None
+    if any(marker in text.lower() for marker in _LINK_MARKERS):
+        return None  # a maps link or geo: URI that does not read: not an address either
     return Location(None, None, text, "address", text)
 
 

@@ -75,6 +75,9 @@ def clean(text: str) -> str:
 
 def fold(text: str) -> str:
     """Comparison form of a word: NFKC, invisible characters gone, caseless, accentless."""
+    if text.isascii():
+        # Nothing to normalise in ASCII but case and the backtick; most messages take this path.
+        return text.replace("`", "'").lower()
     text = ascii_punctuation(text)
     text = "".join(ch for ch in text if not _is_invisible(ch) and ch not in _SKIN_TONES)
     text = text.casefold()
