@@ -44,7 +44,7 @@ def crosscheck(
 ) -> Rules | None:
     """Check what spans fields; return the rules, or None when `report` holds errors."""
     members = parts.members
-    if not parts.member_names:
+    if not parts.member_names and parts.complete:
         report.add((), "no members: add a members: section (see the sample rules)")
     _check_references(parts, report)
     _check_numbers(parts, report, allow_placeholders=allow_placeholders)
@@ -260,7 +260,7 @@ def _d(value: timedelta) -> str:
 def _tier_specs(parts: Sections, report: Reporter) -> dict[doc.AlertKind, tuple[TierSpec, ...]]:
     escalation = parts.escalation
     if escalation is None:
-        if parts.escalation_valid:  # else its errors are reported already
+        if parts.escalation_valid and parts.complete:  # else its errors are reported already
             where: PathT = ("escalation",) if "escalation" in parts.present else ()
             report.add(where, "no escalation: add an escalation: section with missed: tiers")
         return {}
@@ -344,7 +344,7 @@ def _check_tier(
                 (*path, "contacts", index),
                 f"'{name}' is not a contact{suggest(name, parts.contact_names)}",
             )
-    if tier.admin and parts.members and not any(m.admin for m in parts.members.values()):
+    if tier.admin and parts.all_members_valid and not any(m.admin for m in parts.members.values()):
         report.add((*path, "admin"), "no member has admin: true")
 
 
@@ -419,7 +419,7 @@ def _check_reports(parts: Sections, report: Reporter) -> None:
     reports = parts.reports
     moderators = any(m.moderator for m in parts.members.values())
     if reports is not None:
-        if reports.moderation == "moderators" and parts.members and not moderators:
+        if reports.moderation == "moderators" and parts.all_members_valid and not moderators:
             report.add(
                 ("reports", "moderation"),
                 "no member has moderator: true, so reports would never be approved",
@@ -430,7 +430,7 @@ def _check_reports(parts: Sections, report: Reporter) -> None:
                 ("reports", "share_with"),
                 f"'{name}' is not a circle{suggest(name, parts.circle_names)}",
             )
-    elif parts.members and not moderators:
+    elif parts.all_members_valid and not moderators:
         report.warn(
             (), "no moderators: reports will wait for one (or set reports: moderation: direct)"
         )

@@ -36,7 +36,7 @@ class RuleIssue:
         if self.path:
             parts.append(self.path)
         parts.append(self.message)
-        return ": ".join(parts)
+        return printable(": ".join(parts))
 
     @property
     def is_error(self) -> bool:
@@ -53,6 +53,25 @@ class RulesInvalid(Exception):
     @property
     def errors(self) -> list[RuleIssue]:
         return [issue for issue in self.issues if issue.is_error]
+
+
+def printable(text: str) -> str:
+    """One line, whatever the admin's file contained: control characters and line breaks are
+    shown escaped (a key may hold anything YAML can quote)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
 
 
 def _place(issue: RuleIssue) -> tuple[str, int, str, str]:

@@ -90,6 +90,8 @@ def load_rules(
 
 def _load(path: Path, allow_placeholders: bool, default_keywords: DefaultKeywords) -> Rules:
     shown = str(path)
+    if not path.exists():
+        raise RulesInvalid([RuleIssue(shown, None, "", "not found (no such folder or file)")])
     try:
         files = rule_files(path)
     except OSError as exc:

@@ -47,8 +47,10 @@ def format_path(path: PathT) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
+            continue
+        if len(part) > 40:
+            part = part[:40] + "…"
+        out += f".{part}" if out else part
     return out
 
 
@@ -294,6 +296,8 @@ class Merged:
     data: dict[str, Any] = field(default_factory=dict)
     where: dict[PathT, Located] = field(default_factory=dict)
     issues: list[RuleIssue] = field(default_factory=list)
+    complete: bool = True
+    """False when a file could not be read: what seems absent may be in it."""
 
     def locate(self, path: PathT) -> Located | None:
         """The place of ``path``, or of its nearest ancestor that has one."""
@@ -309,6 +313,8 @@ def merge(files: list[SourceFile], kinds: dict[str, SectionKind]) -> Merged:
     merged = Merged()
     for source in files:
         merged.issues.extend(source.issues)
+        if source.data is None:
+            merged.complete = False
         if not source.data:
             continue
         by_section: dict[str, list[tuple[PathT, int]]] = {}

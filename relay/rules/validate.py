@@ -75,11 +75,18 @@ class Sections:
     strangers: Literal["silence", "neutral"] = "silence"
     present: set[str] = field(default_factory=set)
     """Sections the rules wrote (even if empty or invalid)."""
+    complete: bool = True
+    """Every file could be read, so a section that is absent really is."""
+
+    @property
+    def all_members_valid(self) -> bool:
+        """Every member passed: "nobody is an admin" is then a fact, not a side effect."""
+        return self.complete and bool(self.members) and len(self.members) == len(self.member_names)
 
 
 def validate_sections(merged: Merged, report: Reporter) -> Sections:
     data = merged.data
-    out = Sections(present={key for key in data if key in doc.SECTIONS})
+    out = Sections(present={key for key in data if key in doc.SECTIONS}, complete=merged.complete)
     out.members = _entries(data, "members", Name, doc.MemberIn, report, out.member_names)
     out.circles = _entries(data, "circles", Name, doc.CircleIn, report, out.circle_names)
     out.contacts = _entries(data, "contacts", Name, doc.ContactIn, report, out.contact_names)
@@ -132,6 +139,7 @@ def _entries(
             _adapter(key_type).validate_python(key)
         except ValidationError as exc:
             _report(exc, (section, key), report, key_error=True)
+            names.add(key.strip().lower())  # "Bob": references to bob are right once she fixes it
             continue
         valid = _model(value, (section, key), model, report)
         if valid is not None:
@@ -155,11 +163,18 @@ def _model(value: Any, path: PathT, model: type[_M], report: Reporter) -> _M | N
 def _report(
     exc: ValidationError, prefix: PathT, report: Reporter, *, key_error: bool = False
 ) -> None:
+    errors = exc.errors(include_input=False, include_url=False)
+    located = [((*prefix, *(p for p in e["loc"] if p != "[key]")), e) for e in errors]
+    # "numbr: unknown field (did you mean 'number'?)" already says what "number: required"
+    # would: one mistake, one line.
+    misspelt = {
+        (*path[:-1], close)
+        for path, error in located
+        if error["type"] == "extra_forbidden" and path and (close := _close_field(str(path[-1])))
+    }
     seen: set[PathT] = set()
-    for error in exc.errors(include_input=False, include_url=False):
-        loc = tuple(part for part in error["loc"] if part != "[key]")
-        path = (*prefix, *loc)
-        if path in seen:
+    for path, error in located:
+        if path in seen or (error["type"] == "missing" and path in misspelt):
             continue  # one line per field is enough (unions report each branch)
         seen.add(path)
         report.add(path, _message(error, path, key_error=key_error))
@@ -195,10 +210,15 @@ def _message(error: Any, path: PathT, *, key_error: bool) -> str:
     return message
 
 
-def _unknown_field(name: str) -> str:
+def _close_field(name: str) -> str | None:
     close = difflib.get_close_matches(name, _field_names(), n=1, cutoff=0.75)
-    if close:
-        return f"unknown field (did you mean '{close[0]}'?)"
+    return close[0] if close else None
+
+
+def _unknown_field(name: str) -> str:
+    close = _close_field(name)
+    if close is not None:
+        return f"unknown field (did you mean '{close}'?)"
     return "unknown field (check the spelling against the sample rules)"
 
 
