@@ -18,7 +18,7 @@ from relay.core.render import Catalog, clock, display, names, span
 from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 
-LATE_AFTER = timedelta(seconds=30)
+LATE_AFTER = timedelta(seconds=5)
 """A timer firing later than this says so in the alert (the relay was down or asleep)."""
 
 

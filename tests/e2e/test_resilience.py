@@ -1,0 +1,69 @@
+"""What the Signal stack does wrong, and the relay survives: bad frames, closes, drops, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from relay.sim.envelopes import Malformed
+from relay.sim.faults import SendFailure
+from tests.e2e.conftest import NUMBERS, Harness
+
+
+@pytest.mark.parametrize("kind", list(Malformed))
+async def test_malformed_frame_then_checkin_is_processed_within_2s(
+    harness: Harness, kind: Malformed
+) -> None:
+    await harness.sim.push_malformed(kind, sender=NUMBERS["alice"])
+    await asyncio.sleep(1)
+    sent_at = time.monotonic()
+    await harness.says("alice", "IN 30m")
+    await harness.to("alice", "Checked in", timeout=2)
+    assert time.monotonic() - sent_at < 2
+
+
+async def test_clean_close_reconnects_and_next_message_within_2s(harness: Harness) -> None:
+    assert await harness.sim.close_websockets(code=1000) == 1
+    await harness.sim.wait_for_no_client(timeout=2)
+    await harness.sim.wait_for_client(timeout=2)
+    sent_at = time.monotonic()
+    await harness.says("alice", "IN 30m")
+    await harness.to("alice", "Checked in", timeout=2)
+    assert time.monotonic() - sent_at < 2
+
+
+async def test_abrupt_drop_reconnects(harness: Harness) -> None:
+    await harness.sim.drop_websockets()
+    await harness.sim.wait_for_no_client(timeout=2)
+    await harness.sim.wait_for_client(timeout=3)
+    await harness.says("alice", "STATUS")
+    await harness.to("alice", "No check-in running", timeout=2)
+
+
+async def test_remote_delete_and_edit_cancel_nothing(harness: Harness) -> None:
+    ts = await harness.says("alice", "IN 3s Hotel Rex")
+    await harness.to("alice", "Checked in")
+    await harness.sim.member_deletes(NUMBERS["alice"], target=ts)
+    await harness.sim.member_edits(NUMBERS["alice"], target=ts, text="OUT")
+    await harness.to("bob", "ALERT", timeout=10)
+
+
+@pytest.mark.parametrize(
+    "failure", [SendFailure.SERVER_ERROR, SendFailure.RATE_LIMIT, SendFailure.UNTRUSTED]
+)
+async def test_failed_sends_are_retried_until_delivered_in_order(
+    harness: Harness, failure: SendFailure
+) -> None:
+    harness.sim.faults.fail_sends(failure)
+    await harness.says("alice", "IN 30m first")
+    await harness.says("alice", "STATUS")
+    await harness.says("alice", "HELP")
+    await asyncio.sleep(3)
+    assert not [s for s in harness.sim.sent if s.delivered]
+    harness.sim.faults.clear()
+    await harness.to("alice", "SOS", timeout=10)  # the help text, sent last
+    delivered = [s.message for s in harness.sim.sent if s.reached(NUMBERS["alice"])]
+    assert len(delivered) == 3
+    assert "Checked in" in delivered[0] and "Check-in until" in delivered[1] and "SOS" in delivered[2]
