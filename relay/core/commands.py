@@ -301,6 +301,8 @@ class KeywordTable:
                 if command not in COMMANDS and command != CONFIRM:
                     problems.append(KeywordProblem("unknown_command", command=command))
                     continue
+                if words is None:
+                    continue
                 for word in [words] if isinstance(words, str) else words:
                     key = _keyword_key(str(word))
                     if not key:

@@ -310,6 +310,8 @@ def looks_like_time_attempt(words: list[str]) -> bool:
         return True
     if " ".join(words[:2]) in _VAGUE_TIME_PHRASES or " ".join(words[:3]) in _VAGUE_TIME_PHRASES:
         return True
+    if first[0] in "+-" and first[1:2].isdigit():
+        return True  # "+30" after IN, "-5": a number she meant as a time
     if first[0] == "+" or first[0].isdigit():
         # Digits with only punctuation ("1.5", "90-120") or unit-like letters ("2hs!", "90mn.")
         # are a time she tried to write; a street number such as "221b" or "12bis" is a note.

@@ -567,6 +567,11 @@ def test_malformed_input(text: str, expected: Intent) -> None:
     assert parse(text, EN) == expected
 
 
+def test_not_even_text_is_answered() -> None:
+    assert parse(None, EN) == Unknown("empty")  # type: ignore[arg-type]
+    assert parse(b"OUT", EN) == Unknown("empty")  # type: ignore[arg-type]
+
+
 # --- the keyword table ----------------------------------------------------------------------
 
 
