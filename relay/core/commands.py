@@ -34,6 +34,20 @@ typo of the word names the same command. Never for:
   one ends a watch or stops an alarm silently, the one failure this relay must not have. A
   misspelt one costs a reply instead.
 - ``forget``: it deletes data.
+
+Decisions a member would notice:
+
+- HELP is never an alarm: every language's "help" word (``ayuda``, ``ajuda``, ``aide``, and the
+  cries ``socorro``, ``au secours``) is `Help`; the help reply says how to send SOS. Only SOS
+  words (``sos``, ``🆘``, ``emergency`` …) and the collective's codewords raise the alarm.
+- ``👍`` typed as text is not an ACK: it means "seen" as often as "I'm on it", and an ACK stops
+  the escalation. A 👍 *reaction* to an alert is the Signal adapter's business.
+- ``IN``: the time comes first (``IN 90 Hotel Rex``). A time written later in the note
+  (``IN Ritz 2h``, French ``jusqu'à 23h``) is `BadArgument("in", "time_not_first")`, and a vague
+  one (``IN soon``) `BadArgument("in", "unreadable")`: a deadline she did not choose is worse
+  than one question. ``IN Hotel Rex`` (no time at all) uses the rules' default.
+- An SOS is never refused for its argument; whatever follows is her note.
+- ``FORGET`` alone only asks; ``FORGET YES`` (any language's confirmation word) confirms.
 """
 
 from __future__ import annotations
@@ -294,9 +308,11 @@ class KeywordTable:
         # key -> command -> sources, in layer order
         seen: dict[str, dict[str, list[str]]] = {}
         confirm: set[str] = set()
+        # Display words: her language's first, then English, then the collective's aliases.
         display: dict[str, list[str]] = {}
-        display_keys: dict[str, set[str]] = {}
-        for source, words_by_command in layers:
+        display_keys: set[tuple[str, str]] = set()
+        by_display_rank = sorted(layers, key=lambda layer: layer[0] == _LAYER_ALIASES)
+        for source, words_by_command in by_display_rank:
             for command, words in words_by_command.items():
                 if command not in COMMANDS and command != CONFIRM:
                     problems.append(KeywordProblem("unknown_command", command=command))
@@ -312,8 +328,8 @@ class KeywordTable:
                     if command == CONFIRM:
                         confirm |= variants
                         continue
-                    if key not in display_keys.setdefault(command, set()):
-                        display_keys[command].add(key)
+                    if (command, key) not in display_keys:
+                        display_keys.add((command, key))
                         display.setdefault(command, []).append(str(word))
                     for variant in variants:
                         sources = seen.setdefault(variant, {}).setdefault(command, [])
@@ -337,13 +353,11 @@ class KeywordTable:
                 conflicts.append(
                     KeywordConflict(key, tuple(sorted(by_command)), chosen, tuple(sources))
                 )
-        # Her own language's words lead the display list, then English, then aliases.
-        display_order = {command: tuple(words) for command, words in display.items()}
         return cls(
             language=own or "en",
             exact=exact,
             confirm=frozenset(confirm),
-            display=_reorder_display(display_order, layers),
+            display={command: tuple(words) for command, words in display.items()},
             conflicts=tuple(sorted(conflicts, key=lambda c: c.word)),
             problems=tuple(problems),
         )
@@ -404,23 +418,6 @@ def _resolve_language(language: str, defaults: Mapping[str, object]) -> str | No
         return code
     base = code.split("-")[0]
     return base if base in defaults else None
-
-
-def _reorder_display(
-    display: dict[str, tuple[str, ...]],
-    layers: list[tuple[str, Mapping[str, Sequence[str]]]],
-) -> dict[str, tuple[str, ...]]:
-    """Display words per command: language layers first (in order), aliases last."""
-    ordered: dict[str, tuple[str, ...]] = {}
-    ranked = [name for name, _ in layers if name != _LAYER_ALIASES] + [_LAYER_ALIASES]
-    by_layer = dict(layers)
-    for command, words in display.items():
-        rank: dict[str, int] = {}
-        for position, layer in enumerate(ranked):
-            for word in by_layer.get(layer, {}).get(command, ()):
-                rank.setdefault(str(word), position)
-        ordered[command] = tuple(sorted(words, key=lambda w: rank.get(w, len(ranked))))
-    return ordered
 
 
 def load_default_keywords() -> dict[str, dict[str, list[str]]]:
