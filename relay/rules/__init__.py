@@ -23,7 +23,7 @@ from relay.rules.model import (
     Rules,
     Tier,
 )
-from relay.rules.values import normalise_number, normalise_word
+from relay.rules.values import normalise_number
 
 __all__ = [
     "ALERT_KINDS",
@@ -48,7 +48,6 @@ __all__ = [
     "format_duration",
     "load_rules",
     "normalise_number",
-    "normalise_word",
     "parse_duration",
     "rule_files",
 ]

@@ -7,15 +7,17 @@ placeholders left from the sample, a member whose alerts would reach nobody.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
 from relay.core.policy import Timings
 from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
 from relay.rules import document as doc
+from relay.rules import keywords
 from relay.rules.durations import format_duration
 from relay.rules.issues import Severity, sort_issues
+from relay.rules.keywords import Catalog
 from relay.rules.model import (
     DEFAULT_TIMINGS,
     Circle,
@@ -29,9 +31,8 @@ from relay.rules.model import (
 )
 from relay.rules.source import PathT
 from relay.rules.validate import Reporter, Sections, suggest
-from relay.rules.values import is_placeholder_group, is_placeholder_number, normalise_word
+from relay.rules.values import is_placeholder_group, is_placeholder_number
 
-DefaultKeywords = Callable[[str], Mapping[str, Sequence[str]]]
 _TIMING_FIELDS = tuple(doc.TimingsIn.model_fields)
 
 
@@ -40,7 +41,7 @@ def crosscheck(
     report: Reporter,
     *,
     allow_placeholders: bool,
-    default_keywords: DefaultKeywords,
+    catalog: Catalog,
 ) -> Rules | None:
     """Check what spans fields; return the rules, or None when `report` holds errors."""
     members = parts.members
@@ -50,7 +51,7 @@ def crosscheck(
     _check_numbers(parts, report, allow_placeholders=allow_placeholders)
     defaults, member_timings = _check_timings(parts, report)
     tier_specs = _tier_specs(parts, report)
-    keywords = _check_keywords(parts, report, default_keywords)
+    words = _check_keywords(parts, report, catalog)
     _check_reports(parts, report)
     if report.failed:
         return None
@@ -77,7 +78,7 @@ def crosscheck(
         timings=defaults,
         member_timings=member_timings,
         tier_specs=tier_specs,
-        keywords=keywords,
+        keywords=words,
         reports=_reports(parts.reports),
         retention=_retention(parts.retention),
         strangers=parts.strangers,
@@ -366,46 +367,51 @@ def _check_order(report: Reporter, kind: str, tiers: Sequence[doc.TierIn]) -> No
 
 
 def _check_keywords(
-    parts: Sections, report: Reporter, default_keywords: DefaultKeywords
-) -> dict[str, dict[doc.Command, tuple[str, ...]]]:
+    parts: Sections, report: Reporter, catalog: Catalog
+) -> dict[str, dict[str, tuple[str, ...]]]:
     written = {language: kw.words() for language, kw in parts.keywords.items()}
-    languages = set(written) | {m.language for m in parts.members.values()} | {"en"}
-    owners: dict[str, dict[str, str]] = {}  # language → normalised word → command
-    for language in sorted(languages):
-        taken: dict[str, str] = {}
-        for command, words in default_keywords(language).items():
-            for word in words:
-                taken.setdefault(normalise_word(str(word)), command)
-        # In the order they were written, so the clash is reported at the later word.
-        entries = [
+    for language, by_command in written.items():
+        built_in = keywords.table(language, catalog, None)
+        # In the order they were written, so a clash between two aliases is reported at the
+        # later one — the one the admin most likely just added.
+        entries = sorted(
             (report.place_key(("keywords", language, command, index)), command, index, word)
-            for command, words in written.get(language, {}).items()
+            for command, words in by_command.items()
             for index, word in enumerate(words)
-        ]
-        for _, command, index, word in sorted(entries):
-            key = normalise_word(word)
-            owner = taken.get(key)
-            if owner is not None and owner != command:
+        )
+        so_far: dict[str, list[str]] = {}
+        for _, command, index, word in entries:
+            hit = built_in.command_for(word)
+            if hit is None and so_far:
+                hit = keywords.table(language, {}, so_far).command_for(word)
+            if hit is not None and hit != command:
                 report.add(
                     ("keywords", language, command, index),
-                    f"'{word}' is already a word for '{owner}'",
+                    f"'{word}' is already a word for '{hit}'",
                 )
-            taken.setdefault(key, command)
-        owners[language] = taken
+            so_far.setdefault(command, []).append(word)
+    available = sorted(catalog)
     for alias, member in parts.members.items():
-        if member.duress_word is None:
-            continue
-        duress = normalise_word(member.duress_word)
-        for language in dict.fromkeys((member.language, "en")):
-            clash = owners.get(language, {}).get(duress)
-            if clash is not None:
+        if available and keywords.resolve_language(member.language, available) is None:
+            report.warn(
+                ("members", alias, "language"),
+                "no built-in words in this language yet: she gets the English ones",
+            )
+        own = keywords.resolve_language(member.language, sorted(written))
+        hers = keywords.table(member.language, catalog, written.get(own) if own else None)
+        for field, label in (("duress_word", "duress word"), ("checkin_secret", "check-in secret")):
+            word = getattr(member, field)
+            hit = hers.command_for(word) if word is not None else None
+            if hit is not None:
                 report.add(
-                    ("members", alias, "duress_word"),
-                    f"her duress word is also the word for '{clash}': pick a word that is not "
-                    "a command",
+                    ("members", alias, field),
+                    f"her {label} is also the word for '{hit}': pick a word that is not a command",
                 )
-                break
-        if member.checkin_secret is not None and normalise_word(member.checkin_secret) == duress:
+        if (
+            member.duress_word is not None
+            and member.checkin_secret is not None
+            and keywords.same_phrase(member.duress_word, member.checkin_secret)
+        ):
             report.add(
                 ("members", alias, "checkin_secret"), "must not be the same as her duress word"
             )

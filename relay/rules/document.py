@@ -191,11 +191,12 @@ class KeywordsIn(_Closed):
     approve: WordList = Field([], description="a moderator approves a report")
     reject: WordList = Field([], description="a moderator rejects a report")
     withdraw: WordList = Field([], description="withdraw her own report")
+    confirm: WordList = Field([], description="not a command: words that confirm FORGET (yes)")
 
-    def words(self) -> dict[Command, tuple[str, ...]]:
+    def words(self) -> dict[str, tuple[str, ...]]:
         """Command name → the words given for it (commands with none are left out)."""
-        out: dict[Command, tuple[str, ...]] = {}
-        for command in COMMANDS:
+        out: dict[str, tuple[str, ...]] = {}
+        for command in (*COMMANDS, "confirm"):
             words = getattr(self, "in_" if command == "in" else command)
             if words:
                 out[command] = tuple(words)

@@ -1,46 +1,60 @@
-"""The built-in command words of each language, as far as the rules checks need them.
+"""The rules' command words checked the way the parser will read them.
 
-They live in package data owned by the message catalog (``relay/locales/<lang>/keywords.yaml``:
-command → list of words). This reader tolerates the file being absent or malformed — the rules
-checks then see only the rules' own words — because a missing catalog must never stop the rules
-from loading.
+The parser (`relay.core.commands.KeywordTable`) decides what "the same word" means — case,
+accents, spacing, a leading ``/``, punctuation — and which words a member can use: her
+language's built-in words (``relay/locales/<lang>/keywords.yaml``), English's, and the
+collective's aliases. The checks here ask that same table, so the rules refuse exactly the
+clashes the parser would otherwise resolve silently: an alias that already names another command
+(a codeword for SOS that is also a built-in HELP word), or a duress word that is also a command.
+
+The built-in words are package data owned by the message catalog; if they are missing or
+malformed the rules still load (the checks then see only the rules' own words).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from functools import cache
-from importlib import resources
 
 import yaml
 
-from relay.rules.document import COMMANDS
-from relay.rules.values import LANGUAGE_PATTERN
+from relay.core.commands import KeywordTable, load_default_keywords
+from relay.core.normalize import fold_phrase
 
-_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+log = logging.getLogger(__name__)
+
+Catalog = Mapping[str, Mapping[str, Sequence[str]]]
+"""Language → command → built-in words, as `load_default_keywords` returns them."""
 
 
 @cache
-def default_keywords(language: str) -> Mapping[str, tuple[str, ...]]:
-    """Command name → built-in words for ``language``; empty when there is no such file."""
-    if not _LANGUAGE.fullmatch(language):
-        return {}  # never a path outside the catalog
+def built_in_keywords() -> Catalog:
+    """The package's built-in words, read once; empty if they cannot be read."""
     try:
-        text = (
-            resources.files("relay.locales").joinpath(language, "keywords.yaml").read_text("utf-8")
+        return load_default_keywords()
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        log.warning(
+            "built-in keyword files unreadable (%s); checking aliases alone", type(exc).__name__
         )
-        raw = yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError, ModuleNotFoundError):
         return {}
-    if not isinstance(raw, dict):
-        return {}
-    out: dict[str, tuple[str, ...]] = {}
-    for command, words in raw.items():
-        if command not in COMMANDS:
-            continue
-        if isinstance(words, str):
-            words = [words]
-        if isinstance(words, list):
-            out[command] = tuple(str(word) for word in words if isinstance(word, str | int))
-    return out
+
+
+def table(
+    language: str, catalog: Catalog, aliases: Mapping[str, Sequence[str]] | None
+) -> KeywordTable:
+    return KeywordTable.build(language, catalog, aliases or None)
+
+
+def same_phrase(a: str, b: str) -> bool:
+    """Whether the parser would take ``a`` and ``b`` as the same duress word or secret."""
+    return fold_phrase(a) == fold_phrase(b)
+
+
+def resolve_language(language: str, available: Sequence[str]) -> str | None:
+    """``es-MX`` → ``es`` when only ``es`` exists; None when neither does."""
+    code = language.strip().lower().replace("_", "-")
+    if code in available:
+        return code
+    base = code.split("-")[0]
+    return base if base in available else None

@@ -12,10 +12,10 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from relay.rules.crosscheck import DefaultKeywords, crosscheck
+from relay.rules.crosscheck import crosscheck
 from relay.rules.document import SECTIONS, RulesDocument
 from relay.rules.issues import RuleIssue, RulesInvalid, sort_issues
-from relay.rules.keywords import default_keywords as locale_keywords
+from relay.rules.keywords import Catalog, built_in_keywords
 from relay.rules.model import Rules
 from relay.rules.source import SectionKind, SourceFile, merge, read_file
 from relay.rules.validate import Reporter, suggest, validate_sections
@@ -59,16 +59,18 @@ def load_rules(
     path: Path,
     *,
     allow_placeholders: bool = False,
-    default_keywords: DefaultKeywords = locale_keywords,
+    built_in: Catalog | None = None,
 ) -> Rules:
     """Read, merge and check the rules at ``path`` (a folder of YAML files, or one file).
 
     Raises `RulesInvalid` with every error (and any warnings) at once, and nothing else.
     ``allow_placeholders`` turns the sample's made-up numbers from errors into warnings (the
-    demo and `peer-relay check` use it; a real run must not).
+    demo and `peer-relay check` use it; a real run must not). ``built_in``: the command words
+    the aliases are checked against (language → command → words); default: the package's.
     """
     try:
-        return _load(path, allow_placeholders, default_keywords)
+        catalog = built_in_keywords() if built_in is None else built_in
+        return _load(path, allow_placeholders, catalog)
     except RulesInvalid:
         raise
     except RecursionError:
@@ -88,7 +90,7 @@ def load_rules(
         ) from None
 
 
-def _load(path: Path, allow_placeholders: bool, default_keywords: DefaultKeywords) -> Rules:
+def _load(path: Path, allow_placeholders: bool, catalog: Catalog) -> Rules:
     shown = str(path)
     if not path.exists():
         raise RulesInvalid([RuleIssue(shown, None, "", "not found (no such folder or file)")])
@@ -111,9 +113,7 @@ def _load(path: Path, allow_placeholders: bool, default_keywords: DefaultKeyword
     report.issues.extend(unknown)
     report.issues.extend(merged.issues)
     parts = validate_sections(merged, report)
-    rules = crosscheck(
-        parts, report, allow_placeholders=allow_placeholders, default_keywords=default_keywords
-    )
+    rules = crosscheck(parts, report, allow_placeholders=allow_placeholders, catalog=catalog)
     if rules is None or report.failed:
         raise RulesInvalid(sort_issues(report.issues))
     return replace(rules, files=tuple(str(file) for file in files))

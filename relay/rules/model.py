@@ -20,7 +20,7 @@ from typing import Literal, TypeVar
 from relay.core.policy import Timings
 from relay.core.state import Recipient, RecipientKind
 from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
-from relay.rules.document import AlertKind, Command
+from relay.rules.document import AlertKind
 from relay.rules.issues import RuleIssue
 from relay.rules.values import normalise_number
 
@@ -144,7 +144,8 @@ class Rules:
     """The defaults; `timings_for` merges a member's own."""
     member_timings: Mapping[MemberAlias, Timings]
     tier_specs: Mapping[AlertKind, tuple[TierSpec, ...]]
-    keywords: Mapping[str, Mapping[Command, tuple[str, ...]]]
+    keywords: Mapping[str, Mapping[str, tuple[str, ...]]]
+    """Language → command (or ``confirm``) → the collective's extra words."""
     reports: ReportPolicy
     retention: Retention
     strangers: Literal["silence", "neutral"]
@@ -284,9 +285,17 @@ class Rules:
 
     # ---- words ---------------------------------------------------------------------------
 
-    def keyword_aliases(self, language: str) -> Mapping[Command, tuple[str, ...]]:
-        """Command name → the extra words the rules give it in ``language`` (built-ins aside)."""
-        return self.keywords.get(language, MappingProxyType({}))
+    def keyword_aliases(self, language: str) -> Mapping[str, tuple[str, ...]]:
+        """Command name → the extra words the rules give it in ``language`` (built-ins aside).
+
+        ``es-MX`` falls back to ``es`` when the rules have words for ``es`` only, as the
+        parser's own languages do.
+        """
+        code = language.strip().lower().replace("_", "-")
+        for key in (language, code, code.split("-")[0]):
+            if key in self.keywords:
+                return self.keywords[key]
+        return MappingProxyType({})
 
     def directory_for(self, language: str) -> tuple[DirectoryEntry, ...]:
         """The "who to call" lines a member with ``language`` sees."""

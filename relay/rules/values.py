@@ -8,7 +8,6 @@ the JSON Schema an editor uses to check the same thing as she types.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 import zoneinfo
 from datetime import timedelta
@@ -291,16 +290,8 @@ TimezoneField = Annotated[
 ]
 
 
-def normalise_word(word: str) -> str:
-    """How a keyword or duress word is compared: case, width, spaces, a leading ``/`` and
-    emoji presentation selectors do not matter (``/SOS`` = ``sos``, ``🆘️`` = ``🆘``)."""
-    folded = unicodedata.normalize("NFKC", word).casefold()
-    folded = folded.replace("\ufe0f", "").replace("\ufe0e", "")
-    return " ".join(folded.split()).lstrip("/").strip()
-
-
 def _word(value: Any) -> str:
-    if not isinstance(value, str) or not normalise_word(value):
+    if not isinstance(value, str) or not value.strip() or not value.strip().isprintable():
         raise ValueError("expected a word")
     if len(value) > MAX_WORD or "\n" in value.strip():
         raise ValueError(f"a word of at most {MAX_WORD} characters on one line")

@@ -457,6 +457,14 @@ MISTAKES: Sequence[tuple[str, str, str, str, str, str]] = [
         "keywords.en.sos[0]",
         "'HOME' is already a word for 'out'",
     ),
+    (  # HELP is never silently an alarm: English words count in every language
+        "rest.yaml",
+        "circles:",
+        "keywords:\n  es:\n    sos: [Menú]\ncircles:",
+        "Menú",
+        "keywords.es.sos[0]",
+        "'Menú' is already a word for 'help'",
+    ),
     (
         "rest.yaml",
         "circles:",
@@ -552,7 +560,7 @@ def test_errors_never_quote_numbers_or_secret_words(tmp_path: Path) -> None:
     files = edit(files, "rest.yaml", "circles:", "keywords:\n  en:\n    out: [stop]\ncircles:")
     folder = write(tmp_path / "rules", files)
     errors = problems(folder)
-    assert len(errors) == 3
+    assert len(errors) == 4  # a number twice; duress word and secret alike, and both a command
     for error in errors:
         assert "555" not in str(error) and "0101" not in str(error)
         assert "'stop'" not in error.message or error.path.startswith("keywords")
@@ -763,11 +771,9 @@ def test_conflicts_with_the_built_in_words_of_a_language(tmp_path: Path) -> None
     )
     folder = write(tmp_path / "rules", files)
 
-    def built_in(language: str) -> Mapping[str, Sequence[str]]:
-        return {"out": ["salir", "fuera"], "help": ["ayuda"]} if language == "es" else {}
-
+    built_in = {"es": {"out": ["salir", "fuera"], "help": ["ayuda"]}, "en": {"sos": ["sos"]}}
     with pytest.raises(RulesInvalid) as caught:
-        load_rules(folder, allow_placeholders=True, default_keywords=built_in)
+        load_rules(folder, allow_placeholders=True, built_in=built_in)
     assert [(e.path, e.message) for e in caught.value.errors] == [
         ("members.alice.duress_word", "her duress word is also the word for 'out': pick a word "
          "that is not a command"),
@@ -775,11 +781,9 @@ def test_conflicts_with_the_built_in_words_of_a_language(tmp_path: Path) -> None
     ]  # fmt: skip
 
 
-def test_a_broken_or_missing_keyword_catalog_does_not_stop_loading(tmp_path: Path) -> None:
-    def broken(language: str) -> Mapping[str, Sequence[str]]:
-        return {}
-
-    assert load_rules(write(tmp_path / "r", BASE), allow_placeholders=True, default_keywords=broken)
+def test_an_empty_keyword_catalog_does_not_stop_loading(tmp_path: Path) -> None:
+    rules = load_rules(write(tmp_path / "r", BASE), allow_placeholders=True, built_in={})
+    assert not [w for w in rules.warnings if "built-in" in w.message]
 
 
 # ---- what the relay asks the rules -------------------------------------------------------------

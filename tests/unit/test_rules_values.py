@@ -1,10 +1,10 @@
-"""Value rules: phone numbers, words, names, placeholders, issue lines."""
+"""Value rules: phone numbers, placeholders, issue lines."""
 
 from __future__ import annotations
 
 import pytest
 
-from relay.rules import RuleIssue, RulesInvalid, normalise_number, normalise_word
+from relay.rules import RuleIssue, RulesInvalid, normalise_number
 from relay.rules.values import is_placeholder_group, is_placeholder_number
 
 
@@ -31,15 +31,6 @@ def test_placeholders_are_the_fictional_555_01xx_range() -> None:
     assert not is_placeholder_number("+442025550101")
     assert is_placeholder_group("group.c2FtcGxlLWdyb3VwLXJlcGxhY2UtbWU=")
     assert not is_placeholder_group("group.bmlnaHQtc2hpZnQtZ3JvdXA=")
-
-
-@pytest.mark.parametrize(
-    ("a", "b"),
-    [("SOS", "sos"), ("/sos", "sos"), ("  Sos ", "sos"), ("🆘️", "🆘"), ("ＳＯＳ", "sos"),
-     ("all  good", "all good")],
-)  # fmt: skip
-def test_words_compare_without_case_width_slash_or_emoji_style(a: str, b: str) -> None:
-    assert normalise_word(a) == normalise_word(b)
 
 
 def test_issue_lines() -> None:
