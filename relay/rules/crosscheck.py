@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from relay.core.durations import MAX_DURATION as LONGEST_CHECKIN
 from relay.core.policy import Timings
 from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
 from relay.rules import document as doc
@@ -242,6 +243,15 @@ def _timing_problems(
             f"({_d(t.checkin)})",
         )
         ok = False
+    for name in ("checkin_max", "extend_max"):
+        value = getattr(t, name)
+        if value > LONGEST_CHECKIN:
+            report.add(
+                at(name),
+                f"{name} ({_d(value)}) is longer than the {_d(LONGEST_CHECKIN)} a member can ask "
+                "for in one message",
+            )
+            ok = False
     if t.extend_max > t.checkin_max:
         report.add(
             at("extend_max", "checkin_max"),

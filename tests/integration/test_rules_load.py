@@ -407,6 +407,14 @@ MISTAKES: Sequence[tuple[str, str, str, str, str, str]] = [
         "members.alice.timings.checkin",
         "longer than checkin_max (12h)",
     ),
+    (
+        "rest.yaml",
+        "circles:",
+        "timings:\n  checkin_max: 2d\ncircles:",
+        "checkin_max: 2d",
+        "timings.checkin_max",
+        "longer than the 1d a member can ask for in one message",
+    ),
     # escalation
     (
         "rest.yaml",
