@@ -167,11 +167,14 @@ class Engine:
             duress_word=member.duress_word,
             checkin_secret=member.checkin_secret,
         )
-        if event.quote_timestamp is not None and isinstance(intent, intents.Unknown):
-            # A reply quoting an alert ("on my way") is an ACK of that alert.
+        quoting = event.quote_timestamp is not None
+        if quoting and isinstance(intent, intents.Unknown | intents.Ack | intents.Resolved):
+            # A reply quoting an alert ("on my way") answers that alert, whoever else is in danger.
             quoted = await self._ack_for(event.quote_timestamp)
-            if quoted is not None:
-                return quoted
+            if isinstance(quoted, intents.Ack):
+                if isinstance(intent, intents.Resolved):
+                    return intent  # RESOLVED picks the newest alert she was sent
+                return intents.Ack(target=quoted.target)
         if event.group_id is not None and not isinstance(intent, intents.Ack | intents.Resolved):
             return None  # group chatter is not for the relay; answering would spam the group
         return intent

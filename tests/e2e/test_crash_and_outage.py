@@ -65,6 +65,7 @@ async def test_a_minute_of_failing_sends_loses_nothing_and_keeps_order(
     alert = await harness.to("bob", "ALERT", timeout=15)
     assert "Hotel Rex" in alert.message
     await harness.to("carol", "ALERT", timeout=5)
+    await harness.to("alice", "Are you OK?", timeout=10)
     to_alice = harness.texts_to("alice")
     steps = ["Checked in", "left on your check-in", "Are you OK?"]
     positions = [next(i for i, t in enumerate(to_alice) if step in t) for step in steps]
