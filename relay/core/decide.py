@@ -291,8 +291,10 @@ def _extend(b: _Builder, alias: MemberAlias, own: Watch | None, duration: timede
 def _pick(answering: Sequence[Watch], target: str | None) -> list[Watch]:
     found = [w for w in answering if w.phase in (Phase.ALERTED, Phase.ACKED)]
     if target:
+        # "ACK alice" picks her alert; "ACK on my way" names nobody, so it answers the newest.
         wanted = target.strip().lower()
-        found = [w for w in found if w.member.lower() == wanted]
+        named = [w for w in found if w.member.lower() == wanted]
+        found = named or found
     return sorted(found, key=lambda w: w.alert_started_at or w.started_at, reverse=True)
 
 

@@ -230,3 +230,10 @@ def test_group_recipient_in_tier_gets_alert(ctx: Context) -> None:
     watch, decisions = run_timers(gctx, watch, T0 + 95 * MIN)
     assert group in watch.alerted
     assert any(m.to == group for m in decisions[-1].messages)
+
+
+def test_ack_with_words_that_name_nobody_answers_the_newest_alert(ctx: Context) -> None:
+    watch = start(ctx)
+    watch, _ = run_timers(ctx, watch, T0 + 95 * MIN)
+    d = on_message(ctx, BOB, intents.Ack(target="on"), None, [watch], T0 + 96 * MIN, "x")
+    assert d.watches[0].acked_by == BOB
