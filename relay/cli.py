@@ -129,7 +129,7 @@ def _run(config_path: Path) -> int:
     relay = Relay(config=config, rules=rules, sealer=Sealer(key))
     try:
         return asyncio.run(relay.run())
-    except Exception:  # noqa: BLE001 — last resort: one redacted line, a code systemd restarts on
+    except Exception:
         log.exception("the relay stopped on an internal error")
         return EXIT_SOFTWARE
 

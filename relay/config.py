@@ -103,7 +103,7 @@ class Config(_Closed):
 
 
 @dataclass(frozen=True)
-class ConfigInvalid(Exception):  # noqa: N818 — reads better at call sites than ConfigInvalidError
+class ConfigInvalid(Exception):
     """The config file cannot be used; `issues` are one line each, naming file, line and key."""
 
     issues: list[str]
@@ -133,11 +133,13 @@ def load_config(path: Path) -> Config:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f"{mark.line + 1}:" if mark is not None else ""
+        where = f"{mark.line + 1}:" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigInvalid([f"{name}:{line} {problem}"]) from None
+        raise ConfigInvalid([f"{name}:{where} {problem}"]) from None
     if not isinstance(data, dict):
-        raise ConfigInvalid([f"{name}:1: the config must be a mapping of keys (see config.sample.yaml)"])
+        raise ConfigInvalid(
+            [f"{name}:1: the config must be a mapping of keys (see config.sample.yaml)"]
+        )
     lines: dict[tuple[str, ...], int] = {}
     if node is not None:
         _key_lines(node, (), lines)

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 
-
 from relay import systemd
 from relay.clock import Clock, SystemClock
 from relay.config import Config
@@ -156,7 +155,7 @@ class Relay:
                 log.warning("%s ended; restarting", name)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 — any failure of a loop must restart it, not end the relay
+            except Exception:
                 log.exception("%s failed; restarting in %.0fs", name, delay)
             if time.monotonic() - started > 60:
                 delay = 1.0
@@ -170,7 +169,7 @@ class Relay:
             self.processed_at = time.monotonic()
             try:
                 await self.engine.handle(event)
-            except Exception:  # noqa: BLE001 — one event must not stop the others
+            except Exception:
                 log.exception("handling an event failed")
             self.processed_at = time.monotonic()
 
@@ -229,5 +228,3 @@ class Relay:
             if task.done():
                 return name
         return None
-
-

@@ -98,8 +98,8 @@ async def _demo(sample_rules: Path, interactive: bool) -> int:
             config_path = _prepare(tmp, sample_rules, sim.service)
             config = load_config(config_path)
             rules = load_rules(config.rules_dir, allow_placeholders=True)
-            names = {m.number: alias.capitalize() for alias, m in rules.members.items()}
-            numbers = {alias: m.number for alias, m in rules.members.items()}
+            names = {str(m.number): alias.capitalize() for alias, m in rules.members.items()}
+            numbers = {str(alias): str(m.number) for alias, m in rules.members.items()}
             relay = Relay(
                 config=config,
                 rules=rules,

@@ -149,7 +149,9 @@ class Engine:
             self.context, member.alias, intent, own, answering, now, new_row_key()
         )
         await self.apply(decision, now, seen=tag)
-        log.info("%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages))
+        log.info(
+            "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
+        )
 
     async def _intent(self, member: Member, event: Incoming) -> intents.Intent | None:
         if event.kind is IncomingKind.REACTION:
@@ -196,7 +198,9 @@ class Engine:
         if getattr(self.rules, "strangers", "silence") == "neutral" and event.sender_number:
             text = self.catalog.text("en", "stranger")
             async with self.db.transaction() as conn:
-                await self.outbox.add(conn, Queued(event.sender_number, text, "reply"), self.clock.now())
+                await self.outbox.add(
+                    conn, Queued(event.sender_number, text, "reply"), self.clock.now()
+                )
             self.on_queued()
 
     async def _untrusted(self, event: UntrustedIdentity) -> None:
@@ -256,12 +260,17 @@ class Engine:
                     reason=message.last_error or "unknown",
                 )
             )
-            log.warning("alert #%d still unsent after %s; telling the admin", message.id, span(now - message.created_at))
+            log.warning(
+                "alert #%d still unsent after %s; telling the admin",
+                message.id,
+                span(now - message.created_at),
+            )
         admin = self.known_numbers.get(self.admin) if self.admin else None
         async with self.db.transaction() as conn:
             await self.outbox.mark_reported(conn, [m.id for m in stuck])
             if admin is not None:
                 for text in lines:
-                    await self.outbox.add(conn, Queued(admin, text, "notice", None, self.admin or ""), now)
+                    await self.outbox.add(
+                        conn, Queued(admin, text, "notice", None, self.admin or ""), now
+                    )
         self.on_queued()
-

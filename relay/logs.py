@@ -42,10 +42,10 @@ def redact_exception(
 
 
 class RedactingFormatter(logging.Formatter):
-    def formatException(self, ei: Any) -> str:  # noqa: N802 — logging's name
+    def formatException(self, ei: Any) -> str:
         return redact_exception(*ei)
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802 — logging's name
+    def formatStack(self, stack_info: str) -> str:
         return "(stack omitted)"
 
     def format(self, record: logging.LogRecord) -> str:

@@ -31,7 +31,9 @@ def run_status(config_path: Path, out: TextIO) -> int:
     except KeyProblem as exc:
         out.write(f"{exc}\n")
         return EXIT_KEY
-    return asyncio.run(_status(config.signal.service, config.signal.number, config.data_dir, sealer, out))
+    return asyncio.run(
+        _status(config.signal.service, config.signal.number, config.data_dir, sealer, out)
+    )
 
 
 async def _status(service: str, number: str, data_dir: Path, sealer: Sealer, out: TextIO) -> int:

@@ -35,6 +35,8 @@ def run_check(rules_dir: Path | None, config_path: Path | None, out: TextIO) -> 
         config, config_errors = _check_config(config_path)
         errors.extend(config_errors)
     if rules_dir is None:
+        if errors:  # the config names the rules folder, and it could not be read
+            return _print(errors, out)
         configured = getattr(config, "rules_dir", None)
         rules_dir = Path(configured) if configured is not None else DEFAULT_RULES_DIR
     rules: Rules | None = None
@@ -45,9 +47,7 @@ def run_check(rules_dir: Path | None, config_path: Path | None, out: TextIO) -> 
     if rules is not None and config is not None and config_path is not None:
         errors.extend(_config_against_rules(config, config_path, rules))
     if errors:
-        for line in errors:
-            out.write(line + "\n")
-        return EXIT_CHECK_FAILED
+        return _print(errors, out)
     assert rules is not None  # noqa: S101 — no errors means the rules loaded
     for warning in rules.warnings:
         out.write(f"{warning}\n")
@@ -55,6 +55,12 @@ def run_check(rules_dir: Path | None, config_path: Path | None, out: TextIO) -> 
     if config_path is not None:
         out.write(f"{config_path}: OK\n")
     return EXIT_OK
+
+
+def _print(errors: list[str], out: TextIO) -> int:
+    for line in errors:
+        out.write(line + "\n")
+    return EXIT_CHECK_FAILED
 
 
 def summary(rules_dir: Path, rules: Rules) -> str:

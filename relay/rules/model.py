@@ -164,6 +164,9 @@ class Rules:
         for alias, watchers in self.watchers.items():
             buddies.setdefault(alias, []).extend(watchers)
         setter = object.__setattr__  # frozen: the indexes are derived once, here
+        for name in ("members", "watchers", "circles", "contacts", "member_timings", "tier_specs"):
+            setter(self, name, _frozen(getattr(self, name)))  # read-only views: shared by tasks
+        setter(self, "keywords", _frozen({k: _frozen(v) for k, v in self.keywords.items()}))
         setter(self, "_buddies", _frozen({a: _unique(b, a) for a, b in buddies.items()}))
         setter(self, "_by_number", _frozen({m.number: a for a, m in self.members.items()}))
         setter(

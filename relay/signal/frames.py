@@ -58,7 +58,11 @@ async def read_frame(api: SignalAPI, raw: str) -> Event | None:
 
 
 def _keys(data: object) -> str:
-    return ",".join(sorted(str(k) for k in data)[:8]) if isinstance(data, dict) else type(data).__name__
+    return (
+        ",".join(sorted(str(k) for k in data)[:8])
+        if isinstance(data, dict)
+        else type(data).__name__
+    )
 
 
 def _int(value: object, default: int = 0) -> int:

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "relay.db"
 
 
-class SchemaTooNew(Exception):  # noqa: N818 — reads as a sentence where it is caught
+class SchemaTooNew(Exception):
     """The database was written by a newer peer-relay; refuse rather than guess."""
 
 

@@ -80,7 +80,9 @@ class OutboxRepo:
 
     def _load(self, row: aiosqlite.Row) -> Pending:
         row_key = row["row_key"]
-        payload = self.sealer.open_json(row["recipient"], aad=aad_for("outbox", "recipient", row_key))
+        payload = self.sealer.open_json(
+            row["recipient"], aad=aad_for("outbox", "recipient", row_key)
+        )
         assert isinstance(payload, dict)  # noqa: S101 — written by add() above
         return Pending(
             id=row["id"],

@@ -45,7 +45,9 @@ class WatchRepo:
         return self.sealer.seal_json(detail, aad=aad_for("watches", "detail", watch.id))
 
     def _load(self, row: aiosqlite.Row) -> Watch:
-        detail: Any = self.sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
+        detail: Any = self.sealer.open_json(
+            row["detail"], aad=aad_for("watches", "detail", row["id"])
+        )
         return Watch(
             id=row["id"],
             member=MemberAlias(detail["member"]),
@@ -73,7 +75,9 @@ class WatchRepo:
             return [self._load(row) for row in await cursor.fetchall()]
 
     async def live_for(self, alias: MemberAlias) -> Watch | None:
-        found = await self._select("member_tag = ? AND phase != 'closed'", (self.member_tag(alias),))
+        found = await self._select(
+            "member_tag = ? AND phase != 'closed'", (self.member_tag(alias),)
+        )
         return found[0] if found else None
 
     async def get(self, watch_id: str) -> Watch | None:
@@ -87,7 +91,9 @@ class WatchRepo:
         return [w for w in found if me in w.alerted]
 
     async def due(self, now: datetime) -> list[Watch]:
-        return await self._select("next_at IS NOT NULL AND next_at <= ? ORDER BY next_at", (to_ms(now),))
+        return await self._select(
+            "next_at IS NOT NULL AND next_at <= ? ORDER BY next_at", (to_ms(now),)
+        )
 
     async def next_wake(self) -> datetime | None:
         async with self.db.conn.execute("SELECT MIN(next_at) FROM watches") as cursor:

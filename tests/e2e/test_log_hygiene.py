@@ -37,7 +37,7 @@ async def test_a_full_scenario_logs_nothing_personal(
     sim.faults.fail_sends(SendFailure.UNREGISTERED, count=2)  # error bodies quote the number
     await sim.wait_for_sent(lambda s: s.reached(bob) and "ALERT" in s.message, timeout=20)
     await sim.member_sends(bob, "ACK on my way canary-ack-M2")
-    await sim.wait_for_sent(lambda s: s.reached(alice) and "on it" in s.message, timeout=10)
+    await sim.wait_for_sent(lambda s: s.reached(alice) and "Bob is on it" in s.message, timeout=10)
     await sim.member_sends(alice, "OUT")
     await sim.member_sends(alice, "x" * 5000 + "canary-long-P4")
     await asyncio.sleep(1)

@@ -66,4 +66,6 @@ async def test_failed_sends_are_retried_until_delivered_in_order(
     await harness.to("alice", "SOS", timeout=10)  # the help text, sent last
     delivered = [s.message for s in harness.sim.sent if s.reached(NUMBERS["alice"])]
     assert len(delivered) == 3
-    assert "Checked in" in delivered[0] and "Check-in until" in delivered[1] and "SOS" in delivered[2]
+    assert (
+        "Checked in" in delivered[0] and "Check-in until" in delivered[1] and "SOS" in delivered[2]
+    )

@@ -26,14 +26,16 @@ class FakePolicy:
 
     default_language: str = "en"
     languages: dict[str, str] = field(default_factory=lambda: {"dana": "es"})
-    timings_: Timings = Timings(
-        checkin=60 * MIN,
-        checkin_max=12 * 60 * MIN,
-        extend_max=120 * MIN,
-        reminder_before=10 * MIN,
-        grace=5 * MIN,
-        escalate_after=10 * MIN,
-        repeat_every=5 * MIN,
+    timings_: Timings = field(
+        default_factory=lambda: Timings(
+            checkin=60 * MIN,
+            checkin_max=12 * 60 * MIN,
+            extend_max=120 * MIN,
+            reminder_before=10 * MIN,
+            grace=5 * MIN,
+            escalate_after=10 * MIN,
+            repeat_every=5 * MIN,
+        )
     )
     buddies: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"alice": ("bob", "carol"), "bob": ("alice",)}
