@@ -141,7 +141,7 @@ def test_sim_command_serves_the_api_on_loopback() -> None:
         deadline = time.monotonic() + 20
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health") as resp:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health") as resp:
                     assert resp.status == 204
                     break
             except OSError:
