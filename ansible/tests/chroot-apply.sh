@@ -53,6 +53,14 @@ mkdir -p "$root"
 tar -C "$root" -xf "$cache"
 # DNS for apt and pip inside the root.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's trusted CAs too, so that apt and pip inside the root work behind the same
+# TLS-inspecting proxy as this machine, if there is one (harmless otherwise).
+mkdir -p "$root/usr/local/share/ca-certificates/test-host"
+awk -v dir="$root/usr/local/share/ca-certificates/test-host" '
+    /BEGIN CERTIFICATE/ { n++; file = sprintf("%s/host-%04d.crt", dir, n) }
+    file { print > file }
+    /END CERTIFICATE/ { close(file); file = "" }' /etc/ssl/certs/ca-certificates.crt
+chroot "$root" update-ca-certificates > /dev/null 2>&1
 # Package scripts must not start daemons in a chroot: they would run on this machine's kernel
 # (Docker's engine among them). The standard Debian guard for chroots.
 printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
@@ -118,7 +126,7 @@ echo "$recap" | grep -Eq 'changed=0 .*failed=0' || {
 
 say "checking the result inside the root"
 check_mode() {  # path mode owner group
-    actual=$(stat -c '%a %U %G' "$root$1")
+    actual=$(chroot "$root" stat -c "%a %U %G" "$1")
     [ "$actual" = "$2 $3 $4" ] || die "$1 is '$actual', expected '$2 $3 $4'"
     echo "ok  $1 $actual"
 }
