@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from relay import systemd
+from relay.attachments import AttachmentVault
 from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.core.commands import KeywordTable, load_default_keywords
@@ -105,6 +106,7 @@ class Relay:
             timezone=cfg.timezone,
             admin=MemberAlias(cfg.admin),
         )
+        engine.vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
         self.engine = engine
         self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
         self.sender = OutboxSender(

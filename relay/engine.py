@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from relay.clock import Clock
 from relay.core import intents
@@ -21,6 +22,7 @@ from relay.core.render import Catalog, span
 from relay.core.state import Recipient, RecipientKind
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
+from relay.features import Feature, FeatureContext, Write
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, UntrustedIdentity
@@ -28,6 +30,9 @@ from relay.store.db import Database
 from relay.store.outbox import OutboxRepo, Pending, Queued
 from relay.store.times import to_ms
 from relay.store.watches import WatchRepo
+
+if TYPE_CHECKING:
+    from relay.attachments import AttachmentVault
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,23 @@ class Engine:
         self.strangers = 0
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
+        self.features: dict[type, Feature] = {}
+        self.vault: AttachmentVault | None = None
         self.use_rules(rules)
+
+    def add_feature(self, feature: Feature) -> None:
+        for claimed in feature.claims:
+            self.features[claimed] = feature
+
+    def feature_context(self) -> FeatureContext:
+        return FeatureContext(
+            db=self.db,
+            sealer=self.sealer,
+            rules=self.rules,
+            catalog=self.catalog,
+            timezone=self.timezone,
+            vault=self.vault,
+        )
 
     # --- rules ----------------------------------------------------------------------------------
 
@@ -93,9 +114,17 @@ class Engine:
 
     # --- carrying out a decision ------------------------------------------------------------
 
-    async def apply(self, decision: Decision, now: datetime, seen: bytes | None = None) -> None:
+    async def apply(
+        self,
+        decision: Decision,
+        now: datetime,
+        seen: bytes | None = None,
+        write: Write | None = None,
+    ) -> None:
         queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
         async with self.db.transaction() as conn:
+            if write is not None:
+                await write(conn)
             for watch in decision.watches:
                 await self.watches.save(conn, watch)
             for item in queued:
@@ -142,6 +171,14 @@ class Engine:
         intent = await self._intent(member, event)
         if intent is None:
             await self.apply(Decision(), now, seen=tag)
+            return
+        feature = self.features.get(type(intent))
+        if feature is not None:
+            result = await feature.handle(self.feature_context(), member, intent, event, now)
+            await self.apply(result.decision, now, seen=tag, write=result.write)
+            log.info(
+                "%s: %s handled by %s", member.alias, type(intent).__name__, type(feature).__name__
+            )
             return
         own = await self.watches.live_for(member.alias)
         answering = await self.watches.open_alerts_for(member.alias)

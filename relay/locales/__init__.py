@@ -21,11 +21,31 @@ def available_languages() -> list[str]:
     )
 
 
+KEYWORDS_FILE = "keywords.yaml"
+
+
+def catalog_files(language: str) -> list[str]:
+    """A language's message files: messages.yaml, then one per feature (reports.yaml …)."""
+    folder = resources.files(__name__).joinpath(language)
+    names = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml") and entry.name != KEYWORDS_FILE
+    )
+    return sorted(names, key=lambda name: name != "messages.yaml")
+
+
 def load_catalog() -> Catalog:
-    """Every language's messages.yaml, read once at start."""
+    """Every language's message files, read once at start. A key defined twice is an error."""
     root = resources.files(__name__)
     messages: dict[str, dict[str, str]] = {}
     for language in available_languages():
-        raw = yaml.safe_load(root.joinpath(language, "messages.yaml").read_text(encoding="utf-8"))
-        messages[language] = {str(key): str(value) for key, value in (raw or {}).items()}
+        table: dict[str, str] = {}
+        for name in catalog_files(language):
+            raw = yaml.safe_load(root.joinpath(language, name).read_text(encoding="utf-8"))
+            for key, value in (raw or {}).items():
+                if str(key) in table:
+                    raise ValueError(f"locales/{language}/{name}: {key} is defined twice")
+                table[str(key)] = str(value)
+        messages[language] = table
     return Catalog(messages)

@@ -104,6 +104,14 @@ class SignalTransport:
         async with self._http().get(f"http://{self.service}{path}") as resp:
             return resp.status, await resp.read()
 
+    async def delete(self, path: str) -> int:
+        """A plain DELETE (signal-cli's copy of an attachment); the status, 0 if unreachable."""
+        try:
+            async with self._http().delete(f"http://{self.service}{path}") as resp:
+                return resp.status
+        except (TimeoutError, aiohttp.ClientError):
+            return 0
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
