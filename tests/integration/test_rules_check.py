@@ -103,3 +103,11 @@ def test_the_command_line_end_to_end(copy: Path) -> None:
     assert bad.returncode == EXIT_CHECK_FAILED
     assert bad.stdout.startswith(f"{copy / 'timings.yaml'}:")
     assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_a_broken_config_without_a_rules_folder_reports_the_config_alone(tmp_path: Path) -> None:
+    config = tmp_path / "relay.yaml"
+    config.write_text("signal: [\n", encoding="utf-8")
+    code, lines = check(None, config)
+    assert code == EXIT_CHECK_FAILED
+    assert len(lines) == 1 and lines[0].startswith(f"{config}:")
