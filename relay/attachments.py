@@ -8,8 +8,8 @@ signal-cli-rest-api to delete its copy, so a seized card holds only ciphertext.
 from __future__ import annotations
 
 import base64
+import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 from relay.crypto.seal import Sealer, aad_for, new_row_key
@@ -21,23 +21,6 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 8 * 1024 * 1024  # Signal's own limits are larger; a Pi's card is small
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """A sealed attachment: `key` names its file and binds it (AAD). Keep it in a sealed row."""
-
-    key: str
-    content_type: str
-
-    def to_json(self) -> list[str]:
-        return [self.key, self.content_type]
-
-    @classmethod
-    def from_json(cls, value: object) -> Stored:
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            raise ValueError("not a stored attachment")
-        return cls(str(value[0]), str(value[1]))
-
-
 class AttachmentVault:
     def __init__(self, folder: Path, sealer: Sealer, transport: SignalTransport) -> None:
         self.folder = folder
@@ -47,7 +30,16 @@ class AttachmentVault:
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.sealed"
 
-    async def keep(self, ref: AttachmentRef) -> Stored | None:
+    def put(self, data: bytes, content_type: str, filename: str | None = None) -> str:
+        """Seal `data` into the vault; the key is all anyone needs to keep (in a sealed row)."""
+        key = new_row_key()
+        header = json.dumps({"type": content_type, "name": filename}).encode("utf-8")
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        blob = len(header).to_bytes(4, "big") + header + data
+        self.sealer.seal_file(blob, self._path(key), aad=aad_for("attachments", "file", key))
+        return key
+
+    async def keep(self, ref: AttachmentRef) -> str | None:
         """Fetch, seal and store one attachment; delete signal-cli's copy. None if it failed."""
         try:
             status, data = await self.transport.get(f"/v1/attachments/{ref.id}")
@@ -56,21 +48,26 @@ class AttachmentVault:
         if status != 200 or not data or len(data) > MAX_BYTES:
             log.warning("could not keep an attachment (HTTP %s, %d bytes)", status, len(data))
             return None
-        key = new_row_key()
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.sealer.seal_file(data, self._path(key), aad=aad_for("attachments", "file", key))
+        key = self.put(data, ref.content_type or "application/octet-stream")
         await self.transport.delete(f"/v1/attachments/{ref.id}")
-        return Stored(key, ref.content_type or "application/octet-stream")
+        return key
 
-    def open(self, stored: Stored) -> bytes:
-        return self.sealer.open_file(
-            self._path(stored.key), aad=aad_for("attachments", "file", stored.key)
-        )
+    def open(self, key: str) -> tuple[bytes, str, str | None]:
+        """The bytes, content type and file name; raises OSError if it was deleted."""
+        blob = self.sealer.open_file(self._path(key), aad=aad_for("attachments", "file", key))
+        size = int.from_bytes(blob[:4], "big")
+        header = json.loads(blob[4 : 4 + size])
+        return blob[4 + size :], str(header["type"]), header.get("name")
 
-    def as_data_uri(self, stored: Stored) -> str:
-        """The form `/v2/send` takes in `base64_attachments`."""
-        encoded = base64.b64encode(self.open(stored)).decode("ascii")
-        return f"data:{stored.content_type};base64,{encoded}"
+    def as_data_uri(self, key: str) -> str | None:
+        """The form `/v2/send` takes in `base64_attachments`; None if it is gone."""
+        try:
+            data, content_type, name = self.open(key)
+        except OSError:
+            return None
+        encoded = base64.b64encode(data).decode("ascii")
+        named = f";filename={name}" if name else ""
+        return f"data:{content_type}{named};base64,{encoded}"
 
-    def forget(self, stored: Stored) -> None:
-        self._path(stored.key).unlink(missing_ok=True)
+    def forget(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)

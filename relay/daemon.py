@@ -26,6 +26,7 @@ from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
 from relay.engine import Engine
 from relay.exitcodes import EXIT_OK, EXIT_SIGNAL
+from relay.feature_set import default_features
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender
@@ -106,7 +107,10 @@ class Relay:
             timezone=cfg.timezone,
             admin=MemberAlias(cfg.admin),
         )
-        engine.vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
+        vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
+        engine.vault = vault
+        for feature in default_features():
+            engine.add_feature(feature)
         self.engine = engine
         self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
         self.sender = OutboxSender(
@@ -116,6 +120,7 @@ class Relay:
             retry_cap=cfg.outbox.retry_cap,
             stuck_after=cfg.outbox.alert_undelivered_after,
             on_stuck=engine.report_stuck,
+            attach=vault.as_data_uri,
         )
         engine.on_queued = self.sender.poke
 

@@ -146,7 +146,14 @@ class Engine:
         label = message.to.label or (
             message.to.address if message.to.kind is RecipientKind.MEMBER else ""
         )
-        return Queued(address, message.text, message.purpose.value, message.watch_id, label)
+        return Queued(
+            address,
+            message.text,
+            message.purpose.value,
+            message.watch_id,
+            label,
+            message.attachments,
+        )
 
     # --- inbound ---------------------------------------------------------------------------------
 

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 RETRY_FIRST = timedelta(seconds=1)
 CONCURRENCY = 8
 
-Send = Callable[[list[str], str], Awaitable[SendOutcome]]
+Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
+Attach = Callable[[str], str | None]  # vault key → data URI (None: deleted meanwhile)
 StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
 
 
@@ -43,7 +44,9 @@ class OutboxSender:
         retry_cap: timedelta,
         stuck_after: timedelta,
         on_stuck: StuckHook,
+        attach: Attach | None = None,
     ) -> None:
+        self.attach = attach
         self.repo = repo
         self.send = send
         self.clock = clock
@@ -87,7 +90,8 @@ class OutboxSender:
         await asyncio.gather(*(one(m) for m in heads))
 
     async def _send_one(self, message: Pending) -> None:
-        outcome = await self.send([message.address], message.text)
+        files = [self.attach(key) for key in message.attachments] if self.attach else []
+        outcome = await self.send([message.address], message.text, [f for f in files if f])
         now = self.clock.now()
         if outcome.ok:
             await self.repo.mark_sent(message.id, outcome.timestamp, now)

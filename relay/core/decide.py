@@ -35,6 +35,7 @@ class Outgoing:
     text: str
     purpose: Purpose
     watch_id: str | None = None
+    attachments: tuple[str, ...] = ()  # attachment vault keys (photos, exported files)
 
 
 @dataclass(frozen=True, slots=True)

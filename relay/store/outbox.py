@@ -25,6 +25,7 @@ class Queued:
     purpose: str
     watch_id: str | None = None
     label: str = ""  # an alias, a group or contact label: how notices about it name the recipient
+    attachments: tuple[str, ...] = ()  # attachment vault keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Pending:
     attempts: int
     last_error: str | None
     label: str
+    attachments: tuple[str, ...] = ()
 
 
 class OutboxRepo:
@@ -53,13 +55,18 @@ class OutboxRepo:
         row_key = new_row_key()
         payload = {"to": item.address, "label": item.label}
         await conn.execute(
-            "INSERT INTO outbox (row_key, recipient_tag, recipient, body, purpose, watch_id, "
-            "created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (row_key, recipient_tag, recipient, body, attachments, purpose, "
+            "watch_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row_key,
                 self._tag(item.address),
                 self.sealer.seal_json(payload, aad=aad_for("outbox", "recipient", row_key)),
                 self.sealer.seal_text(item.text, aad=aad_for("outbox", "body", row_key)),
+                self.sealer.seal_json(
+                    list(item.attachments), aad=aad_for("outbox", "attachments", row_key)
+                )
+                if item.attachments
+                else None,
                 item.purpose,
                 item.watch_id,
                 to_ms(now),
@@ -94,7 +101,15 @@ class OutboxRepo:
             created_at=from_ms(row["created_at"]),
             attempts=row["attempts"],
             last_error=row["last_error"],
+            attachments=self._attachments(row),
         )
+
+    def _attachments(self, row: aiosqlite.Row) -> tuple[str, ...]:
+        if row["attachments"] is None:
+            return ()
+        aad = aad_for("outbox", "attachments", row["row_key"])
+        keys = self.sealer.open_json(row["attachments"], aad=aad)
+        return tuple(str(k) for k in keys) if isinstance(keys, list) else ()
 
     async def next_attempt(self) -> datetime | None:
         """When the earliest waiting head may be tried again (None: nothing pending)."""

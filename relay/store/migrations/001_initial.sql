@@ -22,6 +22,7 @@ CREATE TABLE outbox (
     recipient_tag    BLOB NOT NULL,             -- HMAC of the address: order is kept per recipient
     recipient        BLOB NOT NULL,             -- sealed address (number, uuid or group id)
     body             BLOB NOT NULL,             -- sealed text
+    attachments      BLOB,                      -- sealed JSON list of attachment vault keys
     purpose          TEXT NOT NULL,             -- reply | reminder | alert | notice
     watch_id         TEXT,
     created_at       INTEGER NOT NULL,
