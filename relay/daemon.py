@@ -121,6 +121,7 @@ class Relay:
             stuck_after=cfg.outbox.alert_undelivered_after,
             on_stuck=engine.report_stuck,
             attach=vault.as_data_uri,
+            on_failed=engine.alert_failed,
         )
         engine.on_queued = self.sender.poke
 

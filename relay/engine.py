@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from relay.clock import Clock
 from relay.core import intents
 from relay.core.commands import KeywordTable, parse
-from relay.core.decide import Context, Decision, Outgoing, Purpose, on_message, on_timer
-from relay.core.render import Catalog, span
+from relay.core.decide import (
+    Context,
+    Decision,
+    Outgoing,
+    Purpose,
+    on_mark,
+    on_message,
+    on_timer,
+    on_undeliverable,
+)
+from relay.core.render import Catalog, display, span
 from relay.core.state import Recipient, RecipientKind
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
@@ -35,6 +44,19 @@ if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
 
 log = logging.getLogger(__name__)
+
+Screener = Callable[[Member, str, datetime], Awaitable[tuple[str, ...]]]
+"""Client details → warning lines in her language (bad-client reports that match)."""
+
+UNREACHABLE = frozenset(
+    {
+        "untrusted_keys",
+        "unregistered",
+        "recipient_identity_failure",
+        "recipient_unregistered_failure",
+    }
+)
+"""Send failures no retry soon fixes: an alert to that person must not wait for its tier's delay."""
 
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
@@ -67,6 +89,7 @@ class Engine:
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
         self.features: dict[type, Feature] = {}
+        self.screener: Screener | None = None
         self.vault: AttachmentVault | None = None
         self.use_rules(rules)
 
@@ -175,6 +198,15 @@ class Engine:
             if await cur.fetchone() is not None:
                 log.info("skipped a repeated envelope from %s", member.alias)
                 return
+        if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            # An edit or delete never cancels anything: someone else may hold her phone. It is
+            # recorded on her live watch, where her buddies will see it in the alert.
+            own = await self.watches.live_for(member.alias)
+            what = "deleted" if event.kind is IncomingKind.REMOTE_DELETE else "edited"
+            decision = on_mark(own, what, now) if own is not None else Decision()
+            await self.apply(decision, now, seen=tag)
+            log.info("%s %s a message; recorded, nothing cancelled", member.alias, what)
+            return
         intent = await self._intent(member, event)
         if intent is None:
             await self.apply(Decision(), now, seen=tag)
@@ -187,24 +219,47 @@ class Engine:
                 "%s: %s handled by %s", member.alias, type(intent).__name__, type(feature).__name__
             )
             return
+        photos = await self._keep_photos(intent, event)
+        notices: tuple[str, ...] = ()
+        if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
+            notices = await self.screener(member, intent.text, now)
         own = await self.watches.live_for(member.alias)
         answering = await self.watches.open_alerts_for(member.alias)
         decision = on_message(
-            self.context, member.alias, intent, own, answering, now, new_row_key()
+            self.context,
+            member.alias,
+            intent,
+            own,
+            answering,
+            now,
+            new_row_key(),
+            photos=photos,
+            notices=notices,
         )
         await self.apply(decision, now, seen=tag)
         log.info(
             "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
         )
 
+    async def _keep_photos(self, intent: intents.Intent, event: Incoming) -> tuple[str, ...]:
+        """Photos sent with client details, a check-in or an SOS: sealed into the vault.
+
+        A location share's map snapshot is not kept: the coordinates say more, in fewer bytes."""
+        if self.vault is None or not event.attachments:
+            return ()
+        if not isinstance(intent, intents.Client | intents.CheckIn | intents.Sos):
+            return ()
+        keys = []
+        for ref in event.attachments:
+            key = await self.vault.keep(ref)
+            if key is not None:
+                keys.append(key)
+        return tuple(keys)
+
     async def _intent(self, member: Member, event: Incoming) -> intents.Intent | None:
         if event.kind is IncomingKind.REACTION:
             if event.reaction_emoji in ACK_REACTIONS and not event.reaction_removed:
                 return await self._ack_for(event.reaction_target)
-            return None
-        if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            # An edit or delete never cancels anything: someone else may hold her phone.
-            log.info("%s edited or deleted a message; nothing changes", member.alias)
             return None
         table = self.keywords(self.rules, member.language)
         intent = parse(
@@ -288,6 +343,24 @@ class Engine:
         language = self.context.policy.member(self.admin)
         text = self.catalog.text(language.language if language else "en", key, **params)
         await self.apply(Decision(messages=(Outgoing(to, text, Purpose.NOTICE),)), self.clock.now())
+
+    async def alert_failed(self, message: Pending, failure: str) -> None:
+        """The outbox could not deliver an alert: if no retry will fix it soon, escalate now."""
+        if failure not in UNREACHABLE or message.attempts > 0 or message.watch_id is None:
+            return
+        async with self.lock:
+            watch = await self.watches.get(message.watch_id)
+            if watch is None:
+                return
+            now = self.clock.now()
+            await self.apply(on_undeliverable(self.context, watch, now), now)
+        log.warning("alert #%d unreachable (%s); next tier alerted now", message.id, failure)
+        await self.notify_admin(
+            "undeliverable_next_tier",
+            who=display(watch.member),
+            recipient=display(message.label) or "someone",
+            reason=failure.replace("_", " "),
+        )
 
     async def report_stuck(self, stuck: list[Pending], now: datetime) -> None:
         """Alerts still unsent after a while: the admin must reach those buddies another way."""

@@ -26,6 +26,7 @@ CONCURRENCY = 8
 Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
 Attach = Callable[[str], str | None]  # vault key → data URI (None: deleted meanwhile)
 StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
+FailedHook = Callable[[Pending, str], Awaitable[None]]
 
 
 def backoff(attempts: int, cap: timedelta) -> timedelta:
@@ -45,8 +46,10 @@ class OutboxSender:
         stuck_after: timedelta,
         on_stuck: StuckHook,
         attach: Attach | None = None,
+        on_failed: FailedHook | None = None,
     ) -> None:
         self.attach = attach
+        self.on_failed = on_failed
         self.repo = repo
         self.send = send
         self.clock = clock
@@ -102,6 +105,8 @@ class OutboxSender:
         failure = outcome.failure or "unknown"
         retry_at = now + backoff(message.attempts, self.retry_cap)
         await self.repo.mark_failed(message.id, failure, retry_at)
+        if self.on_failed is not None and message.purpose == "alert":
+            await self.on_failed(message, failure)
         log.warning(
             "send of %s #%d failed (%s, try %d); retrying in %.0fs",
             message.purpose,

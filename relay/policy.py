@@ -32,3 +32,6 @@ class RulesPolicy:
             Tier(after=tier.after, recipients=recipients)
             for tier, recipients in self.rules.alert_path(alias, _ALERT_KIND[kind])  # type: ignore[arg-type]
         ]
+
+    def directory(self, language: str) -> Sequence[tuple[str, str, str]]:
+        return [(e.name, e.number, e.what_for) for e in self.rules.directory_for(language)]

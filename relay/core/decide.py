@@ -13,9 +13,22 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from relay.core import intents
+from relay.core.locations import Location, osm_link
 from relay.core.policy import MemberInfo, Policy, Tier, Timings
 from relay.core.render import Catalog, clock, display, names, span
-from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
+from relay.core.state import (
+    MAX_CLIENT_NOTES,
+    MAX_PHOTOS,
+    MAX_PINS,
+    ClientNote,
+    Kind,
+    Mark,
+    Phase,
+    Pin,
+    Recipient,
+    RecipientKind,
+    Watch,
+)
 from relay.core.types import MemberAlias
 
 LATE_AFTER = timedelta(seconds=5)
@@ -86,9 +99,10 @@ class _Builder:
         purpose: Purpose,
         *parts: tuple[str, dict[str, object]],
         watch: Watch | None = None,
+        attachments: tuple[str, ...] = (),
     ) -> None:
         text = self.text(to, *parts)
-        self.messages.append(Outgoing(to, text, purpose, watch.id if watch else None))
+        self.messages.append(Outgoing(to, text, purpose, watch.id if watch else None, attachments))
 
     def clock(self, moment: datetime, to: Recipient) -> str:
         return clock(moment, self.zone(to), self.now)
@@ -106,8 +120,11 @@ def _member_recipients(recipients: Sequence[Recipient]) -> list[MemberAlias]:
 
 
 def _watchers(ctx: Context, alias: MemberAlias, kind: Kind) -> list[Recipient]:
-    tiers = ctx.policy.tiers(alias, kind)
-    return list(tiers[0].recipients) if tiers else []
+    """Who hears first: the first tier that reaches anyone."""
+    for tier in ctx.policy.tiers(alias, kind):
+        if tier.recipients:
+            return list(tier.recipients)
+    return []
 
 
 def _watcher_names(b: _Builder, alias: MemberAlias, kind: Kind) -> str:
@@ -127,20 +144,31 @@ def on_message(
     answering: Sequence[Watch],
     now: datetime,
     new_id: str,
+    photos: tuple[str, ...] = (),
+    notices: tuple[str, ...] = (),
 ) -> Decision:
-    """A member's parsed message. `own` is her live watch; `answering` the live alerts she was sent.
+    """A member's parsed message. `own` is her watch (live or draft); `answering` the live alerts
+    she was sent; `photos` the attachments she sent (vault keys); `notices` lines the engine adds
+    to her reply (screening warnings, already in her language).
 
-    Every path sends her exactly one reply, so a silent relay is noticed at once.
+    Every path sends her exactly one reply, so a silent relay is noticed at once — except a duress
+    word, whose reply is exactly the OUT reply.
     """
     b = _Builder(ctx, now)
     me = Recipient.member(sender)
+    live = own if own is not None and own.live else None
     match intent:
-        case intents.CheckIn(duration=duration, note=note):
-            _check_in(b, sender, own, duration, note, new_id)
+        case intents.CheckIn(duration=duration, note=note, location=location):
+            _check_in(b, sender, own, duration, note, new_id, _pin(location, now), photos)
+        case intents.CheckOut(verified=False) if live is not None:
+            # A secret is set and was missing: someone else may hold her phone. Her screen shows
+            # the normal OUT reply; nothing closes; her buddies get a silent alert.
+            _check_out_reply(b, sender, live)
+            _raise_alarm(b, sender, _mark(live, "no_secret", now), Kind.DURESS)
         case intents.CheckOut():
-            _check_out(b, sender, own)
-        case intents.Extend(duration=duration):
-            _extend(b, sender, own, duration)
+            _check_out(b, sender, live)
+        case intents.Extend(duration=duration, location=location):
+            _extend(b, sender, live, duration, _pin(location, now))
         case intents.Ack(target=target):
             _ack(b, sender, answering, target)
         case intents.Resolved():
@@ -149,36 +177,137 @@ def on_message(
             _status(b, sender, own, answering)
         case intents.Help():
             b.send(me, Purpose.REPLY, _p("help"))
+        case intents.Sos(note=note, location=location):
+            watch = _gather(b, sender, own, new_id, _pin(location, now), note=note)
+            _raise_alarm(b, sender, watch, Kind.SOS)
+        case intents.Duress(location=location):
+            # Her screen must show exactly what OUT shows; the alert goes out silently.
+            _check_out_reply(b, sender, live)
+            watch = _gather(b, sender, own, new_id, _pin(location, now))
+            _raise_alarm(b, sender, watch, Kind.DURESS)
+        case intents.Loc(location=location, note=note):
+            _keep(b, sender, own, new_id, "loc", pin=_pin(location, now), note=note)
+        case intents.Client(text=text):
+            if not (text and text.strip()) and not photos:
+                b.send(me, Purpose.REPLY, _p("client_empty"))
+            else:
+                client = ClientNote(now, text.strip()) if text and text.strip() else None
+                _keep(
+                    b, sender, own, new_id, "client", client=client, photos=photos, notices=notices
+                )
+        case intents.Who():
+            _who(b, sender)
+        case intents.Buddies():
+            _buddies(b, sender)
         case intents.BadArgument(command="in"):
             b.send(me, Purpose.REPLY, _p("bad_argument_in"))
         case intents.BadArgument(command="extend"):
             b.send(me, Purpose.REPLY, _p("bad_argument_extend"))
         case intents.BadArgument():
             b.send(me, Purpose.REPLY, _p("bad_argument"), _p("help"))
+        case intents.Unknown():
+            b.send(me, Purpose.REPLY, _p("not_understood"), _p("help"))
         case _:
-            alarm = _alarm_kind(intent)
-            if alarm is Kind.SOS:
-                _raise_alarm(b, sender, own, Kind.SOS, new_id)
-            elif alarm is Kind.DURESS:
-                # Her screen must show exactly what OUT shows; the alert goes out silently.
-                _check_out_reply(b, sender, own)
-                _raise_alarm(b, sender, own, Kind.DURESS, new_id)
-            elif isinstance(intent, intents.Unknown):
-                b.send(me, Purpose.REPLY, _p("not_understood"), _p("help"))
-            else:
-                b.send(me, Purpose.REPLY, _p("not_yet"), _p("help"))
+            b.send(me, Purpose.REPLY, _p("not_yet"), _p("help"))
     return b.done()
 
 
-def _alarm_kind(intent: intents.Intent) -> Kind | None:
-    """SOS and duress intents come from the parser by class name, so this file need not change
-    when the parser grows; anything else is not an alarm."""
-    name = type(intent).__name__
-    if name == "Sos":
-        return Kind.SOS
-    if name == "Duress":
-        return Kind.DURESS
-    return None
+def _pin(location: Location | None, now: datetime) -> Pin | None:
+    if location is None:
+        return None
+    return Pin(now, location.lat, location.lng, location.label, location.original)
+
+
+def _with(
+    watch: Watch,
+    pin: Pin | None = None,
+    client: ClientNote | None = None,
+    photos: tuple[str, ...] = (),
+) -> Watch:
+    """Her watch with what she just sent added (oldest dropped past the caps)."""
+    pins = (*watch.pins, pin)[-MAX_PINS:] if pin else watch.pins
+    notes = (*watch.client, client)[-MAX_CLIENT_NOTES:] if client else watch.client
+    kept = (*watch.photos, *photos)[-MAX_PHOTOS:]
+    return watch.evolve(pins=pins, client=notes, photos=kept)
+
+
+def _mark(watch: Watch, what: str, now: datetime) -> Watch:
+    return watch.evolve(marks=(*watch.marks, Mark(now, what)))
+
+
+def _draft(alias: MemberAlias, now: datetime, new_id: str) -> Watch:
+    return Watch(alias, Kind.CHECKIN, Phase.DRAFT, now, now, None, id=new_id)
+
+
+def _gather(
+    b: _Builder,
+    alias: MemberAlias,
+    own: Watch | None,
+    new_id: str,
+    pin: Pin | None,
+    note: str | None = None,
+) -> Watch:
+    """The watch an alarm starts from: her live one or her draft (with all she shared), or new."""
+    base = own if own is not None else _draft(alias, b.now, new_id)
+    if note:
+        base = base.evolve(note=f"{base.note}\n{note}" if base.note else note)
+    return _with(base, pin)
+
+
+def _keep(
+    b: _Builder,
+    alias: MemberAlias,
+    own: Watch | None,
+    new_id: str,
+    what: str,
+    pin: Pin | None = None,
+    client: ClientNote | None = None,
+    photos: tuple[str, ...] = (),
+    note: str | None = None,
+    notices: tuple[str, ...] = (),
+) -> None:
+    """A location or client details: onto her live check-in, or kept for her next one."""
+    me = Recipient.member(alias)
+    base = own if own is not None else _draft(alias, b.now, new_id)
+    if note and pin is not None and base.live:
+        base = base.evolve(note=f"{base.note}\n{note}" if base.note else note)
+    watch = _with(base, pin, client, photos)
+    b.watches.append(watch)
+    key = f"{what}_saved" if watch.live else f"{what}_saved_next"
+    parts = [_p(key)]
+    b.send(me, Purpose.REPLY, *parts)
+    if notices:
+        b.messages[-1] = Outgoing(
+            me, "\n".join([b.messages[-1].text, *notices]), Purpose.REPLY, b.messages[-1].watch_id
+        )
+
+
+def _who(b: _Builder, alias: MemberAlias) -> None:
+    me = Recipient.member(alias)
+    entries = b.ctx.policy.directory(b.info(alias).language)
+    if not entries:
+        b.send(me, Purpose.REPLY, _p("who_empty"))
+        return
+    lines = [_p("who_title")]
+    lines += [_p("who_line", name=name, number=number, what=what) for name, number, what in entries]
+    b.send(me, Purpose.REPLY, *lines)
+
+
+def _buddies(b: _Builder, alias: MemberAlias) -> None:
+    me = Recipient.member(alias)
+    tiers = b.ctx.policy.tiers(alias, Kind.CHECKIN)
+    reached = [t for t in tiers if t.recipients]
+    if not reached:
+        b.send(me, Purpose.REPLY, _p("nobody_watching"))
+        return
+    parts = [_p("buddies_title")]
+    for number, tier in enumerate(tiers, start=1):
+        who = names([r.label or r.address for r in tier.recipients], "—")
+        if tier.after <= timedelta(0):
+            parts.append(_p("buddies_tier_now", n=number, who=who))
+        else:
+            parts.append(_p("buddies_tier_after", n=number, who=who, after=span(tier.after)))
+    b.send(me, Purpose.REPLY, *parts)
 
 
 def _check_in(
@@ -188,6 +317,8 @@ def _check_in(
     duration: timedelta | None,
     note: str | None,
     new_id: str,
+    pin: Pin | None = None,
+    photos: tuple[str, ...] = (),
 ) -> None:
     me = Recipient.member(alias)
     if own is not None and own.phase in (Phase.ALERTED, Phase.ACKED):
@@ -200,39 +331,32 @@ def _check_in(
         length = timings.checkin_max
         parts.append(_p("checkin_capped", cap=span(timings.checkin_max)))
     deadline = b.now + length
-    if own is None:
-        watch = Watch(
-            member=alias,
+    restarting = own is not None and own.live
+    base = own if own is not None else _draft(alias, b.now, new_id)
+    watch = _with(
+        base.evolve(
             kind=Kind.CHECKIN,
             phase=Phase.ACTIVE,
-            started_at=b.now,
+            started_at=base.started_at if restarting else b.now,
             deadline=deadline,
             next_at=_first_wake(b.now, deadline, timings),
-            note=note,
-            id=new_id,
-        )
-        key = "checkin_started"
-    else:
-        watch = own.evolve(
-            phase=Phase.ACTIVE,
-            deadline=deadline,
-            next_at=_first_wake(b.now, deadline, timings),
-            note=note if note else own.note,
+            note=note if note else base.note,
             reminded=False,
-        )
-        key = "checkin_restarted"
+        ),
+        pin,
+        photos=photos,
+    )
     b.watches.append(watch)
-    watchers = _watchers(b.ctx, alias, Kind.CHECKIN)
     reply = [
         _p(
-            key,
+            "checkin_restarted" if restarting else "checkin_started",
             until=b.clock(deadline, me),
             duration=span(length),
             watchers=_watcher_names(b, alias, Kind.CHECKIN),
         ),
         *parts,
     ]
-    if not watchers:
+    if not any(t.recipients for t in b.ctx.policy.tiers(alias, Kind.CHECKIN)):
         reply.append(_p("nobody_watching"))
     b.send(me, Purpose.REPLY, *reply)
 
@@ -264,7 +388,13 @@ def _check_out(b: _Builder, alias: MemberAlias, own: Watch | None) -> None:
             )
 
 
-def _extend(b: _Builder, alias: MemberAlias, own: Watch | None, duration: timedelta | None) -> None:
+def _extend(
+    b: _Builder,
+    alias: MemberAlias,
+    own: Watch | None,
+    duration: timedelta | None,
+    pin: Pin | None = None,
+) -> None:
     me = Recipient.member(alias)
     if own is None:
         b.send(me, Purpose.REPLY, _p("extend_nothing"))
@@ -279,11 +409,14 @@ def _extend(b: _Builder, alias: MemberAlias, own: Watch | None, duration: timede
         added = timings.extend_max
         parts.append(_p("extend_capped", cap=span(timings.extend_max)))
     deadline = max(own.deadline, b.now) + added
-    watch = own.evolve(
-        phase=Phase.ACTIVE,
-        deadline=deadline,
-        next_at=_first_wake(b.now, deadline, timings),
-        reminded=False,
+    watch = _with(
+        own.evolve(
+            phase=Phase.ACTIVE,
+            deadline=deadline,
+            next_at=_first_wake(b.now, deadline, timings),
+            reminded=False,
+        ),
+        pin,
     )
     b.watches.append(watch)
     b.send(me, Purpose.REPLY, _p("extended", until=b.clock(deadline, me)), *parts)
@@ -359,7 +492,12 @@ def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> Non
 def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Sequence[Watch]) -> None:
     me = Recipient.member(alias)
     parts = []
-    if own is None:
+    if own is not None and own.phase is Phase.DRAFT:
+        parts.append(_p("status_none"))
+        parts.append(
+            _p("status_draft", pins=len(own.pins), client=len(own.client) + len(own.photos))
+        )
+    elif own is None:
         parts.append(_p("status_none"))
     elif own.phase in (Phase.ALERTED, Phase.ACKED):
         acked = b.text(
@@ -388,22 +526,17 @@ def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Seque
 # --- alarms and timers -------------------------------------------------------------------------
 
 
-def _raise_alarm(
-    b: _Builder, alias: MemberAlias, own: Watch | None, kind: Kind, new_id: str
-) -> None:
-    """SOS or duress: alert tier 1 now, no grace; a live check-in becomes the alert."""
-    if own is not None:
-        watch = own.evolve(kind=kind)
-    else:
-        watch = Watch(
-            member=alias,
-            kind=kind,
-            phase=Phase.ACTIVE,
-            started_at=b.now,
-            deadline=b.now,
-            next_at=b.now,
-            id=new_id,
-        )
+def _raise_alarm(b: _Builder, alias: MemberAlias, base: Watch, kind: Kind) -> None:
+    """SOS or duress: alert tier 1 now, no grace. A live check-in (or an open alert, or her draft
+    with what she shared) becomes the alert; everyone is alerted afresh with the new kind."""
+    watch = base.evolve(
+        kind=kind,
+        phase=Phase.ACTIVE,
+        deadline=b.now if base.phase is Phase.DRAFT else base.deadline,
+        alerted=(),
+        tiers_alerted=0,
+        acked_by=None,
+    )
     watch = _start_alert(b, watch, b.now, late=timedelta(0))
     b.watches.append(watch)
     if kind is Kind.SOS:
@@ -418,28 +551,35 @@ def _raise_alarm(
 def _alert_parts(
     b: _Builder, watch: Watch, to: Recipient, late: timedelta, escalated: bool
 ) -> list[tuple[str, dict[str, object]]]:
+    who = display(watch.member)
     if watch.kind is Kind.SOS:
-        parts = [
-            _p(
-                "alert_sos",
-                who=display(watch.member),
-                at=b.clock(watch.alert_started_at or b.now, to),
-            )
-        ]
+        parts = [_p("alert_sos", who=who, at=b.clock(watch.alert_started_at or b.now, to))]
     elif watch.kind is Kind.DURESS:
         at = b.clock(watch.alert_started_at or b.now, to)
-        parts = [_p("alert_duress", who=display(watch.member), at=at)]
+        key = (
+            "alert_no_secret" if any(m.what == "no_secret" for m in watch.marks) else "alert_duress"
+        )
+        parts = [_p(key, who=who, at=at)]
     else:
         parts = [
             _p(
                 "alert_missed",
-                who=display(watch.member),
+                who=who,
                 until=b.clock(watch.deadline, to),
                 ago=span(b.now - watch.deadline),
             )
         ]
     if watch.note:
         parts.append(_p("alert_note", note=watch.note))
+    for pin in reversed(watch.pins[-3:]):  # newest first
+        parts.append(_pin_part(b, pin, to))
+    for client in watch.client:
+        parts.append(_p("alert_client", text=client.text))
+    if watch.photos:
+        parts.append(_p("alert_photos", count=len(watch.photos)))
+    for mark in watch.marks:
+        if mark.what in ("deleted", "edited"):
+            parts.append(_p(f"alert_mark_{mark.what}", at=b.clock(mark.at, to)))
     if escalated:
         parts.append(_p("alert_escalated"))
     parts.append(_p("alert_how_to_ack"))
@@ -448,11 +588,27 @@ def _alert_parts(
     return parts
 
 
+def _pin_part(b: _Builder, pin: Pin, to: Recipient) -> tuple[str, dict[str, object]]:
+    loc = Location(pin.lat, pin.lng, pin.label, "coordinates", pin.original)
+    try:
+        link = osm_link(loc)
+    except ValueError:
+        link = pin.original
+    original = "" if pin.original in (link, pin.label) else f"\n{pin.original}"
+    return _p(
+        "alert_pin",
+        label=pin.label or "",
+        link=link + original,
+        ago=span(b.now - pin.at),
+        at=b.clock(pin.at, to),
+    )
+
+
 def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch:
     fresh = [r for r in tier.recipients if r not in watch.alerted and r.address != watch.member]
     for to in fresh:
         parts = _alert_parts(b, watch, to, late, escalated=watch.tiers_alerted > 0)
-        b.send(to, Purpose.ALERT, *parts, watch=watch)
+        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
     return watch.evolve(alerted=watch.alerted + tuple(fresh), tiers_alerted=watch.tiers_alerted + 1)
 
 
@@ -539,3 +695,27 @@ def _escalate(b: _Builder, watch: Watch, late: timedelta) -> Watch:
 def alerted_members(watch: Watch) -> list[MemberAlias]:
     """Members who were sent this watch's alert (they may ACK or RESOLVE it)."""
     return _member_recipients(watch.alerted)
+
+
+def on_mark(watch: Watch, what: str, now: datetime) -> Decision:
+    """She deleted or edited a message while her watch is live: record it, change nothing else.
+
+    An edit or a delete never cancels an alert (someone else may hold her phone); buddies see it
+    in the alert and its repeats."""
+    if not watch.live:
+        return Decision()
+    return Decision(watches=(_mark(watch, what, now),))
+
+
+def on_undeliverable(ctx: Context, watch: Watch, now: datetime) -> Decision:
+    """An alert could not reach someone (changed safety number, not on Signal): do not wait for
+    the tier's delay — alert the next tier now."""
+    b = _Builder(ctx, now)
+    if watch.phase is not Phase.ALERTED:
+        return b.done()
+    tiers = ctx.policy.tiers(watch.member, watch.kind)
+    if watch.tiers_alerted >= len(tiers):
+        return b.done()
+    watch = _alert_tier(b, watch, tiers[watch.tiers_alerted], timedelta(0))
+    b.watches.append(watch.evolve(next_at=_next_alert_wake(b, watch)))
+    return b.done()

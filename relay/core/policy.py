@@ -51,3 +51,6 @@ class Policy(Protocol):
 
     def tiers(self, alias: MemberAlias, kind: Kind) -> Sequence[Tier]:
         """The ladder for her alert, tier 1 first; tier 1 normally has ``after == 0``."""
+
+    def directory(self, language: str) -> Sequence[tuple[str, str, str]]:
+        """The "who to call" list in her language: (name, number, what for)."""

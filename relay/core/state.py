@@ -19,6 +19,7 @@ from relay.core.types import MemberAlias
 
 
 class Phase(StrEnum):
+    DRAFT = "draft"  # client details or a location sent before IN: kept for her next check-in
     ACTIVE = "active"  # the date is on; the deadline is in the future
     DUE = "due"  # the deadline passed; she was asked "are you OK?"; grace runs
     ALERTED = "alerted"  # buddies (and later tiers) were alerted; nobody answered yet
@@ -29,7 +30,7 @@ class Phase(StrEnum):
 class Kind(StrEnum):
     CHECKIN = "checkin"  # a date with a deadline
     SOS = "sos"  # she asked for help: alert at once, no grace
-    DURESS = "duress"  # she used her duress word: silent alert
+    DURESS = "duress"  # she used her duress word (or OUT without her secret): silent alert
 
 
 class RecipientKind(StrEnum):
@@ -50,6 +51,39 @@ class Recipient:
     def member(cls, alias: MemberAlias) -> Recipient:
         return cls(RecipientKind.MEMBER, alias)
 
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A location she sent, with when. Shown only inside an alert."""
+
+    at: datetime
+    lat: float | None
+    lng: float | None
+    label: str | None
+    original: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientNote:
+    """Client details she sent (`CLIENT …`). Sealed; shown only inside an alert."""
+
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Something that happened to her messages while the watch was live (a delete, an edit).
+
+    Recorded, never obeyed: someone else may be holding her phone."""
+
+    at: datetime
+    what: str  # "deleted" | "edited" | "no_secret"
+
+
+MAX_PINS = 5
+MAX_CLIENT_NOTES = 5
+MAX_PHOTOS = 6
 
 LIVE_PHASES = frozenset({Phase.ACTIVE, Phase.DUE, Phase.ALERTED, Phase.ACKED})
 
@@ -72,6 +106,10 @@ class Watch:
     alerted: tuple[Recipient, ...] = ()  # everyone alerted, in the order they were alerted
     acked_by: MemberAlias | None = None
     closed_at: datetime | None = None
+    pins: tuple[Pin, ...] = ()  # oldest first
+    client: tuple[ClientNote, ...] = ()
+    photos: tuple[str, ...] = ()  # attachment vault keys
+    marks: tuple[Mark, ...] = ()
     id: str = field(default="", compare=False)
 
     @property

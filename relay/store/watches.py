@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
+from relay.core.state import ClientNote, Kind, Mark, Phase, Pin, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, aad_for
 from relay.store.db import Database
@@ -41,6 +41,10 @@ class WatchRepo:
             "repeats": watch.repeats,
             "alerted": [_recipient_json(r) for r in watch.alerted],
             "acked_by": watch.acked_by,
+            "pins": [[to_ms(p.at), p.lat, p.lng, p.label, p.original] for p in watch.pins],
+            "client": [[to_ms(c.at), c.text] for c in watch.client],
+            "photos": list(watch.photos),
+            "marks": [[to_ms(m.at), m.what] for m in watch.marks],
         }
         return self.sealer.seal_json(detail, aad=aad_for("watches", "detail", watch.id))
 
@@ -67,6 +71,13 @@ class WatchRepo:
             ),
             acked_by=MemberAlias(detail["acked_by"]) if detail["acked_by"] else None,
             closed_at=opt_dt(row["closed_at"]),
+            pins=tuple(
+                Pin(from_ms(at), lat, lng, label, original)
+                for at, lat, lng, label, original in detail.get("pins", ())
+            ),
+            client=tuple(ClientNote(from_ms(at), text) for at, text in detail.get("client", ())),
+            photos=tuple(detail.get("photos", ())),
+            marks=tuple(Mark(from_ms(at), what) for at, what in detail.get("marks", ())),
         )
 
     async def _select(self, where: str, params: Iterable[object]) -> list[Watch]:
@@ -102,7 +113,7 @@ class WatchRepo:
 
     async def count_live(self) -> int:
         async with self.db.conn.execute(
-            "SELECT COUNT(*) FROM watches WHERE phase != 'closed'"
+            "SELECT COUNT(*) FROM watches WHERE phase NOT IN ('closed', 'draft')"
         ) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0

@@ -49,6 +49,9 @@ class FakePolicy:
     def timings(self, alias: MemberAlias) -> Timings:
         return self.timings_
 
+    def directory(self, language: str) -> Sequence[tuple[str, str, str]]:
+        return [("Night line", "+12025550190", "someone to talk to")]
+
     def tiers(self, alias: MemberAlias, kind: Kind) -> Sequence[Tier]:
         tier1 = tuple(Recipient.member(MemberAlias(b)) for b in self.buddies.get(alias, ()))
         if not tier1:
