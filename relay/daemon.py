@@ -30,7 +30,8 @@ from relay.feature_set import default_features
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender
-from relay.rules import Rules, RulesInvalid, load_rules
+from relay.rules import Rules
+from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
@@ -59,6 +60,8 @@ class Relay:
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     processed_at: float = field(default_factory=time.monotonic)
     install_signals: bool = True  # tests running the relay inside their own loop say False
+    holder: RulesHolder | None = None
+    watcher: RulesWatcher | None = None
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -125,6 +128,15 @@ class Relay:
         )
         engine.on_queued = self.sender.poke
 
+        self.holder = RulesHolder(
+            cfg.rules_dir, self.rules, allow_placeholders=cfg.allow_placeholder_numbers
+        )
+        engine.rules_for = self.holder.rules_for
+        engine.on_closed = self.holder.release
+        self.watcher = RulesWatcher(
+            self.holder, self._rules_changed, live=engine.watches.live_members
+        )
+
         overdue = len(await engine.watches.due(self.clock.now()))
         if overdue:
             log.warning("%d watch(es) overdue at start; firing them now", overdue)
@@ -136,6 +148,7 @@ class Relay:
         self._start("timers", engine.run_timers)
         self._start("sender", self.sender.run)
         self._start("watchdog", self._watchdog)
+        self._start("rules", self.watcher.run)
         if overdue:
             await engine.notify_admin("relay_started_late", count=overdue)
         systemd.notify("READY=1", "STATUS=relaying")
@@ -186,29 +199,26 @@ class Relay:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
             loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
-            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+            loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     # --- rules reload ----------------------------------------------------------------------------
 
-    async def reload(self) -> bool:
-        """Re-read the rules; keep the last good ones on error and tell the admin why."""
-        assert self.engine is not None  # noqa: S101
-        try:
-            rules = load_rules(
-                self.config.rules_dir, allow_placeholders=self.config.allow_placeholder_numbers
-            )
-        except RulesInvalid as exc:
-            problems = [str(issue) for issue in exc.issues]
-            log.warning("rules edit refused (%d problem(s)); previous rules stay", len(problems))
+    def reload(self) -> None:
+        """SIGHUP: re-read the rules now; the admin hears the result whatever it is."""
+        if self.watcher is not None:
+            self.watcher.request_reload()
+
+    async def _rules_changed(self, result: ReloadResult) -> None:
+        assert self.engine is not None  # noqa: S101 — the watcher starts after the engine
+        if result.status == "refused":
+            problems = result.problems
             await self.engine.notify_admin(
                 "rules_rejected", count=len(problems), problems="\n".join(problems[:10])
             )
-            return False
-        self.rules = rules
-        self.engine.use_rules(rules)
-        log.info("rules reloaded: %d members", len(rules.members))
-        await self.engine.notify_admin("rules_loaded", members=len(rules.members))
-        return True
+            return
+        self.rules = result.rules
+        self.engine.use_rules(result.rules)
+        await self.engine.notify_admin("rules_loaded", members=len(result.rules.members))
 
     # --- watchdog --------------------------------------------------------------------------------
 

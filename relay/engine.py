@@ -28,7 +28,7 @@ from relay.core.decide import (
     on_undeliverable,
 )
 from relay.core.render import Catalog, display, span
-from relay.core.state import Recipient, RecipientKind
+from relay.core.state import Phase, Recipient, RecipientKind
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import Feature, FeatureContext, Write
@@ -85,6 +85,8 @@ class Engine:
         self.lock = asyncio.Lock()
         self.timer_wake = asyncio.Event()
         self.on_queued: Callable[[], None] = lambda: None
+        self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
+        self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
         self.strangers = 0
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
@@ -115,7 +117,7 @@ class Engine:
         for alias, member in rules.members.items():
             self.known_numbers[alias] = member.number
         self.context = Context(
-            policy=RulesPolicy(rules, self.timezone),
+            policy=RulesPolicy(rules, self.timezone, rules_for=self.rules_for),
             catalog=self.catalog,
             default_timezone=self.timezone,
         )
@@ -158,6 +160,9 @@ class Engine:
                 )
         if decision.watches:
             self.timer_wake.set()
+        for watch in decision.watches:
+            if watch.phase is Phase.CLOSED:
+                self.on_closed(watch.member)
         if queued:
             self.on_queued()
 
@@ -365,16 +370,18 @@ class Engine:
     async def report_stuck(self, stuck: list[Pending], now: datetime) -> None:
         """Alerts still unsent after a while: the admin must reach those buddies another way."""
         lines = []
+        admin_info = self.context.policy.member(self.admin) if self.admin else None
+        language = admin_info.language if admin_info else "en"
         for message in stuck:
             watch = await self.watches.get(message.watch_id) if message.watch_id else None
             lines.append(
                 self.catalog.text(
-                    "en",
+                    language,
                     "undeliverable",
-                    who=watch.member if watch else "a member",
-                    recipient=message.label or "a recipient",
+                    who=display(watch.member) if watch else "?",
+                    recipient=display(message.label) or "?",
                     age=span(now - message.created_at),
-                    reason=message.last_error or "unknown",
+                    reason=(message.last_error or "unknown").replace("_", " "),
                 )
             )
             log.warning(

@@ -597,7 +597,7 @@ def _pin_part(b: _Builder, pin: Pin, to: Recipient) -> tuple[str, dict[str, obje
     original = "" if pin.original in (link, pin.label) else f"\n{pin.original}"
     return _p(
         "alert_pin",
-        label=pin.label or "",
+        label=pin.label or "—",
         link=link + original,
         ago=span(b.now - pin.at),
         at=b.clock(pin.at, to),

@@ -111,6 +111,11 @@ class WatchRepo:
             row = await cursor.fetchone()
         return opt_dt(row[0]) if row else None
 
+    async def live_members(self) -> list[MemberAlias]:
+        """Members with a live check-in or alert (a rules reload keeps their rules for them)."""
+        found = await self._select("phase NOT IN ('closed', 'draft')", ())
+        return [w.member for w in found]
+
     async def count_live(self) -> int:
         async with self.db.conn.execute(
             "SELECT COUNT(*) FROM watches WHERE phase NOT IN ('closed', 'draft')"
