@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
+from relay.core.commands import KeywordTable
 from relay.core.durations import MAX_DURATION as LONGEST_CHECKIN
 from relay.core.policy import Timings
 from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
@@ -401,6 +402,7 @@ def _check_keywords(
                 )
             so_far.setdefault(command, []).append(word)
     available = sorted(catalog)
+    tables: dict[tuple[str, str | None], KeywordTable] = {}
     for alias, member in parts.members.items():
         if available and keywords.resolve_language(member.language, available) is None:
             report.warn(
@@ -408,7 +410,12 @@ def _check_keywords(
                 "no built-in words in this language yet: she gets the English ones",
             )
         own = keywords.resolve_language(member.language, sorted(written))
-        hers = keywords.table(member.language, catalog, written.get(own) if own else None)
+        # One table per language, not per member: building one costs milliseconds, and a
+        # collective of thousands made `check` (and start-up) take seconds per thousand.
+        hers = tables.get((member.language, own))
+        if hers is None:
+            hers = keywords.table(member.language, catalog, written.get(own) if own else None)
+            tables[(member.language, own)] = hers
         for field, label in (("duress_word", "duress word"), ("checkin_secret", "check-in secret")):
             word = getattr(member, field)
             hit = hers.command_for(word) if word is not None else None

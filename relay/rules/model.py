@@ -155,6 +155,8 @@ class Rules:
     _by_number: Mapping[str, MemberAlias] = field(init=False, repr=False)
     _by_uuid: Mapping[str, MemberAlias] = field(init=False, repr=False)
     _buddies: Mapping[MemberAlias, tuple[MemberAlias, ...]] = field(init=False, repr=False)
+    _admins: tuple[MemberAlias, ...] = field(init=False, repr=False)
+    _moderators: tuple[MemberAlias, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         buddies: dict[MemberAlias, list[MemberAlias]] = {alias: [] for alias in self.members}
@@ -169,6 +171,10 @@ class Rules:
         setter(self, "keywords", _frozen({k: _frozen(v) for k, v in self.keywords.items()}))
         setter(self, "_buddies", _frozen({a: _unique(b, a) for a, b in buddies.items()}))
         setter(self, "_by_number", _frozen({m.number: a for a, m in self.members.items()}))
+        # Derived once: every alert path asks for the admins, so a scan per call made loading
+        # 10,000 members quadratic (seconds at start-up).
+        setter(self, "_admins", tuple(a for a, m in self.members.items() if m.admin))
+        setter(self, "_moderators", tuple(a for a, m in self.members.items() if m.moderator))
         setter(
             self,
             "_by_uuid",
@@ -195,11 +201,11 @@ class Rules:
 
     @property
     def admins(self) -> tuple[MemberAlias, ...]:
-        return tuple(alias for alias, member in self.members.items() if member.admin)
+        return self._admins
 
     @property
     def moderators(self) -> tuple[MemberAlias, ...]:
-        return tuple(alias for alias, member in self.members.items() if member.moderator)
+        return self._moderators
 
     def buddies_of(self, alias: str) -> tuple[MemberAlias, ...]:
         """Who gets her alerts at the "buddies" tier: her buddy pairs, then her watchers."""
