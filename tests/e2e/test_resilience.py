@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
+from relay.sim import SignalSim
 from relay.sim.envelopes import Malformed
 from relay.sim.faults import SendFailure
-from tests.e2e.conftest import NUMBERS, Harness
+from tests.e2e.conftest import NUMBERS, Harness, write_env
 
 
 @pytest.mark.parametrize("kind", list(Malformed))
@@ -69,3 +71,25 @@ async def test_failed_sends_are_retried_until_delivered_in_order(
     assert (
         "Checked in" in delivered[0] and "Check-in until" in delivered[1] and "SOS" in delivered[2]
     )
+
+
+async def test_an_alert_still_unsent_after_a_while_is_reported_to_the_admin(
+    sim: SignalSim, tmp_path: Path
+) -> None:
+    config = write_env(
+        tmp_path, sim.service, outbox={"retry_cap": "1s", "alert_undelivered_after": "3s"}
+    )
+    h = Harness(sim, config)
+    await h.start()
+    try:
+        # Bob's phone cannot be reached (a network failure: worth retrying, not "unreachable").
+        sim.faults.fail_sends(SendFailure.NETWORK, recipients=[NUMBERS["bob"]])
+        await h.says("alice", "IN 2s")
+        await h.to("carol", "ALERT", timeout=10)
+        notice = await h.to("dana", "could not be delivered to Bob", timeout=10)
+        assert "Alice" in notice.message
+        assert not [s for s in sim.sent if s.reached(NUMBERS["bob"])]
+        sim.faults.clear()
+        await h.to("bob", "ALERT", timeout=10)  # retried until delivered
+    finally:
+        await h.stop()
