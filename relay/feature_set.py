@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from relay.features import Feature
+from relay.incidents import IncidentLogFeature
+from relay.reports import ReportsFeature
 
 
 def default_features() -> list[Feature]:
     features: list[Feature] = []
+    features.append(ReportsFeature())
+    features.append(IncidentLogFeature())
     return features

@@ -1,0 +1,111 @@
+"""Screening: which approved, unexpired warnings a number, plate or handle matches.
+
+Used by CHECK and, before a date, on the identifiers in her CLIENT details. A match carries what
+a member may see — number, severity, date, a summary — and never who reported it.
+
+How the check-in flow calls it (the engine's ``screener`` hook)::
+
+    engine.screener = make_screener(db, sealer, catalog, default_timezone)
+
+or directly: ``matches = await screen(db, sealer, text, region_of(member.number), now)`` and, if
+any, ``render_warning(catalog, member.language, matches, zone)`` for the lines to add to her reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from relay.core.identifiers import Identifier, IdentifierKind, extract_identifiers
+from relay.core.render import Catalog
+from relay.crypto.seal import Sealer
+from relay.reports.matching import matched_kinds, region_of
+from relay.reports.render import lines, match_line, summary
+from relay.reports.store import ReportRepo
+from relay.rules import Member
+from relay.store.db import Database
+
+Screener = Callable[[Member, str, datetime], Awaitable[tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class Match:
+    """One approved warning that matches. Nothing here says who reported it."""
+
+    number: int
+    severity: int | None
+    reported_at: datetime
+    summary: str = field(repr=False)
+    kinds: tuple[IdentifierKind, ...] = ()
+
+
+async def find(repo: ReportRepo, identifiers: Sequence[Identifier], now: datetime) -> list[Match]:
+    """Approved, unexpired reports that really match one of ``identifiers``, oldest first."""
+    matches = []
+    for report in await repo.candidates(identifiers, now):
+        kinds = matched_kinds(report.identifiers, identifiers)
+        if kinds:
+            matches.append(
+                Match(
+                    number=report.number,
+                    severity=report.severity,
+                    reported_at=report.created_at,
+                    summary=summary(report.text),
+                    kinds=kinds,
+                )
+            )
+    return matches
+
+
+async def screen(
+    db: Database, sealer: Sealer, text: str, region: str | None, now: datetime
+) -> list[Match]:
+    """The warnings matching any phone number, plate, email or handle in ``text``.
+
+    ``region`` reads national numbers (``"US"``, ``"GB"``): `region_of` her own number.
+    """
+    identifiers = extract_identifiers(text, region)
+    if not identifiers:
+        return []
+    return await find(ReportRepo(db, sealer), identifiers, now)
+
+
+def _match_lines(catalog: Catalog, language: str, matches: Sequence[Match], zone: str) -> list[str]:
+    return [
+        match_line(catalog, language, zone, m.number, m.severity, m.reported_at, m.summary)
+        for m in matches
+    ]
+
+
+def render_warning(catalog: Catalog, language: str, matches: Sequence[Match], zone: str) -> str:
+    """What she reads after CLIENT details that match warnings (empty when none match)."""
+    if not matches:
+        return ""
+    head = catalog.text(language, "screen_warning", count=len(matches))
+    foot = catalog.text(language, "screen_footer")
+    return "\n".join([head, *_match_lines(catalog, language, matches, zone), foot])
+
+
+def render_check(catalog: Catalog, language: str, matches: Sequence[Match], zone: str) -> str:
+    """The answer to CHECK."""
+    if not matches:
+        return lines(catalog, language, ("check_none", {}))
+    head = catalog.text(language, "check_found", count=len(matches))
+    foot = catalog.text(language, "check_footer")
+    return "\n".join([head, *_match_lines(catalog, language, matches, zone), foot])
+
+
+def make_screener(
+    db: Database, sealer: Sealer, catalog: Catalog, default_timezone: str
+) -> Screener:
+    """The engine's ``screener``: her CLIENT text → the warning to add to her reply (or none)."""
+
+    async def screener(member: Member, text: str, now: datetime) -> tuple[str, ...]:
+        matches = await screen(db, sealer, text, region_of(member.number), now)
+        if not matches:
+            return ()
+        zone = member.timezone or default_timezone
+        return (render_warning(catalog, member.language, matches, zone),)
+
+    return screener

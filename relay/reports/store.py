@@ -1,0 +1,287 @@
+"""Reports in the database: the sealed report, its screening keys, photos and moderation record.
+
+Reads go through the shared connection (the engine's lock serialises the callers); writes take
+the caller's transaction, so a report, its keys and the message telling her "recorded" commit
+together. Nothing about a report reaches SQL unsealed except its number, status, severity and
+times; the reporter is an HMAC tag (to find her own reports) and a sealed alias (to answer her).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal
+
+import aiosqlite
+
+from relay.core.identifiers import Identifier, IdentifierKind
+from relay.core.types import MemberAlias
+from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
+from relay.reports.matching import all_tags
+from relay.store.db import Database
+from relay.store.times import from_ms, opt_dt, opt_ms, to_ms
+
+Status = Literal["pending", "approved"]
+Action = Literal["submitted", "rated", "approved", "rejected", "removed", "withdrawn", "expired"]
+
+AUTHOR_PURPOSE: Final = "report-author"
+_KINDS: Final[dict[object, IdentifierKind]] = {
+    "phone": "phone",
+    "plate": "plate",
+    "email": "email",
+    "handle": "handle",
+}
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report as the feature builds it, before it is stored."""
+
+    number: int
+    author: MemberAlias
+    text: str = field(repr=False)
+    identifiers: tuple[Identifier, ...]
+    severity: int | None
+    status: Status
+    created_at: datetime
+    expires_at: datetime | None
+    photos: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    number: int
+    status: Status
+    severity: int | None
+    created_at: datetime
+    decided_at: datetime | None
+    expires_at: datetime | None
+    author: MemberAlias | None = field(repr=False)  # None once she asked to be forgotten
+    text: str = field(repr=False)
+    identifiers: tuple[Identifier, ...] = field(repr=False)
+    photos: tuple[str, ...] = ()
+
+
+class ReportRepo:
+    def __init__(self, db: Database, sealer: Sealer) -> None:
+        self.db = db
+        self.sealer = sealer
+
+    def author_tag(self, alias: str) -> bytes:
+        return self.sealer.lookup(alias, purpose=AUTHOR_PURPOSE)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def next_number(self) -> int:
+        """The number the next report gets. Callers hold the engine's lock, and the insert
+        fails (rolling back the whole decision) if another writer took it meanwhile."""
+        sql = (
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'reports'), 0), "
+            "coalesce((SELECT max(number) FROM reports), 0), "
+            "coalesce((SELECT max(number) FROM report_actions), 0))"
+        )
+        async with self.db.conn.execute(sql) as cur:
+            row = await cur.fetchone()
+        return int(row[0] if row else 0) + 1
+
+    async def get(self, number: int) -> StoredReport | None:
+        async with self.db.conn.execute("SELECT * FROM reports WHERE number = ?", (number,)) as cur:
+            row = await cur.fetchone()
+        return await self._report(row) if row is not None else None
+
+    async def last_action(self, number: int) -> str | None:
+        sql = "SELECT action FROM report_actions WHERE number = ? ORDER BY id DESC LIMIT 1"
+        async with self.db.conn.execute(sql, (number,)) as cur:
+            row = await cur.fetchone()
+        return str(row[0]) if row is not None else None
+
+    async def actions(self, number: int | None = None) -> list[tuple[int, str, datetime]]:
+        """The moderation record, oldest first: (report number, action, when)."""
+        sql = "SELECT number, action, at FROM report_actions"
+        params: tuple[int, ...] = ()
+        if number is not None:
+            sql += " WHERE number = ?"
+            params = (number,)
+        async with self.db.conn.execute(sql + " ORDER BY id", params) as cur:
+            rows = await cur.fetchall()
+        return [(int(r[0]), str(r[1]), from_ms(int(r[2]))) for r in rows]
+
+    async def newest_unrated(self, author: str) -> int | None:
+        sql = (
+            "SELECT number FROM reports WHERE author_tag = ? AND severity IS NULL "
+            "ORDER BY number DESC LIMIT 1"
+        )
+        async with self.db.conn.execute(sql, (self.author_tag(author),)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row is not None else None
+
+    async def is_author(self, number: int, author: str) -> bool:
+        sql = "SELECT 1 FROM reports WHERE number = ? AND author_tag = ?"
+        async with self.db.conn.execute(sql, (number, self.author_tag(author))) as cur:
+            return await cur.fetchone() is not None
+
+    async def candidates(
+        self, identifiers: Iterable[Identifier], now: datetime
+    ) -> list[StoredReport]:
+        """Approved, unexpired reports sharing a screening key with ``identifiers``, oldest first.
+
+        Confirm each with `relay.reports.matching.matched_kinds`: a plate key is shared by
+        plates one character apart from it, not only by the same plate.
+        """
+        numbers: set[int] = set()
+        for tag in sorted(all_tags(self.sealer, identifiers)):
+            sql = "SELECT number FROM report_keys WHERE tag = ?"
+            async with self.db.conn.execute(sql, (tag,)) as cur:
+                numbers.update(int(row[0]) for row in await cur.fetchall())
+        found = []
+        sql = (
+            "SELECT * FROM reports WHERE number = ? AND status = 'approved' "
+            "AND (expires_at IS NULL OR expires_at > ?)"
+        )
+        for number in sorted(numbers):
+            async with self.db.conn.execute(sql, (number, to_ms(now))) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                found.append(await self._report(row))
+        return found
+
+    async def _report(self, row: aiosqlite.Row) -> StoredReport:
+        body = self.sealer.open_json(row["body"], aad=aad_for("reports", "body", row["row_key"]))
+        if not isinstance(body, dict):
+            raise TamperedError("reports.body", "sealed value is not a report")
+        identifiers = tuple(
+            Identifier(_kind(pair[0]), str(pair[1]))
+            for pair in _list(body.get("identifiers"))
+            if isinstance(pair, list) and len(pair) == 2
+        )
+        author = body.get("author")
+        sql = "SELECT vault_key FROM report_photos WHERE number = ? ORDER BY position"
+        async with self.db.conn.execute(sql, (row["number"],)) as cur:
+            photos = tuple(str(r[0]) for r in await cur.fetchall())
+        return StoredReport(
+            number=int(row["number"]),
+            status="approved" if row["status"] == "approved" else "pending",
+            severity=None if row["severity"] is None else int(row["severity"]),
+            created_at=from_ms(int(row["created_at"])),
+            decided_at=opt_dt(row["decided_at"]),
+            expires_at=opt_dt(row["expires_at"]),
+            author=MemberAlias(author) if isinstance(author, str) else None,
+            text=str(body.get("text") or ""),
+            identifiers=identifiers,
+            photos=photos,
+        )
+
+    # --- writing (inside the caller's transaction) ---------------------------------------------
+
+    async def add(self, conn: aiosqlite.Connection, report: NewReport) -> None:
+        row_key = new_row_key()
+        body = self.sealer.seal_json(
+            {
+                "author": report.author,
+                "text": report.text,
+                "identifiers": [[i.kind, i.value] for i in report.identifiers],
+            },
+            aad=aad_for("reports", "body", row_key),
+        )
+        await conn.execute(
+            "INSERT INTO reports (number, row_key, author_tag, status, severity, created_at, "
+            "decided_at, expires_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                report.number,
+                row_key,
+                self.author_tag(report.author),
+                report.status,
+                report.severity,
+                to_ms(report.created_at),
+                to_ms(report.created_at) if report.status == "approved" else None,
+                opt_ms(report.expires_at),
+                body,
+            ),
+        )
+        await conn.executemany(
+            "INSERT INTO report_keys (tag, number) VALUES (?, ?)",
+            [(tag, report.number) for tag in sorted(all_tags(self.sealer, report.identifiers))],
+        )
+        await conn.executemany(
+            "INSERT INTO report_photos (number, position, vault_key) VALUES (?, ?, ?)",
+            [(report.number, i, key) for i, key in enumerate(report.photos)],
+        )
+        await record(conn, report.number, "submitted", report.created_at)
+        if report.status == "approved":
+            await record(conn, report.number, "approved", report.created_at)
+
+    async def rate(
+        self, conn: aiosqlite.Connection, number: int, severity: int, now: datetime
+    ) -> None:
+        await conn.execute("UPDATE reports SET severity = ? WHERE number = ?", (severity, number))
+        await record(conn, number, "rated", now)
+
+    async def approve(self, conn: aiosqlite.Connection, number: int, now: datetime) -> None:
+        cur = await conn.execute(
+            "UPDATE reports SET status = 'approved', decided_at = ? "
+            "WHERE number = ? AND status = 'pending'",
+            (to_ms(now), number),
+        )
+        if cur.rowcount != 1:
+            raise LookupError(f"report #{number} is no longer pending")
+        await record(conn, number, "approved", now)
+
+    async def forget_author(
+        self, conn: aiosqlite.Connection, author: str, now: datetime
+    ) -> list[str]:
+        """FORGET: her pending reports are deleted; shared ones stay as the collective's
+        warnings but lose every link to her (no tag, no sealed alias). Returns photo keys to
+        delete from the vault."""
+        tag = self.author_tag(author)
+        async with conn.execute(
+            "SELECT number, status, row_key, body FROM reports WHERE author_tag = ?", (tag,)
+        ) as cur:
+            rows = await cur.fetchall()
+        photos: list[str] = []
+        for row in rows:
+            if row["status"] == "pending":
+                photos += await delete(conn, int(row["number"]), "withdrawn", now)
+                continue
+            aad = aad_for("reports", "body", row["row_key"])
+            body = self.sealer.open_json(row["body"], aad=aad)
+            if isinstance(body, dict):
+                body.pop("author", None)
+            await conn.execute(
+                "UPDATE reports SET author_tag = NULL, body = ? WHERE number = ?",
+                (self.sealer.seal_json(body, aad=aad), row["number"]),
+            )
+        return photos
+
+
+async def record(conn: aiosqlite.Connection, number: int, action: Action, at: datetime) -> None:
+    """One line of the moderation record: never who, only what and when."""
+    await conn.execute(
+        "INSERT INTO report_actions (number, action, at) VALUES (?, ?, ?)",
+        (number, action, to_ms(at)),
+    )
+
+
+async def delete(
+    conn: aiosqlite.Connection, number: int, action: Action, now: datetime
+) -> list[str]:
+    """Delete a report with its keys and photo rows, and record why; return its photos' vault
+    keys (the caller deletes the files)."""
+    async with conn.execute(
+        "SELECT vault_key FROM report_photos WHERE number = ? ORDER BY position", (number,)
+    ) as cur:
+        photos = [str(r[0]) for r in await cur.fetchall()]
+    await conn.execute("DELETE FROM reports WHERE number = ?", (number,))
+    await record(conn, number, action, now)
+    return photos
+
+
+def _kind(value: object) -> IdentifierKind:
+    kind = _KINDS.get(value)
+    if kind is not None:
+        return kind
+    raise TamperedError("reports.body", "sealed value holds an unknown identifier kind")
+
+
+def _list(value: object) -> Sequence[object]:
+    return value if isinstance(value, list) else []
