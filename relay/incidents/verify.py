@@ -199,6 +199,7 @@ def check_document(doc: object, folder: Path | None = None) -> Verdict:
         )
 
     entries: list[_Entry] = []
+    damaged: set[int] = set()  # there, but unreadable: named once, not also "missing"
     for position, raw in enumerate(raw_entries, start=1):
         try:
             entries.append(_entry(raw, position, log_id, public_key))
@@ -206,11 +207,13 @@ def check_document(doc: object, folder: Path | None = None) -> Verdict:
             seq = raw.get("seq") if isinstance(raw, Mapping) else None
             name = f"entry {seq}" if isinstance(seq, int) else f"the entry in position {position}"
             verdict.problems.append(f"{name} is damaged (a field is missing or unreadable)")
+            if isinstance(seq, int):
+                damaged.add(seq)
     changed = {e.seq for e in entries if not e.authentic}
     verdict.problems += [f"entry {seq} was changed" for seq in sorted(changed)]
     verdict.problems += _order(entries)
     present = {e.seq for e in entries}
-    verdict.problems += _missing(first, count, present)
+    verdict.problems += _missing(first, count, present | damaged)
     verdict.problems += [
         f"entry {seq} is not part of this log (the signed summary lists entries {first} to {count})"
         for seq in sorted(present)

@@ -100,7 +100,7 @@ class _Flow:
 
     # --- what goes out --------------------------------------------------------------------
 
-    def broadcast(self, report: StoredReport | NewReport, photos: Sequence[str]) -> Audience:
+    def broadcast(self, report: StoredReport | NewReport, photos: Sequence[str]) -> None:
         to = audience(self.ctx.rules)
 
         def text(language: str, zone: str) -> str:
@@ -125,7 +125,6 @@ class _Flow:
             self.messages.append(
                 Outgoing(to.group, body, Purpose.NOTICE, attachments=tuple(photos))
             )
-        return to
 
     def retract(self, number: int) -> None:
         to = audience(self.ctx.rules)
@@ -139,7 +138,7 @@ class _Flow:
             ]
             self.messages.append(Outgoing(to.group, in_languages(texts), Purpose.NOTICE))
 
-    def review(self, report: NewReport) -> bool:
+    def review(self, report: NewReport) -> None:
         """Send the report to its reviewers (photos attached, author never named)."""
         reviewers = self.reviewers(report.author)
         for moderator in reviewers:
@@ -158,7 +157,6 @@ class _Flow:
                 ),
                 photos=report.photos,
             )
-        return bool(reviewers)
 
 
 class ReportsFeature:
@@ -238,12 +236,11 @@ async def _report(flow: _Flow, raw: str | None, event: Incoming) -> FeatureResul
     )
     parts: list[Part] = []
     if direct:
-        to = flow.broadcast(report, photos)
-        label = flow.audience_label(to, flow.language(flow.alias))
+        label = flow.audience_label(audience(flow.ctx.rules), flow.language(flow.alias))
         parts.append(_p("report_received_direct", number=report.number, audience=label))
     else:
         parts.append(_p("report_received_moderated", number=report.number))
-        if not flow.review(report):
+        if not flow.ctx.rules.moderators:
             parts.append(_p("report_no_moderator"))
     if not identifiers:
         parts.append(_p("report_no_identifiers"))
@@ -251,7 +248,11 @@ async def _report(flow: _Flow, raw: str | None, event: Incoming) -> FeatureResul
         parts.append(_p("report_ask_severity"))
     if len(photos) < len(event.attachments):
         parts.append(_p("report_photos_lost", count=len(event.attachments) - len(photos)))
-    flow.reply(*parts)
+    flow.reply(*parts)  # her answer first, then the warning or the review
+    if direct:
+        flow.broadcast(report, photos)
+    else:
+        flow.review(report)
 
     async def write(conn: aiosqlite.Connection) -> None:
         await flow.repo.add(conn, report)
@@ -320,9 +321,9 @@ async def _approve(flow: _Flow, number: int) -> FeatureResult:
     if report.author == flow.alias and others:
         flow.reply(_p("report_own_needs_other", number=number))
         return flow.done()
-    to = flow.broadcast(report, report.photos)
-    label = flow.audience_label(to, flow.language(flow.alias))
+    label = flow.audience_label(audience(flow.ctx.rules), flow.language(flow.alias))
     flow.reply(_p("report_approved_moderator", number=number, audience=label))
+    flow.broadcast(report, report.photos)
     _tell_author(flow, report, _p("report_approved_author", number=number))
     _tell_reviewers(flow, report, _p("report_approved_other", number=number))
 

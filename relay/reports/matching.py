@@ -53,7 +53,8 @@ def region_of(number: str | None) -> str | None:
     if not region or region == "ZZ":
         # A number the metadata does not know (a new or drama range) still has a country code;
         # its main country reads national numbers the same way.
-        regions = phonenumbers.region_codes_for_country_code(parsed.country_code)
+        code = parsed.country_code
+        regions = phonenumbers.region_codes_for_country_code(code) if code else ()
         region = regions[0] if regions else None
     return region if region and region != "001" else None
 
