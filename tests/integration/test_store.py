@@ -16,6 +16,7 @@ from relay.store.db import DB_NAME, Database, SchemaTooNew
 from relay.store.outbox import OutboxRepo, Queued
 from relay.store.watches import WatchRepo
 
+MIGRATIONS = Path(__file__).resolve().parents[2] / "relay" / "store" / "migrations"
 T0 = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
 NOTE = "canary-note-7f3a Hotel Rex"
 NUMBER = "+12025550177"
@@ -32,8 +33,9 @@ async def test_pragmas_and_migrations(tmp_path: Path) -> None:
         assert (await cur.fetchone())[0] == "wal"
     async with db.conn.execute("PRAGMA synchronous") as cur:
         assert (await cur.fetchone())[0] == 2  # FULL
+    newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
     async with db.conn.execute("PRAGMA user_version") as cur:
-        assert (await cur.fetchone())[0] == 1
+        assert (await cur.fetchone())[0] == newest
     await db.close()
     db = await Database.open(tmp_path)  # re-opening applies nothing twice
     await db.close()
