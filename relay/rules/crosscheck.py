@@ -93,7 +93,7 @@ def crosscheck(
     if report.failed:
         return None
     warnings = tuple(sort_issues(issue for issue in report.issues if not issue.is_error))
-    return replace(rules, warnings=warnings)
+    return rules._finish(warnings, rules.files)  # built once: thousands of members are slow
 
 
 # ---- members, circles, references --------------------------------------------------------------
@@ -483,15 +483,16 @@ def _retention(written: doc.RetentionIn | None) -> Retention:
 def _check_alert_paths(rules: Rules, report: Reporter) -> None:
     for alias in rules.members:
         for kind in doc.ALERT_KINDS:
-            path = rules.alert_path(alias, kind)
-            if not any(recipients for _, recipients in path):
+            tiers = rules.escalation(kind, alias)
+            reached = [rules.reaches_someone(alias, tier) for tier in tiers]
+            if not any(reached):
                 report.add(
                     ("members", alias),
                     f"her {kind} alerts would reach nobody: give her buddies or watchers, "
                     "or add tiers that reach others",
                 )
                 break
-            if kind == "missed" and path and not path[0][1]:
+            if kind == "missed" and not reached[0]:
                 report.warn(
                     ("members", alias),
                     "the first tier of her alerts reaches nobody (no buddies or watchers)",

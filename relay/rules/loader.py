@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 from relay.rules.crosscheck import crosscheck
@@ -116,7 +115,7 @@ def _load(path: Path, allow_placeholders: bool, catalog: Catalog) -> Rules:
     rules = crosscheck(parts, report, allow_placeholders=allow_placeholders, catalog=catalog)
     if rules is None or report.failed:
         raise RulesInvalid(sort_issues(report.issues))
-    return replace(rules, files=tuple(str(file) for file in files))
+    return rules._finish(rules.warnings, tuple(str(file) for file in files))
 
 
 def _unknown_sections(source: SourceFile) -> list[RuleIssue]:

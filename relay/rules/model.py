@@ -157,6 +157,10 @@ class Rules:
     _buddies: Mapping[MemberAlias, tuple[MemberAlias, ...]] = field(init=False, repr=False)
     _admins: tuple[MemberAlias, ...] = field(init=False, repr=False)
     _moderators: tuple[MemberAlias, ...] = field(init=False, repr=False)
+    _circles_of: Mapping[MemberAlias, tuple[Circle, ...]] = field(init=False, repr=False)
+    _watching: Mapping[MemberAlias, tuple[MemberAlias, ...]] = field(init=False, repr=False)
+    # Ladders depend only on the kind and her escalate_after: built once each, on first use.
+    _ladders: dict[tuple[AlertKind, timedelta], tuple[Tier, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         buddies: dict[MemberAlias, list[MemberAlias]] = {alias: [] for alias in self.members}
@@ -175,11 +179,28 @@ class Rules:
         # 10,000 members quadratic (seconds at start-up).
         setter(self, "_admins", tuple(a for a, m in self.members.items() if m.admin))
         setter(self, "_moderators", tuple(a for a, m in self.members.items() if m.moderator))
+        circles_of: dict[MemberAlias, list[Circle]] = {}
+        for circle in self.circles.values():
+            for alias in dict.fromkeys(circle.members):
+                circles_of.setdefault(alias, []).append(circle)
+        setter(self, "_circles_of", _frozen({a: tuple(c) for a, c in circles_of.items()}))
+        watching: dict[MemberAlias, list[MemberAlias]] = {}
+        for alias, theirs in self._buddies.items():
+            for other in theirs:
+                watching.setdefault(other, []).append(alias)
+        setter(self, "_watching", _frozen({a: tuple(w) for a, w in watching.items()}))
+        setter(self, "_ladders", {})
         setter(
             self,
             "_by_uuid",
             _frozen({m.uuid: a for a, m in self.members.items() if m.uuid is not None}),
         )
+
+    def _finish(self, warnings: tuple[RuleIssue, ...], files: tuple[str, ...]) -> Rules:
+        """Attach what the loader learns last, before anyone else holds the value."""
+        object.__setattr__(self, "warnings", warnings)
+        object.__setattr__(self, "files", files)
+        return self
 
     def __repr__(self) -> str:
         return f"<Rules {len(self.members)} members, {len(self.circles)} circles>"
@@ -213,10 +234,10 @@ class Rules:
 
     def watching(self, alias: str) -> tuple[MemberAlias, ...]:
         """Whose alerts she gets as a buddy or watcher (the reverse of `buddies_of`)."""
-        return tuple(other for other, theirs in self._buddies.items() if alias in theirs)
+        return self._watching.get(MemberAlias(alias), ())
 
     def circles_of(self, alias: str) -> tuple[Circle, ...]:
-        return tuple(circle for circle in self.circles.values() if alias in circle.members)
+        return self._circles_of.get(MemberAlias(alias), ())
 
     def circle_for_group(self, group_id: str) -> Circle | None:
         return next((c for c in self.circles.values() if c.group == group_id), None)
@@ -236,6 +257,12 @@ class Rules:
         ``alias`` is given, else the default. Times never go backwards.
         """
         escalate = self.timings_for(alias).escalate_after if alias else self.timings.escalate_after
+        ladder = self._ladders.get((kind, escalate))
+        if ladder is None:
+            ladder = self._ladders[(kind, escalate)] = self._ladder(kind, escalate)
+        return ladder
+
+    def _ladder(self, kind: AlertKind, escalate: timedelta) -> tuple[Tier, ...]:
         tiers: list[Tier] = []
         previous: timedelta | None = None
         for index, spec in enumerate(self.tier_specs[kind], start=1):
@@ -283,6 +310,19 @@ class Rules:
             contact = self.contacts[name]
             out.append(Recipient(RecipientKind.OUTSIDE, contact.number, label=contact.label))
         return tuple(out)
+
+    def reaches_someone(self, alias: str, tier: Tier) -> bool:
+        """Whether `recipients_for` would name anyone, without listing a circle of thousands."""
+        if tier.groups or tier.contacts:
+            return True
+        if tier.buddies and self.buddies_of(alias):
+            return True
+        circles = [self.circles[name] for name in tier.circles]
+        if tier.her_circles:
+            circles.extend(self.circles_of(alias))
+        if any(other != alias for circle in circles for other in circle.members[:2]):
+            return True
+        return tier.admin and any(admin != alias for admin in self._admins[:2])
 
     def alert_path(
         self, alias: str, kind: AlertKind = "missed"

@@ -11,7 +11,7 @@ import re
 import uuid
 import zoneinfo
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated, Any
 
 import phonenumbers
@@ -115,6 +115,7 @@ RetentionOrNever = Annotated[
 # ---- phone numbers, Signal ids -----------------------------------------------------------------
 
 
+@lru_cache(maxsize=16384)  # a reload re-reads every member's number; most are unchanged
 def normalise_number(text: str) -> str | None:
     """``"+1 (202) 555-0101"`` → ``"+12025550101"``; None if it is not a valid number."""
     text = text.strip()

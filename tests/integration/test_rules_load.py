@@ -910,3 +910,14 @@ def test_nothing_sensitive_in_reprs(rules: Rules) -> None:
     shown += repr(rules.circles["night"])
     for secret in ("555", "lemonade", "1b6c8f3e", "group."):
         assert secret not in shown
+
+
+def test_the_quick_reach_check_agrees_with_the_recipient_lists(rules: Rules) -> None:
+    samples = load(SAMPLES)
+    for each in (rules, samples):
+        for alias in each.members:
+            for kind in ("missed", "sos", "duress"):
+                for tier in each.escalation(kind, alias):
+                    assert each.reaches_someone(alias, tier) == bool(
+                        each.recipients_for(alias, tier)
+                    ), (alias, kind, tier.index)
