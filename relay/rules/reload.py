@@ -4,8 +4,8 @@
 A valid edit takes effect for the next event; an invalid one is refused and the last good rules
 stay in force, with the problems handed to the daemon to send to the admin. Live check-ins are
 never dropped: the relay keeps them in its store, not here. A member removed while she has a live
-check-in keeps the rules she had — her buddies, her tiers — until the daemon calls
-`RulesHolder.release` when that check-in closes.
+check-in keeps the rules she had — her buddies, her tiers — until that check-in closes (the
+daemon calls `RulesHolder.release`, or the next reload sees she is no longer live).
 """
 
 from __future__ import annotations
@@ -100,8 +100,9 @@ class RulesHolder:
             key = MemberAlias(alias)
             if key not in new.members and key not in self._retained and key in old.members:
                 self._retained[key] = old
-        for alias in [a for a in self._retained if a in new.members]:
-            del self._retained[alias]  # she is back: the new rules are hers
+        live_now = {MemberAlias(alias) for alias in live}
+        for alias in [a for a in self._retained if a in new.members or a not in live_now]:
+            del self._retained[alias]  # she is back, or her check-in has closed since
         self._rules = new
         log.info("rules reloaded: %d members", len(new.members))
         return ReloadResult("applied", new, new.warnings, self.retained)

@@ -106,8 +106,18 @@ def test_a_removed_member_with_a_live_check_in_keeps_her_alert_path(folder: Path
     assert holder.rules_for("bob") is holder.current
     assert holder.rules_for("bob").buddies_of("bob") == ("carol",)
 
-    holder.release("alice")  # her check-in closed
+    # Still live at the next reload: still hers. Closed: gone, with or without `release`.
+    assert holder.reload(live={"alice"}, force=True).retained == ("alice",)
+    assert holder.reload(live=set(), force=True).retained == ()
     assert holder.rules_for("alice") is holder.current
+
+
+def test_release_forgets_her_old_rules_at_once(folder: Path) -> None:
+    holder = holder_for(folder)
+    remove_elena(folder)
+    assert holder.reload(live={"elena"}).retained == ("elena",)
+    holder.release("elena")  # her check-in closed
+    assert holder.rules_for("elena") is holder.current
     assert holder.retained == ()
 
 
