@@ -28,6 +28,9 @@ class SystemClock:
         timeout = MAX_SLEEP
         if moment is not None:
             timeout = min(MAX_SLEEP, max(0.0, (moment - self.now()).total_seconds()))
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that arrives
+        # as `wake` is set, and the task then sleeps on through a clean stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                await wake.wait()
         wake.clear()
