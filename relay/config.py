@@ -78,6 +78,34 @@ class OutboxSection(_Closed):
     )
 
 
+class CanarySection(_Closed):
+    """The end-to-end check that messages still reach phones (relay.canary)."""
+
+    enabled: bool = Field(default=True, description="run the end-to-end check")
+    every: Duration = Field(
+        default=timedelta(hours=1),
+        description="send a probe when nothing has proved delivery for this long",
+    )
+    timeout: Duration = Field(
+        default=timedelta(minutes=5),
+        description="how long a phone's delivery receipt may take before it counts as a miss",
+    )
+    misses: int = Field(
+        default=2, ge=1, le=10, description="misses in a row before the admin and members are told"
+    )
+    to: str | None = Field(
+        default=None,
+        description="member alias, or an E.164 number, the probe goes to (default: the admin)",
+    )
+
+    @field_validator("to")
+    @classmethod
+    def _alias_or_number(cls, value: str | None) -> str | None:
+        if value is None or not value.startswith("+"):
+            return value
+        return SignalSection._e164(value)
+
+
 class Config(_Closed):
     signal: SignalSection
     rules_dir: Path
@@ -87,6 +115,7 @@ class Config(_Closed):
     timezone: str = Field(description="the collective's IANA time zone, e.g. Europe/London")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     outbox: OutboxSection = OutboxSection()
+    canary: CanarySection = CanarySection()
     allow_placeholder_numbers: bool = Field(
         default=False,
         description="accept the sample rules' made-up numbers (the demo and tests only)",

@@ -19,23 +19,25 @@ from functools import cache
 
 from relay import systemd
 from relay.attachments import AttachmentVault
+from relay.canary import Canary, build_canary
 from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.core.commands import KeywordTable, load_default_keywords
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
 from relay.engine import Engine
-from relay.exitcodes import EXIT_OK, EXIT_SIGNAL
+from relay.exitcodes import EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.feature_set import default_features
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
-from relay.outbox import OutboxSender
+from relay.outbox import OutboxSender, Send
 from relay.rules import Rules
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
 from relay.store.db import Database
+from relay.watchdog import RunLock, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,18 @@ class Relay:
     install_signals: bool = True  # tests running the relay inside their own loop say False
     holder: RulesHolder | None = None
     watcher: RulesWatcher | None = None
+    watchdog: Watchdog | None = None
+    canary: Canary | None = None
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(asyncio_exception_handler)
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run_lock = RunLock(cfg.data_dir)  # restore refuses while it is held (relay.watchdog)
+        if not run_lock.acquire():
+            log.error("another relay, or a restore, is using this data directory; not starting")
+            return EXIT_SOFTWARE
         db = await Database.open(cfg.data_dir)
         transport = SignalTransport(
             cfg.signal.service, cfg.signal.number, cfg.signal.request_timeout.total_seconds()
@@ -88,6 +96,7 @@ class Relay:
         finally:
             await close_quietly(transport)
             await db.close()
+            run_lock.release()
         return EXIT_OK
 
     async def _serve(self, db: Database, transport: SignalTransport) -> None:
@@ -116,9 +125,13 @@ class Relay:
             engine.add_feature(feature)
         self.engine = engine
         self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
+        self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
+        send: Send = transport.send
+        if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
+            self.canary, send = build_canary(engine, send, cfg.canary, self.watchdog)
         self.sender = OutboxSender(
             engine.outbox,
-            transport.send,
+            send,
             self.clock,
             retry_cap=cfg.outbox.retry_cap,
             stuck_after=cfg.outbox.alert_undelivered_after,
@@ -147,7 +160,9 @@ class Relay:
         self._start("processor", self._process)
         self._start("timers", engine.run_timers)
         self._start("sender", self.sender.run)
-        self._start("watchdog", self._watchdog)
+        self._start("watchdog", self.watchdog.run)
+        if self.canary is not None:
+            self._start("canary", self.canary.run)
         self._start("rules", self.watcher.run)
         if overdue:
             await engine.notify_admin("relay_started_late", count=overdue)
@@ -220,18 +235,7 @@ class Relay:
         self.engine.use_rules(result.rules)
         await self.engine.notify_admin("rules_loaded", members=len(result.rules.members))
 
-    # --- watchdog --------------------------------------------------------------------------------
-
-    async def _watchdog(self) -> None:
-        interval = systemd.watchdog_interval()
-        period = interval / 2 if interval else 30.0
-        while True:
-            stalled = await self.stalled()
-            if stalled:
-                log.error("not pinging the watchdog: %s looks stalled", stalled)
-            elif interval:
-                systemd.notify("WATCHDOG=1")
-            await asyncio.sleep(period)
+    # --- watchdog (relay.watchdog pings systemd while these and the receive loop are fine) -------
 
     async def stalled(self) -> str | None:
         """Name of a loop that stopped making progress, or None."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from relay.canary import with_notice
 from relay.clock import Clock
 from relay.core import intents
 from relay.core.commands import KeywordTable, parse
@@ -34,7 +35,7 @@ from relay.crypto.seal import Sealer, new_row_key
 from relay.features import Feature, FeatureContext, Write
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
-from relay.signal.events import Event, Incoming, IncomingKind, UntrustedIdentity
+from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
 from relay.store.db import Database
 from relay.store.outbox import OutboxRepo, Pending, Queued
 from relay.store.times import to_ms
@@ -58,6 +59,7 @@ UNREACHABLE = frozenset(
 )
 """Send failures no retry soon fixes: an alert to that person must not wait for its tier's delay."""
 
+TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
 
@@ -93,6 +95,10 @@ class Engine:
         self.features: dict[type, Feature] = {}
         self.screener: Screener | None = None
         self.vault: AttachmentVault | None = None
+        # Self-monitoring (relay.canary): receipts go to the canary; while it is degraded this
+        # catalog key's line is added to check-in replies ("alerts may be delayed").
+        self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
+        self.degraded_notice: str | None = None
         self.use_rules(rules)
 
     def add_feature(self, feature: Feature) -> None:
@@ -186,6 +192,10 @@ class Engine:
     # --- inbound ---------------------------------------------------------------------------------
 
     async def handle(self, event: Event) -> None:
+        if isinstance(event, Receipt):
+            if self.on_receipt is not None:
+                await self.on_receipt(event)
+            return
         if isinstance(event, UntrustedIdentity):
             await self._untrusted(event)
             return
@@ -241,6 +251,9 @@ class Engine:
             photos=photos,
             notices=notices,
         )
+        if self.degraded_notice is not None:
+            line = self.catalog.text(member.language, self.degraded_notice)
+            decision = with_notice(decision, member.alias, intent, line)
         await self.apply(decision, now, seen=tag)
         log.info(
             "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
@@ -317,21 +330,34 @@ class Engine:
     # --- timers ----------------------------------------------------------------------------------
 
     async def fire_due(self) -> int:
-        """Take every due step of every watch; return how many watches moved."""
+        """Take every due step of every watch; return how many watches moved.
+
+        Due watches are decided one by one (each decision depends on its watch alone) and
+        written `TIMER_BATCH` to a transaction: after a restart with thousands overdue, one
+        commit per watch kept the first alerts waiting behind all the others' commits.
+        """
         async with self.lock:
             now = self.clock.now()
             due = await self.watches.due(now)
-            for watch in due:
-                decision = on_timer(self.context, watch, now)
-                await self.apply(decision, now)
-                late = now - watch.next_at if watch.next_at else None
-                log.info(
-                    "timer for %s's %s (%s)%s",
-                    watch.member,
-                    watch.kind,
-                    watch.phase,
-                    f", {span(late)} late" if late and late.total_seconds() > 30 else "",
+            for start in range(0, len(due), TIMER_BATCH):
+                chunk = due[start : start + TIMER_BATCH]
+                decisions = [on_timer(self.context, watch, now) for watch in chunk]
+                await self.apply(
+                    Decision(
+                        watches=tuple(w for d in decisions for w in d.watches),
+                        messages=tuple(m for d in decisions for m in d.messages),
+                    ),
+                    now,
                 )
+                for watch in chunk:
+                    late = now - watch.next_at if watch.next_at else None
+                    log.info(
+                        "timer for %s's %s (%s)%s",
+                        watch.member,
+                        watch.kind,
+                        watch.phase,
+                        f", {span(late)} late" if late and late.total_seconds() > 30 else "",
+                    )
             return len(due)
 
     async def run_timers(self) -> None:

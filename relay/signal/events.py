@@ -60,4 +60,14 @@ class SendOutcome:
     recipients_failed: tuple[str, ...] = field(default=())
 
 
-Event = Incoming | UntrustedIdentity
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A phone's receipt for relay messages: proof they made the round trip (see relay.canary).
+
+    Only the relay's own send timestamps: who sent the receipt is not kept."""
+
+    timestamps: tuple[int, ...]
+    kind: str  # "delivery", "read" or "viewed"
+
+
+Event = Incoming | UntrustedIdentity | Receipt

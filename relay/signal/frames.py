@@ -22,7 +22,14 @@ from signalbot.messages import (
 )
 from signalbot.reactions import Reaction
 
-from relay.signal.events import AttachmentRef, Event, Incoming, IncomingKind, UntrustedIdentity
+from relay.signal.events import (
+    AttachmentRef,
+    Event,
+    Incoming,
+    IncomingKind,
+    Receipt,
+    UntrustedIdentity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +48,10 @@ async def read_frame(api: SignalAPI, raw: str) -> Event | None:
     envelope: dict[str, Any] = data["envelope"]
     if isinstance(data.get("exception"), dict):
         return _exception(data["exception"], envelope)
+    if isinstance(envelope.get("receiptMessage"), dict):
+        return _receipt(envelope["receiptMessage"])
     if any(key in envelope for key in _IGNORED):
-        # The account's own phone (sync), receipts, typing: not a member speaking to the relay.
+        # The account's own phone (sync), typing, calls: not a member speaking to the relay.
         return None
     try:
         message = await parse(api, raw)
@@ -82,6 +91,23 @@ def _exception(exception: dict[str, Any], envelope: dict[str, Any]) -> Event | N
         sender_uuid=_str(envelope.get("sourceUuid")),
         server_timestamp=_int(envelope.get("serverReceivedTimestamp")),
     )
+
+
+def _receipt(receipt: dict[str, Any]) -> Receipt | None:
+    # The canary's proof that sends reach phones; nothing about the sender is kept.
+    stamps = receipt.get("timestamps")
+    timestamps = tuple(t for t in (stamps if isinstance(stamps, list) else []) if _int(t) > 0)
+    if not timestamps:
+        return None
+    kind = next(
+        (
+            k
+            for k, flag in (("delivery", "isDelivery"), ("read", "isRead"), ("viewed", "isViewed"))
+            if receipt.get(flag) is True
+        ),
+        "delivery",
+    )
+    return Receipt(timestamps=timestamps, kind=kind)
 
 
 def _base(envelope: dict[str, Any]) -> dict[str, Any]:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from signalbot import ConnectionMode
 from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
 from signalbot.messages import ReceiveError
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from relay.signal.events import Event
 from relay.signal.frames import read_frame
@@ -57,6 +60,35 @@ class Receiver:
             self.connected = False
             await asyncio.sleep(delay)
             delay = min(BACKOFF_MAX, max(0.25, delay * 2))
+
+    def _live(self) -> Any:
+        # signalbot keeps websockets' `connect` as `messages.connection`, and websockets keeps the
+        # open connection on it while the session lasts; both are gone between connections.
+        return getattr(getattr(self.api.messages, "connection", None), "connection", None)
+
+    @property
+    def open(self) -> bool:
+        """Whether a receive WebSocket is open now (frames or not)."""
+        live = self._live()
+        return live is not None and getattr(live, "state", None) is State.OPEN
+
+    async def ping(self, within: float) -> float | None:
+        """Round-trip a WebSocket ping on the open receive connection, for the watchdog.
+
+        Returns the latency in seconds, or None when no connection is open (the loop is between
+        connections: signal-cli-rest-api is away, not the relay stalled). Raises TimeoutError when
+        no pong comes back `within` seconds: the connection looks open but nothing moves on it.
+        """
+        live = self._live()
+        if live is None or not self.open:
+            return None
+        try:
+            async with asyncio.timeout(within):
+                waiter = await live.ping()
+                latency: float = await waiter
+                return latency
+        except ConnectionClosed:
+            return None
 
     async def close(self) -> None:
         await self.api.close()
