@@ -3,7 +3,8 @@
 LOG adds an entry — her text and photos, sealed, timestamped by the relay's clock (never her
 phone's), chained to the entry before and signed. Nobody else can read it or is told of it.
 EXPORT sends the whole log back to her in the chat: a readable file, a JSON file that
-`peer-relay verify` checks, and the photos (copies: the log keeps its own).
+`peer-relay verify` checks, and the photos (copies: the log keeps its own). The files an export
+makes are recorded, so FORGET and retention delete them too.
 """
 
 from __future__ import annotations
@@ -133,5 +134,10 @@ async def _export(
     for part, batch in enumerate(batches, start=1):
         caption = ctx.catalog.text(member.language, "export_photos", part=part, parts=len(batches))
         messages.append(Outgoing(me, caption, Purpose.REPLY, attachments=tuple(batch)))
+    made = [readable, document, *copies]
+
+    async def write(conn: aiosqlite.Connection) -> None:
+        await repo.exported(conn, member.alias, made, now)
+
     log.info("%s exported her incident log (%d entries)", member.alias, len(entries))
-    return FeatureResult(Decision(messages=tuple(messages)))
+    return FeatureResult(Decision(messages=tuple(messages)), write)

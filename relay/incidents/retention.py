@@ -1,5 +1,6 @@
 """Incident-log entries leave on schedule, when the rules say so (``retention.incident_logs``;
-the sample keeps them until she deletes them herself).
+the sample keeps them until she deletes them herself); the files EXPORT sent leave with the other
+copies of sent messages (``retention.messages``).
 
 Only the oldest entries go, as a run from the start: the chain's head is kept, and the log
 remembers the first entry left (``first_seq``), which every later export signs, so
@@ -18,6 +19,7 @@ from relay.incidents import chain
 from relay.incidents.store import photo_records
 from relay.rules import Rules
 from relay.store.db import Database
+from relay.store.times import to_ms
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
@@ -32,13 +34,15 @@ async def purge_expired_entries(
     rules: Rules,
     vault: AttachmentVault | None = None,
 ) -> int:
-    """Delete entries older than the rules keep them; return how many."""
+    """Delete entries older than the rules keep them; return how many. Files sent by EXPORT go
+    once older than ``retention.messages`` (they were only kept to be sent)."""
+    photos = await _purge_export_files(db, now - rules.retention.messages)
     retention = rules.retention.incident_logs
     if retention is None:
+        _forget(vault, photos)
         return 0
     cutoff = chain.stamp(now - retention)
     deleted = 0
-    photos: list[str] = []
     async with db.transaction() as conn:
         async with conn.execute("SELECT owner_tag, first_seq FROM incident_logs") as cur:
             logs = [(bytes(row[0]), int(row[1])) for row in await cur.fetchall()]
@@ -69,9 +73,26 @@ async def purge_expired_entries(
                 "UPDATE incident_logs SET first_seq = ? WHERE owner_tag = ?",
                 (max(first, last_gone + 1), owner_tag),
             )
-    if vault is not None:
-        for key in photos:
-            vault.forget(key)
+    _forget(vault, photos)
     if deleted:
         log.info("%d incident-log entr(ies) deleted under retention", deleted)
     return deleted
+
+
+async def _purge_export_files(db: Database, before: datetime) -> list[str]:
+    async with db.transaction() as conn:
+        async with conn.execute(
+            "SELECT vault_key FROM incident_exports WHERE created_at <= ?", (to_ms(before),)
+        ) as cur:
+            keys = [str(row[0]) for row in await cur.fetchall()]
+        await conn.execute("DELETE FROM incident_exports WHERE created_at <= ?", (to_ms(before),))
+    return keys
+
+
+def _forget(vault: AttachmentVault | None, keys: list[str]) -> None:
+    if vault is None:
+        if keys:
+            log.warning("%d incident-log file(s) left in the vault (no vault given)", len(keys))
+        return
+    for key in keys:
+        vault.forget(key)

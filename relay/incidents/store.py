@@ -19,6 +19,7 @@ import aiosqlite
 from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for, new_row_key
 from relay.incidents import chain
 from relay.store.db import Database
+from relay.store.times import to_ms
 
 OWNER_PURPOSE: Final = "incident-owner"
 
@@ -170,10 +171,25 @@ class LogRepo:
             (tag, entry.seq, row_key, entry.hash, entry.signature, content),
         )
 
-    async def forget(self, conn: aiosqlite.Connection, alias: str) -> list[str]:
-        """FORGET: her whole log goes. Returns the photos' vault keys (the caller deletes them)."""
-        photos = [p.key for e in await self.entries(alias) for p in e.photos]
-        await conn.execute(
-            "DELETE FROM incident_logs WHERE owner_tag = ?", (self.owner_tag(alias),)
+    async def exported(
+        self, conn: aiosqlite.Connection, alias: str, keys: Sequence[str], now: datetime
+    ) -> None:
+        """Remember the vault files an EXPORT made, so FORGET and retention can delete them."""
+        tag = self.owner_tag(alias)
+        await conn.executemany(
+            "INSERT INTO incident_exports (owner_tag, vault_key, created_at) VALUES (?, ?, ?)",
+            [(tag, key, to_ms(now)) for key in keys],
         )
-        return photos
+
+    async def forget(self, conn: aiosqlite.Connection, alias: str) -> list[str]:
+        """FORGET: her whole log goes, with the files her exports made. Returns the vault keys
+        of its photos and export files (the caller deletes them)."""
+        tag = self.owner_tag(alias)
+        keys = [p.key for e in await self.entries(alias) for p in e.photos]
+        async with conn.execute(
+            "SELECT vault_key FROM incident_exports WHERE owner_tag = ?", (tag,)
+        ) as cur:
+            keys += [str(row[0]) for row in await cur.fetchall()]
+        await conn.execute("DELETE FROM incident_exports WHERE owner_tag = ?", (tag,))
+        await conn.execute("DELETE FROM incident_logs WHERE owner_tag = ?", (tag,))
+        return keys

@@ -243,14 +243,43 @@ async def test_retention_deletes_the_oldest_and_verify_says_so(
     assert out.startswith("intact: 1 entry") and "entries before 3 were deleted" in out
 
 
-async def test_forget_deletes_her_log_and_only_hers(journal: Journal) -> None:
+def vault_files(journal: Journal) -> set[str]:
+    return {p.stem for p in journal.vault.folder.glob("*.sealed")}
+
+
+async def test_forget_deletes_her_log_its_exports_and_only_hers(journal: Journal) -> None:
     await journal.log("alice", "mine")
+    sent = await journal.says("alice", intents.Export())
+    made = {key for message in sent for key in message.attachments}
     await journal.log("bob", "his")
+    await journal.says("bob", intents.Export())
+    assert made and made <= vault_files(journal)
     repo = LogRepo(journal.db, journal.sealer)
     async with journal.db.transaction() as conn:
-        await repo.forget(conn, "alice")
+        keys = await repo.forget(conn, "alice")
+    assert set(keys) == made
     assert await repo.head("alice") is None and await repo.entries("alice") == []
     assert [e.text for e in await repo.entries("bob")] == ["his"]
+
+
+async def test_export_files_leave_with_old_messages(journal: Journal) -> None:
+    await journal.log("alice", "one")
+    await journal.says("alice", intents.Export())
+    before = vault_files(journal)
+    assert len(before) == 2  # the readable copy and the JSON
+    args = (journal.db, journal.sealer)
+    assert (
+        await purge_expired_entries(
+            *args, journal.now + timedelta(days=1), journal.rules, journal.vault
+        )
+        == 0
+    )
+    assert vault_files(journal) == before  # the messages may still be waiting to go out
+    await purge_expired_entries(
+        *args, journal.now + timedelta(days=3), journal.rules, journal.vault
+    )
+    assert vault_files(journal) == set()  # retention.messages is 2d in the sample rules
+    assert [e.text for e in await LogRepo(*args).entries("alice")] == ["one"]  # the log stays
 
 
 async def test_nothing_readable_on_disk(journal: Journal, tmp_path: Path) -> None:

@@ -20,3 +20,14 @@ CREATE TABLE incident_entries (
     content     BLOB NOT NULL,         -- sealed JSON: time, text, salt, prev, photos
     PRIMARY KEY (owner_tag, seq)
 ) WITHOUT ROWID;
+
+-- The files an EXPORT sent her (readable copy, JSON, photo copies) are sealed into the vault for
+-- the outbox to send; they are hers, so FORGET deletes them, and retention deletes them once the
+-- messages that carried them are old (retention.messages).
+CREATE TABLE incident_exports (
+    owner_tag   BLOB NOT NULL,
+    vault_key   TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (owner_tag, vault_key)
+) WITHOUT ROWID;
+CREATE INDEX incident_exports_created ON incident_exports (created_at);
