@@ -72,6 +72,9 @@ class OutboxSender:
             await self._report_stuck(now)
             heads = await self.repo.heads(now)
             if heads:
+                # Recorded before told: commit to disk whatever these messages report (one
+                # fsync for the batch and for every decision committed before it).
+                await self.repo.db.sync()
                 await self._send_batch(heads)
                 continue  # more may be due right away (the next message to each recipient)
             await self.clock.sleep_until(await self._next_wake(), self.wake)

@@ -81,8 +81,8 @@ class OutboxRepo:
             " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
             ") h ON o.id = h.id WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
         )
-        async with self.db.conn.execute(sql, (to_ms(now), limit)) as cursor:
-            rows = await cursor.fetchall()
+        async with self.db.settled() as conn:
+            rows = await conn.execute_fetchall(sql, (to_ms(now), limit))
         return [self._load(row) for row in rows]
 
     def _load(self, row: aiosqlite.Row) -> Pending:
