@@ -59,6 +59,7 @@ UNREACHABLE = frozenset(
 )
 """Send failures no retry soon fixes: an alert to that person must not wait for its tier's delay."""
 
+TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
 
@@ -329,21 +330,34 @@ class Engine:
     # --- timers ----------------------------------------------------------------------------------
 
     async def fire_due(self) -> int:
-        """Take every due step of every watch; return how many watches moved."""
+        """Take every due step of every watch; return how many watches moved.
+
+        Due watches are decided one by one (each decision depends on its watch alone) and
+        written `TIMER_BATCH` to a transaction: after a restart with thousands overdue, one
+        commit per watch kept the first alerts waiting behind all the others' commits.
+        """
         async with self.lock:
             now = self.clock.now()
             due = await self.watches.due(now)
-            for watch in due:
-                decision = on_timer(self.context, watch, now)
-                await self.apply(decision, now)
-                late = now - watch.next_at if watch.next_at else None
-                log.info(
-                    "timer for %s's %s (%s)%s",
-                    watch.member,
-                    watch.kind,
-                    watch.phase,
-                    f", {span(late)} late" if late and late.total_seconds() > 30 else "",
+            for start in range(0, len(due), TIMER_BATCH):
+                chunk = due[start : start + TIMER_BATCH]
+                decisions = [on_timer(self.context, watch, now) for watch in chunk]
+                await self.apply(
+                    Decision(
+                        watches=tuple(w for d in decisions for w in d.watches),
+                        messages=tuple(m for d in decisions for m in d.messages),
+                    ),
+                    now,
                 )
+                for watch in chunk:
+                    late = now - watch.next_at if watch.next_at else None
+                    log.info(
+                        "timer for %s's %s (%s)%s",
+                        watch.member,
+                        watch.kind,
+                        watch.phase,
+                        f", {span(late)} late" if late and late.total_seconds() > 30 else "",
+                    )
             return len(due)
 
     async def run_timers(self) -> None:
