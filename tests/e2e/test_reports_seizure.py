@@ -12,7 +12,7 @@ import pytest
 from relay.incidents.store import LogRepo
 from relay.reports.store import ReportRepo
 from relay.sim import InboundAttachment
-from tests.e2e.conftest import Harness
+from tests.e2e.conftest import NUMBERS, Harness
 
 REPORT_TEXT = "canary-report-T4 hit me, +44 7700 900321"
 REPORT_PHOTO = b"\xff\xd8\xff canary-report-photo-V8"
@@ -89,6 +89,13 @@ async def test_no_canary_on_the_card_without_the_key(
     assert found_in(data_dir) == {}  # nor after a clean stop (WAL checkpointed or not)
     assert "handled by ReportsFeature" in caplog.text  # the log was captured …
     assert [c for c in CANARIES if c.decode() in caplog.text] == []  # … and holds none
+    # Nor who reported, screened or keeps a log: those lines never carry an alias.
+    ours = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("relay.reports", "relay.incidents"))
+    ]
+    assert ours and not [line for line in ours for alias in NUMBERS if alias in line]
 
 
 def test_the_search_finds_a_canary_in_clear(tmp_path: Path) -> None:
