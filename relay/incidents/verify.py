@@ -279,7 +279,7 @@ def run_verify(path: Path, out: TextIO) -> int:
         return EXIT_USAGE
     try:
         doc = json.loads(data.decode("utf-8", "surrogatepass"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         out.write(f"not intact: {_NOT_AN_EXPORT}\n")
         return EXIT_CHECK_FAILED
     verdict = check_document(doc, path.parent)

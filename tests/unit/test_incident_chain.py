@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
@@ -226,3 +228,45 @@ def test_stamps_and_fingerprints() -> None:
     )
     assert len(chain.fingerprint(b"\x01" * 32).split()) == 5
     assert chain.canonical({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+PARTS = [
+    "format",
+    "version",
+    "log",
+    "public_key",
+    "first",
+    "count",
+    "head",
+    "exported_at",
+    "readable",
+    "signature",
+    "entries",
+]
+ENTRY_PARTS = ["seq", "at", "text", "salt", "photos", "prev", "content_sha256", "hash", "signature"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    top=st.dictionaries(st.sampled_from(PARTS), JSON, max_size=4),
+    entry=st.dictionaries(st.sampled_from(ENTRY_PARTS), JSON, max_size=3),
+    which=st.integers(0, 4),
+)
+def test_any_damage_is_a_verdict_never_a_crash(
+    top: dict[str, Any], entry: dict[str, Any], which: int
+) -> None:
+    doc = copy.deepcopy(EXPORT)
+    doc["entries"][which].update(entry)
+    doc.update(top)
+    verdict = check_document(doc)  # never raises, whatever the file holds
+    assert verdict.problems or doc == EXPORT
+
+
+EXPORT = export()
