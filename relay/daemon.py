@@ -42,6 +42,7 @@ from relay.watchdog import RunLock, Watchdog
 log = logging.getLogger(__name__)
 
 RESTART_MAX = 30.0
+STOP_GRACE = 3.0  # seconds a task may take to finish after it was cancelled at stop
 STALL_AFTER = 90.0  # seconds an event may wait unprocessed, or a deadline unfired, before "stalled"
 
 
@@ -174,8 +175,14 @@ class Relay:
         systemd.notify("STOPPING=1")
         for task in self.tasks.values():
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-        await self.receiver.close()
+        # Bounded: a WebSocket close handshake with a stuck peer must not hold up the stop
+        # (systemd would SIGKILL us after its own timeout anyway; everything is already committed).
+        _, pending = await asyncio.wait(self.tasks.values(), timeout=STOP_GRACE)
+        if pending:
+            log.warning(
+                "stopping without waiting for: %s", ", ".join(t.get_name() for t in pending)
+            )
+        await asyncio.wait_for(self.receiver.close(), timeout=STOP_GRACE)
 
     # --- supervision -----------------------------------------------------------------------------
 

@@ -122,7 +122,7 @@ class Harness:
         if self.relay is None or self.task is None:
             return None
         self.relay.stop_event.set()
-        code = await asyncio.wait_for(self.task, timeout=10)
+        code = await asyncio.wait_for(self.task, timeout=20)
         self.relay = None
         return code
 

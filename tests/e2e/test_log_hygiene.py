@@ -26,7 +26,7 @@ async def test_a_full_scenario_logs_nothing_personal(
 ) -> None:
     relay = relay_process(write_env(tmp_path, sim.service))
     relay.start()
-    await sim.wait_for_client(timeout=20)
+    await sim.wait_for_client(timeout=60)
     alice, bob = NUMBERS["alice"], NUMBERS["bob"]
 
     await sim.member_sends(alice, f"IN 3s {NOTE}")
