@@ -64,6 +64,31 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="is the relay healthy? (signal-cli, outbox, check-ins)")
     status.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+
+    link = sub.add_parser(
+        "link", help="link the relay's number as a device of a phone's Signal account (QR code)"
+    )
+    link.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+    link.add_argument("--device-name", default="peer-relay", help="name shown on the phone")
+    link.add_argument(
+        "--wait", type=float, default=300.0, help="seconds to wait for the phone (default 300)"
+    )
+
+    backup = sub.add_parser(
+        "backup", help="write a sealed online copy of the database (safe while the relay runs)"
+    )
+    backup.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+    backup.add_argument(
+        "--to", type=Path, required=True, help="the file to write (or a directory for it)"
+    )
+
+    restore = sub.add_parser(
+        "restore", help="replace the database with a sealed backup (stop the relay first)"
+    )
+    restore.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+    restore.add_argument(
+        "--from", dest="source", type=Path, required=True, help="the backup file (.sealed)"
+    )
     return parser
 
 
@@ -88,6 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.status import run_status
 
             return run_status(args.config, sys.stdout)
+        if args.command == "link":
+            from relay.link import run_link
+
+            return run_link(args.config, args.device_name, sys.stdout, wait=args.wait)
+        if args.command == "backup":
+            from relay.backup import run_backup
+
+            return run_backup(args.config, args.to, sys.stdout)
+        if args.command == "restore":
+            from relay.backup import run_restore
+
+            return run_restore(args.config, args.source, sys.stdout)
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_USAGE

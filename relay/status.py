@@ -1,7 +1,8 @@
 """`peer-relay status`: what an admin checks first when something seems wrong.
 
-Reads the config, asks signal-cli-rest-api for its version and mode, and reads the database for
-the outbox backlog and live check-ins. Prints counts and ages only — no names, numbers or text.
+Reads the config, asks signal-cli-rest-api for its version and mode, reads the running relay's
+status file (receive loop, end-to-end check) and the database for the outbox backlog and live
+check-ins. Prints counts and ages only — no names, numbers or text.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from relay.signal.transport import SignalTransport
 from relay.store.db import Database
 from relay.store.outbox import OutboxRepo
 from relay.store.watches import WatchRepo
+from relay.watchdog import report_status_file
 
 
 def run_status(config_path: Path, out: TextIO) -> int:
@@ -54,6 +56,8 @@ async def _status(service: str, number: str, data_dir: Path, sealer: Sealer, out
             f"signal-cli-rest-api: {about.get('version')} in {mode} mode"
             f"{'' if ok else ' — the relay needs json-rpc mode'}\n"
         )
+    # The running relay's own view: receive loop, end-to-end check, watchdog (relay.watchdog).
+    healthy &= report_status_file(data_dir, out)
     db = await Database.open(data_dir)
     try:
         backlog, oldest = await OutboxRepo(db, sealer).backlog()
