@@ -8,10 +8,13 @@ Owns the response bytes: gin's ``c.JSON`` (compact, raw UTF-8, ``<>&`` escaped a
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
@@ -93,7 +96,7 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
         )
 
     async def accounts(_: web.Request) -> web.Response:
-        return gin_json(200, [sim.account])
+        return gin_json(200, [sim.account] if sim.linked else [])
 
     async def groups(request: web.Request) -> web.Response:
         expand = request.query.get("expand", "false")
@@ -234,6 +237,18 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
         png = pattern_png(f"sgnl://linkdevice?uuid={len(sim.link_requests)}&{device_name}")
         return web.Response(status=200, body=png, content_type="image/png")
 
+    async def qrcodelink_raw(request: web.Request) -> web.Response:
+        # api.GetQrCodeLinkUri: startLink, then finishLink in the background once scanned.
+        device_name = request.query.get("device_name", "")
+        if not device_name:
+            return gin_json(400, {"error": "Please provide a name for the device"})
+        sim.link_requests.append(device_name)
+        uuid = secrets.token_urlsafe(16)
+        pub_key = quote(base64.b64encode(b"\x05" + secrets.token_bytes(32)).decode(), safe="")
+        return gin_json(
+            200, {"device_link_uri": f"sgnl://linkdevice?uuid={uuid}&pub_key={pub_key}"}
+        )
+
     async def list_attachments(_: web.Request) -> web.Response:
         return gin_json(200, list(sim.attachments))
 
@@ -258,6 +273,7 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
         web.get("/v1/receive/{number}", receive, allow_head=False),
         web.put("/v1/identities/{number}/trust/{number_to_trust}", trust),
         web.get("/v1/qrcodelink", qrcodelink, allow_head=False),
+        web.get("/v1/qrcodelink/raw", qrcodelink_raw, allow_head=False),
         web.get("/v1/attachments", list_attachments, allow_head=False),
         web.get("/v1/attachments/{attachment}", get_attachment, allow_head=False),
         web.delete("/v1/attachments/{attachment}", delete_attachment),

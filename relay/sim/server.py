@@ -96,6 +96,9 @@ class SignalSim:
         self.faults.subscribe(self._on_faults_changed)
         self.sent: list[SentMessage] = []
         self.link_requests: list[str] = []  # device names asked for at /v1/qrcodelink
+        # False: the account is neither registered nor linked yet, so /v1/accounts lists nothing
+        # (as before `peer-relay link`); set it True to play the phone scanning the code.
+        self.linked = True
         self.attachments: dict[str, tuple[bytes, str]] = {}  # id -> (bytes, content type)
         self._clock_ms = clock_ms
         self._last_ms = 0
