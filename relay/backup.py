@@ -88,10 +88,19 @@ def _online_copy(source: Path) -> tuple[bytes, int]:
         live.backup(memory)
         _check(memory, "the copy")
         schema = int(memory.execute("PRAGMA user_version").fetchone()[0])
-        return memory.serialize(), schema
+        return _without_wal(memory.serialize()), schema
     finally:
         live.close()
         memory.close()
+
+
+def _without_wal(image: bytes) -> bytes:
+    # The page copy keeps the live file's WAL marks (header bytes 18-19 = 2): an image with them
+    # cannot be opened from memory. 1 is the rollback-journal format, what `journal_mode=DELETE`
+    # writes; the relay turns WAL back on when it opens the restored file.
+    if len(image) >= 100 and image[18:20] == b"\x02\x02":
+        return image[:18] + b"\x01\x01" + image[20:]
+    return image
 
 
 def _check(conn: sqlite3.Connection, what: str) -> None:
@@ -124,7 +133,7 @@ def open_backup(source: Path, sealer: Sealer) -> sqlite3.Connection:
         raise BackupProblem(f"{source}: {exc.problem}") from None
     memory = sqlite3.connect(":memory:")
     try:
-        memory.deserialize(image)
+        memory.deserialize(_without_wal(image))
         _check(memory, f"{source}")
         schema = int(memory.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.Error as exc:

@@ -44,7 +44,7 @@ class Notifications:
         monkeypatch.delenv("WATCHDOG_USEC", raising=False)
         self.seen: list[str] = []
 
-    async def wait_for(self, wanted: Callable[[str], bool], timeout: float = 15.0) -> str:  # noqa: ASYNC109
+    async def wait_for(self, wanted: Callable[[str], bool], timeout: float = 15.0) -> str:
         """The first state line (from the start) that matches, waiting for more datagrams."""
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
