@@ -158,6 +158,10 @@ def _run(config_path: Path) -> int:
     if config.admin not in rules.members:
         _error(f"{config_path}: admin: '{config.admin}' is not a member in the rules")
         return EXIT_CONFIG
+    probe_to = config.canary.to
+    if probe_to is not None and not probe_to.startswith("+") and probe_to not in rules.members:
+        _error(f"{config_path}: canary.to: '{probe_to}' is not a member in the rules")
+        return EXIT_CONFIG
     try:
         key = load_key(config.data_dir, config.key_file)
     except KeyProblem as exc:

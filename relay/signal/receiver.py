@@ -17,7 +17,7 @@ from typing import Any
 from signalbot import ConnectionMode
 from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
 from signalbot.messages import ReceiveError
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import WebSocketException
 from websockets.protocol import State
 
 from relay.signal.events import Event
@@ -87,8 +87,8 @@ class Receiver:
                 waiter = await live.ping()
                 latency: float = await waiter
                 return latency
-        except ConnectionClosed:
-            return None
+        except WebSocketException:
+            return None  # closed meanwhile: the loop is reconnecting
 
     async def close(self) -> None:
         await self.api.close()

@@ -14,12 +14,14 @@ import json
 import logging
 import secrets
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG
 from relay.logs import setup_logging
 from relay.sim import SignalSim
 from relay.sim.records import SentMessage
@@ -97,6 +99,21 @@ async def started(sim: SignalSim, tmp_path: Path, **canary: object) -> Harness:
     return harness
 
 
+async def peer_relay(*args: str) -> tuple[int, str]:
+    """The command line in its own process, while this loop keeps serving the relay."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "relay",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
 def to_dana(text: str) -> Callable[[SentMessage], bool]:
     return lambda s: NUMBERS["dana"] in s.recipients and text in s.message
 
@@ -162,6 +179,9 @@ async def test_stuck_signal_cli_is_noticed_and_the_admin_and_members_are_told(
         state = status_file(harness)
         assert state["canary"]["state"] == "degraded"  # type: ignore[index]
         assert state["canary"]["reason"] == "no_receipt"  # type: ignore[index]
+        code, shown = await peer_relay("status", "--config", str(harness.config_path))
+        assert code == EXIT_CHECK_FAILED
+        assert "end-to-end check: FAILING" in shown and "receive loop: connected" in shown
 
         # Alice checks in meanwhile; her message waits inside signal-cli until it moves again.
         since = len(phones.sent)
@@ -231,3 +251,12 @@ async def test_signal_unreachable_is_told_and_the_queued_notice_arrives_when_it_
         assert back.delivered
     finally:
         await harness.stop()
+
+
+async def test_a_probe_recipient_who_is_not_a_member_stops_the_start(
+    phones: SignalSim, tmp_path: Path
+) -> None:
+    config = write_env(tmp_path, phones.service, canary={"to": "nobody"})
+    code, shown = await peer_relay("run", "--config", str(config))
+    assert code == EXIT_CONFIG
+    assert "canary.to: 'nobody' is not a member" in shown
