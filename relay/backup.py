@@ -38,7 +38,7 @@ from relay.crypto.keys import KeyProblem, load_key
 from relay.crypto.seal import Sealer, TamperedError
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SOFTWARE
 from relay.store.db import DB_NAME
-from relay.watchdog import RunLock
+from relay.watchdog import RunLock, give_to_owner
 
 MAGIC = b"peer-relay-backup v1\n"
 BACKUP_AAD = "peer-relay/backup/v1"
@@ -174,7 +174,10 @@ def _swap_in(data_dir: Path, memory: sqlite3.Connection) -> Path | None:
         leftover.unlink(missing_ok=True)
     # The new database through the backup API too: a proper file, fsynced, owner-only.
     fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    os.close(fd)
+    try:
+        give_to_owner(fd, data_dir)
+    finally:
+        os.close(fd)
     out = sqlite3.connect(fresh)
     try:
         memory.backup(out)

@@ -82,6 +82,7 @@ class RunLock:
         """Take the lock; False if another process (a running relay, a restore) holds it."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
+            give_to_owner(fd, self.path.parent)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
@@ -93,6 +94,16 @@ class RunLock:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+
+def give_to_owner(fd: int, data_dir: Path) -> None:
+    """Run as root (a restore by hand with sudo), hand a file we made to the data directory's
+    owner: a lock file or database left owned by root would stop the relay from starting."""
+    if os.geteuid() != 0:
+        return
+    owner = data_dir.stat()
+    if (owner.st_uid, owner.st_gid) != (0, 0):
+        os.fchown(fd, owner.st_uid, owner.st_gid)
 
 
 def relay_running(data_dir: Path) -> bool:

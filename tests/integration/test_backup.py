@@ -161,3 +161,21 @@ async def test_backup_without_a_database_says_so(tmp_path: Path) -> None:
     code, out = await peer_relay("backup", "--config", str(config), "--to", str(tmp_path / "b"))
     assert code != EXIT_OK
     assert "no database here" in out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a restore as another user")
+async def test_a_restore_run_with_sudo_hands_the_files_to_the_relays_user(
+    relay: Harness, tmp_path: Path
+) -> None:
+    config = str(relay.config_path)
+    copy = tmp_path / "copy.sealed"
+    assert (await peer_relay("backup", "--config", config, "--to", str(copy)))[0] == EXIT_OK
+    await relay.stop()
+    data_dir = database(relay).parent
+    os.chown(data_dir, 4242, 4242)  # the relay's user owns its data directory
+    (data_dir / "relay.lock").unlink()
+    code, out = await peer_relay("restore", "--config", config, "--from", str(copy))
+    assert code == EXIT_OK, out
+    for made in ("relay.db", "relay.lock"):
+        owner = (data_dir / made).stat()
+        assert (owner.st_uid, owner.st_gid) == (4242, 4242), made
