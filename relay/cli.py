@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
         "--to", type=Path, required=True, help="the file to write (or a directory for it)"
     )
 
+    verify = sub.add_parser(
+        "verify", help="check an exported incident log: says plainly if anything changed"
+    )
+    verify.add_argument("file", type=Path, help="the exported log (the .json file)")
+
     restore = sub.add_parser(
         "restore", help="replace the database with a sealed backup (stop the relay first)"
     )
@@ -113,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.status import run_status
 
             return run_status(args.config, sys.stdout)
+        if args.command == "verify":
+            from relay.incidents import run_verify
+
+            return run_verify(args.file, sys.stdout)
         if args.command == "link":
             from relay.link import run_link
 

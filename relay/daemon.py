@@ -31,6 +31,7 @@ from relay.feature_set import default_features
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender, Send
+from relay.reports import make_screener
 from relay.rules import Rules
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
@@ -124,6 +125,7 @@ class Relay:
         engine.vault = vault
         for feature in default_features():
             engine.add_feature(feature)
+        engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
         self.engine = engine
         self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
