@@ -184,3 +184,8 @@ def test_a_plate_one_slip_away_shares_a_match_key(plate: str, data: st.DataObjec
 def test_extraction_never_raises(text: str, region: str) -> None:
     for identifier in extract_identifiers(text, region):
         assert identifier.value
+
+
+def test_a_word_left_beside_a_masked_phone_number_is_not_read_into_the_plate() -> None:
+    found = extract_identifiers("07700 900123 or AB12 CDE", "GB")
+    assert [(i.kind, i.value) for i in found] == [("phone", "+447700900123"), ("plate", "AB12CDE")]
