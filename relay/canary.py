@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Literal
 from relay.clock import Clock
 from relay.core import intents
 from relay.core.decide import Decision, Purpose
-from relay.core.render import span
+from relay.core.render import clock, span
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
 from relay.signal.events import Receipt, SendOutcome
@@ -286,15 +286,18 @@ def announcer(engine: Engine, refresh_status: Callable[[], None]) -> ChangeHook:
         refresh_status()
         if report.state == "degraded":
             engine.degraded_notice = DEGRADED_NOTICE
-            since = report.failing_since or engine.clock.now()
+            now = engine.clock.now()
+            since = report.failing_since or now
             log.error(
-                "messages are not reaching phones (%s since %s UTC); members are told alerts "
+                "messages are not reaching phones since %s UTC (%s); members are told alerts "
                 "may be delayed",
-                (report.reason or "unknown").replace("_", " "),
                 f"{since:%Y-%m-%d %H:%M}",
+                (report.reason or "unknown").replace("_", " "),
             )
+            admin = engine.context.policy.member(engine.admin) if engine.admin else None
+            zone = admin.timezone if admin is not None else engine.timezone
             key = "canary_unreachable" if report.reason == "send_failed" else "canary_silent"
-            await engine.notify_admin(key, since=f"{since:%H:%M} UTC")
+            await engine.notify_admin(key, since=clock(since, zone, now))
         elif report.previous == "degraded":
             engine.degraded_notice = None
             log.warning("messages reach phones again; the canary is ok")
