@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relay.features import Feature
+from relay.forget import ForgetFeature
 from relay.incidents import IncidentLogFeature
 from relay.reports import ReportsFeature
 
@@ -11,4 +12,5 @@ def default_features() -> list[Feature]:
     features: list[Feature] = []
     features.append(ReportsFeature())
     features.append(IncidentLogFeature())
+    features.append(ForgetFeature())
     return features

@@ -1,0 +1,255 @@
+"""FORGET: a member deletes what the relay stores about her, and is told what went.
+
+``FORGET`` alone only asks (and says what would go). ``FORGET YES`` — any of her language's
+confirmation words — within `CONFIRM_WITHIN` of that question deletes, in the same transaction
+as the reply that lists what was deleted:
+
+- her check-ins, alerts and drafts, with their notes, places, client details and photos;
+- the messages the relay sent her, and the sent messages about her check-ins (alerts to her
+  buddies); her replies still waiting to go out;
+- her pending reports; her shared reports stay as the collective's warnings but lose every link
+  to her (`relay.reports`);
+- her incident log, with its photos.
+
+What stays: her membership (the rules are the admin's); messages still waiting to reach others
+(an alert she is a buddy on, an all-clear about her: someone's safety depends on them); the
+reports' who-less moderation record; de-duplication tags (keyed HMACs, gone within two days).
+
+While she has a live check-in or alert FORGET deletes nothing and says why: an alert must never
+be dropped silently, and whoever holds her phone must not be able to make it vanish.
+
+The question is remembered in memory only: after a restart she is simply asked again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+import aiosqlite
+
+from relay.core import intents
+from relay.core.decide import Decision, Outgoing, Purpose
+from relay.core.state import Recipient
+from relay.core.types import MemberAlias
+from relay.crypto.seal import Sealer, TamperedError, aad_for
+from relay.features import FeatureContext, FeatureResult, Write
+from relay.incidents.store import LogRepo
+from relay.reports.store import ReportRepo
+from relay.retention import vault_keys_in_use
+from relay.rules import Member
+from relay.signal.events import Incoming
+from relay.store.watches import WatchRepo
+
+log = logging.getLogger(__name__)
+
+CONFIRM_WITHIN: Final = timedelta(minutes=10)
+
+OUTBOX_RECIPIENT_PURPOSE: Final = "outbox-recipient"
+"""The lookup purpose `relay.store.outbox.OutboxRepo` tags recipients with."""
+
+_CHUNK: Final = 500
+
+
+@dataclass
+class _Plan:
+    """What FORGET will delete, found before the reply is written so the reply can count it."""
+
+    watches: list[str] = field(default_factory=list)
+    messages: list[int] = field(default_factory=list)
+    photos: set[str] = field(default_factory=set)  # vault keys she sent (watches, reports, log)
+    borrowed: set[str] = field(default_factory=set)  # vault keys on the messages (exports …)
+    pending_reports: int = 0
+    shared_reports: int = 0
+    log_entries: int = 0
+
+
+class ForgetFeature:
+    """Claims `intents.Forget`. One per relay (it remembers who was asked)."""
+
+    claims: tuple[type, ...] = (intents.Forget,)
+
+    def __init__(self, confirm_within: timedelta = CONFIRM_WITHIN) -> None:
+        self.confirm_within = confirm_within
+        self.asked: dict[MemberAlias, datetime] = {}
+
+    async def handle(
+        self,
+        ctx: FeatureContext,
+        member: Member,
+        intent: intents.Intent,
+        event: Incoming,
+        now: datetime,
+    ) -> FeatureResult:
+        alias = member.alias
+        me = Recipient.member(alias)
+
+        def reply(*parts: str) -> FeatureResult:
+            text = "\n".join(parts)
+            return FeatureResult(Decision(messages=(Outgoing(me, text, Purpose.REPLY),)))
+
+        def say(key: str, **params: object) -> str:
+            return ctx.catalog.text(member.language, key, **params)
+
+        own = await WatchRepo(ctx.db, ctx.sealer).live_for(alias)
+        if own is not None and own.live:
+            self.asked.pop(alias, None)
+            log.info("%s: FORGET refused while a check-in or alert is live", alias)
+            return reply(say("forget_live"))
+        asked_at = self.asked.get(alias)
+        confirmed = isinstance(intent, intents.Forget) and intent.confirmed
+        if not confirmed or asked_at is None or now - asked_at > self.confirm_within:
+            self.asked[alias] = now
+            minutes = round(self.confirm_within.total_seconds() / 60)
+            return reply(say("forget_ask", minutes=minutes))
+        del self.asked[alias]
+        try:
+            plan = await _plan(ctx, member)
+        except TamperedError as exc:
+            log.warning("%s: FORGET stopped: %s did not open", alias, exc.where)
+            return reply(say("forget_failed"))
+        log.info(
+            "%s: FORGET: %d watch(es), %d message(s), %d photo(s), %d report(s), %d log entr(ies)",
+            alias,
+            len(plan.watches),
+            len(plan.messages),
+            len(plan.photos),
+            plan.pending_reports + plan.shared_reports,
+            plan.log_entries,
+        )
+        return FeatureResult(
+            Decision(messages=(Outgoing(me, _done_text(ctx, member, plan), Purpose.REPLY),)),
+            write=_eraser(ctx, alias, plan, now),
+        )
+
+
+def _done_text(ctx: FeatureContext, member: Member, plan: _Plan) -> str:
+    def say(key: str, **params: object) -> str:
+        return ctx.catalog.text(member.language, key, **params)
+
+    counted = [
+        ("forget_count_checkins", len(plan.watches)),
+        ("forget_count_messages", len(plan.messages)),
+        ("forget_count_photos", len(plan.photos)),
+        ("forget_count_reports", plan.pending_reports),
+        ("forget_count_log", plan.log_entries),
+    ]
+    deleted = ", ".join(say(key, count=count) for key, count in counted if count)
+    lines = [say("forget_done", deleted=deleted or say("forget_count_none"))]
+    if plan.shared_reports:
+        lines.append(say("forget_shared_reports", count=plan.shared_reports))
+    lines.append(say("forget_what_stays"))
+    return "\n".join(lines)
+
+
+async def _plan(ctx: FeatureContext, member: Member) -> _Plan:
+    """Everything FORGET deletes for her. Raises `TamperedError` if a row of hers does not open."""
+    plan = _Plan()
+    conn = ctx.db.conn
+    sealer = ctx.sealer
+    watches = WatchRepo(ctx.db, sealer)
+    async with conn.execute(
+        "SELECT id, detail FROM watches WHERE member_tag = ?", (watches.member_tag(member.alias),)
+    ) as cursor:
+        for row in await cursor.fetchall():
+            plan.watches.append(str(row["id"]))
+            detail = sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
+            listed = detail.get("photos") if isinstance(detail, dict) else None
+            if isinstance(listed, list):
+                plan.photos.update(k for k in listed if isinstance(k, str))
+    plan.messages, plan.borrowed = await _messages(conn, sealer, member.number, plan.watches)
+
+    reports = ReportRepo(ctx.db, sealer)
+    tag = reports.author_tag(member.alias)
+    async with conn.execute(
+        "SELECT status, count(*) FROM reports WHERE author_tag = ? GROUP BY status", (tag,)
+    ) as cursor:
+        for status, count in await cursor.fetchall():
+            if status == "pending":
+                plan.pending_reports = int(count)
+            else:
+                plan.shared_reports += int(count)
+    async with conn.execute(
+        "SELECT p.vault_key FROM report_photos p JOIN reports r ON r.number = p.number "
+        "WHERE r.author_tag = ? AND r.status = 'pending'",
+        (tag,),
+    ) as cursor:
+        plan.photos.update(str(row[0]) for row in await cursor.fetchall())
+
+    entries = await LogRepo(ctx.db, sealer).entries(member.alias)
+    plan.log_entries = len(entries)
+    plan.photos.update(photo.key for entry in entries for photo in entry.photos)
+    return plan
+
+
+async def _messages(
+    conn: aiosqlite.Connection, sealer: Sealer, number: str, watch_ids: Sequence[str]
+) -> tuple[list[int], set[str]]:
+    """Outbox rows FORGET deletes: every sent one to her or about her check-ins; unsent ones to
+    her that are hers (replies, news of her own check-ins). Returns ids and their vault keys."""
+    recipient_tag = sealer.lookup(number, purpose=OUTBOX_RECIPIENT_PURPOSE)
+    ids: set[int] = set()
+    keys: set[str] = set()
+    mine = set(watch_ids)
+    async with conn.execute(
+        "SELECT id, row_key, watch_id, sent_at, purpose, attachments FROM outbox "
+        "WHERE recipient_tag = ?",
+        (recipient_tag,),
+    ) as cursor:
+        rows = list(await cursor.fetchall())
+    for start in range(0, len(watch_ids), _CHUNK):
+        chunk = list(watch_ids[start : start + _CHUNK])
+        marks = ",".join("?" * len(chunk))
+        async with conn.execute(
+            "SELECT id, row_key, watch_id, sent_at, purpose, attachments FROM outbox "  # noqa: S608 — placeholders only
+            f"WHERE sent_at IS NOT NULL AND watch_id IN ({marks})",
+            chunk,
+        ) as cursor:
+            rows += await cursor.fetchall()
+    for row in rows:
+        if row["sent_at"] is None and row["purpose"] != "reply" and row["watch_id"] not in mine:
+            # On its way to her and not about her: an alert she is a buddy on, a notice for the
+            # admin about someone's alert. Someone's safety depends on it arriving.
+            continue
+        ids.add(int(row["id"]))
+        if row["attachments"] is not None:
+            aad = aad_for("outbox", "attachments", row["row_key"])
+            listed = sealer.open_json(row["attachments"], aad=aad)
+            if isinstance(listed, list):
+                keys.update(k for k in listed if isinstance(k, str))
+    return sorted(ids), keys
+
+
+def _eraser(ctx: FeatureContext, alias: MemberAlias, plan: _Plan, now: datetime) -> Write:
+    """The deletion, run in the transaction that also queues her reply.
+
+    Vault files go inside it, after the rows: if the commit then failed, she would be told
+    nothing, send FORGET again, and the rows would go then.
+    """
+
+    async def erase(conn: aiosqlite.Connection) -> None:
+        for table, column, ids in (
+            ("watches", "id", list(plan.watches)),
+            ("outbox", "id", list(plan.messages)),
+        ):
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                await conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)  # noqa: S608 — fixed names, placeholders
+        photos = set(plan.photos)
+        photos.update(await ReportRepo(ctx.db, ctx.sealer).forget_author(conn, alias, now))
+        photos.update(await LogRepo(ctx.db, ctx.sealer).forget(conn, alias))
+        if ctx.vault is None:
+            return
+        # Her own photos go whatever else still names them (she asked). Files the deleted
+        # messages carried (export copies, photos borrowed from elsewhere) go unless a remaining
+        # row names them; if some row does not open, they stay.
+        in_use = await vault_keys_in_use(conn, ctx.sealer)
+        borrowed = plan.borrowed - in_use if in_use is not None else set()
+        for key in sorted(photos | borrowed):
+            ctx.vault.forget(key)
+
+    return erase
