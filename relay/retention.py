@@ -269,7 +269,7 @@ async def _purge_seen(conn: aiosqlite.Connection, now: datetime) -> int:
 
 
 async def vault_keys_in_use(conn: aiosqlite.Connection, sealer: Sealer) -> set[str] | None:
-    """Every vault key a row still names: watches, the outbox, reports, incident logs.
+    """Every vault key a row still names: watches, the outbox, reports, incident logs and exports.
 
     None if a sealed row did not open: it might name a file, so no file may be deleted now.
     A new table that names vault keys must be added here, or its files may be deleted.
@@ -288,8 +288,9 @@ async def vault_keys_in_use(conn: aiosqlite.Connection, sealer: Sealer) -> set[s
                 listed = sealer.open_json(row["attachments"], aad=aad)
                 if isinstance(listed, list):
                     keys.update(k for k in listed if isinstance(k, str))
-        async with conn.execute("SELECT vault_key FROM report_photos") as cursor:
-            keys.update(str(row[0]) for row in await cursor.fetchall())
+        for table in ("report_photos", "incident_exports"):
+            async with conn.execute(f"SELECT vault_key FROM {table}") as cursor:  # noqa: S608 — fixed names
+                keys.update(str(row[0]) for row in await cursor.fetchall())
         async with conn.execute("SELECT row_key, content FROM incident_entries") as cursor:
             for row in await cursor.fetchall():
                 aad = aad_for("incident_entries", "content", row["row_key"])
