@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from relay.canary import with_notice
-from relay.clock import Clock
+from relay.clock import Clock, step_of
 from relay.core import intents
 from relay.core.commands import KeywordTable, parse
 from relay.core.decide import (
@@ -207,6 +207,7 @@ class Engine:
             await self._member_event(member, event)
 
     async def _member_event(self, member: Member, event: Incoming) -> None:
+        await self.follow_clock()
         now = self.clock.now()
         tag = self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
         async with self.db.conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)) as cur:
@@ -336,6 +337,7 @@ class Engine:
         commit per watch kept the first alerts waiting behind all the others' commits.
         """
         async with self.lock:
+            await self.follow_clock()
             now = self.clock.now()
             due = await self.watches.due(now)
             for start in range(0, len(due), TIMER_BATCH):
@@ -358,6 +360,26 @@ class Engine:
                         f", {span(late)} late" if late and late.total_seconds() > 30 else "",
                     )
             return len(due)
+
+    async def follow_clock(self) -> None:
+        """If the wall clock jumped, move every live deadline with it (call under the lock).
+
+        A jump is not time passing: her check-in still ends the same number of minutes after
+        IN — neither early (the clock stepped forward) nor hours late (it stepped back).
+        """
+        step = step_of(self.clock)
+        if not step:
+            return
+        async with self.db.transaction() as conn:
+            moved = await self.watches.shift(conn, step)
+            await self.outbox.shift(conn, step)
+        log.warning(
+            "the wall clock jumped %s%s; moved %d live watch(es) with it",
+            "+" if step > timedelta(0) else "-",
+            span(abs(step)),
+            moved,
+        )
+        self.timer_wake.set()
 
     async def run_timers(self) -> None:
         while True:

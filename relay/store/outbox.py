@@ -122,6 +122,16 @@ class OutboxRepo:
             row = await cursor.fetchone()
         return from_ms(row[0]) if row and row[0] is not None else None
 
+    async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> None:
+        """Move unsent messages' times by `delta` (the wall clock jumped): a retry due in a
+        second stays due in a second, and "stuck for N minutes" counts real minutes."""
+        ms = round(delta.total_seconds() * 1000)
+        await conn.execute(
+            "UPDATE outbox SET next_attempt_at = next_attempt_at + ?, created_at = created_at + ? "
+            "WHERE sent_at IS NULL",
+            (ms, ms),
+        )
+
     async def mark_sent(self, message_id: int, signal_timestamp: int | None, now: datetime) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(

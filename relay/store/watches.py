@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -122,6 +122,23 @@ class WatchRepo:
         ) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> int:
+        """Move every live watch's times by `delta` (the wall clock jumped); how many moved."""
+        live = await self._select("phase != 'closed'", ())
+        for watch in live:
+            await self.save(
+                conn,
+                watch.evolve(
+                    started_at=watch.started_at + delta,
+                    deadline=watch.deadline + delta,
+                    next_at=watch.next_at + delta if watch.next_at else None,
+                    alert_started_at=(
+                        watch.alert_started_at + delta if watch.alert_started_at else None
+                    ),
+                ),
+            )
+        return len(live)
 
     async def save(self, conn: aiosqlite.Connection, watch: Watch) -> None:
         """Insert or update inside the caller's transaction."""
