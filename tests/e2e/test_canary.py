@@ -10,6 +10,7 @@ wait. Short canary timings come from the config (`canary.every` …), never from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
@@ -46,18 +47,19 @@ class Notifications:
         monkeypatch.delenv("WATCHDOG_USEC", raising=False)
         self.seen: list[str] = []
 
-    async def wait_for(self, wanted: Callable[[str], bool], timeout: float = 15.0) -> str:
-        """The first state line (from the start) that matches, waiting for more datagrams."""
+    async def canary_is(self, harness: Harness, state: str, timeout: float = 15.0) -> str:
+        """Wait until the relay's canary is in `state` (each change sends a STATUS= line, which
+        wakes this up); return the last STATUS= line, which must say so."""
+        assert harness.relay is not None and harness.relay.canary is not None
+        canary = harness.relay.canary
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
-            index = 0
-            while True:
-                while index < len(self.seen):
-                    if wanted(self.seen[index]):
-                        return self.seen[index]
-                    index += 1
-                data = await loop.sock_recv(self.sock, 4096)
-                self.seen.extend(data.decode().split("\n"))
+            while canary.report().state != state:
+                self.seen.extend((await loop.sock_recv(self.sock, 4096)).decode().split("\n"))
+        with contextlib.suppress(BlockingIOError):
+            while True:  # what was sent with the change, and since
+                self.seen.extend(self.sock.recv(4096).decode().split("\n"))
+        return next(line for line in reversed(self.seen) if line.startswith("STATUS="))
 
 
 class Records(logging.Handler):
@@ -134,7 +136,7 @@ async def test_a_quiet_relay_probes_the_admin_and_the_receipt_proves_delivery(
     try:
         probe = await phones.wait_for_sent(to_dana(PROBE), timeout=10)
         assert probe.delivered
-        await notifications.wait_for(lambda s: s.startswith("STATUS=relaying; delivery proved"))
+        assert "delivery proved" in await notifications.canary_is(harness, "ok")
         assert harness.relay is not None and harness.relay.canary is not None
         report = harness.relay.canary.report()
         assert report.state == "ok" and report.last_ok_at is not None
@@ -153,7 +155,7 @@ async def test_members_own_replies_are_the_probes_while_she_is_active(
         await harness.says("alice", "IN 30m")
         reply = await harness.to("alice", "Checked in")
         assert DELAYED not in reply.message
-        await notifications.wait_for(lambda s: s.startswith("STATUS=relaying; delivery proved"))
+        assert "delivery proved" in await notifications.canary_is(harness, "ok")
         assert not any(PROBE in s.message for s in phones.sent)
     finally:
         await harness.stop()
@@ -164,14 +166,14 @@ async def test_stuck_signal_cli_is_noticed_and_the_admin_and_members_are_told(
 ) -> None:
     harness = await started(phones, tmp_path, every="4s", timeout="1s", misses=2)
     try:
-        await notifications.wait_for(lambda s: s.startswith("STATUS=relaying; delivery proved"))
+        assert "delivery proved" in await notifications.canary_is(harness, "ok")
         async with aiohttp.ClientSession() as http:
             phones.faults.stuck = True
             async with http.get(f"{phones.base_url}/v1/health") as resp:
                 assert resp.status == 204  # the health check sees nothing wrong
 
         # Probes go unanswered: after two misses in a row the relay says so everywhere.
-        await notifications.wait_for(lambda s: s.startswith("STATUS=") and DELAYED in s)
+        assert DELAYED in await notifications.canary_is(harness, "degraded")
         told = await phones.wait_for_sent(to_dana(SILENT), timeout=5)
         assert not told.delivered  # sent, accepted, lost: hence the other paths
         errors = [r for r in records.records if r.levelno >= logging.ERROR]
@@ -194,7 +196,7 @@ async def test_stuck_signal_cli_is_noticed_and_the_admin_and_members_are_told(
         # Her phone's receipt for that very reply proves delivery again: the admin hears it.
         back = await phones.wait_for_sent(to_dana(RECOVERED), since=since, timeout=5)
         assert back.delivered
-        await notifications.wait_for(lambda s: s.startswith("STATUS=relaying; delivery proved"))
+        assert "delivery proved" in await notifications.canary_is(harness, "ok")
         assert status_file(harness)["canary"]["state"] == "ok"  # type: ignore[index]
 
         # Nothing above carried her words or a number into the log or the status file.
@@ -214,9 +216,9 @@ async def test_sos_is_warned_and_a_duress_reply_still_looks_exactly_like_out(
 ) -> None:
     harness = await started(phones, tmp_path, every="2s", timeout="1s", misses=1)
     try:
-        await notifications.wait_for(lambda s: s.startswith("STATUS=relaying; delivery proved"))
+        assert "delivery proved" in await notifications.canary_is(harness, "ok")
         phones.faults.stuck = True
-        await notifications.wait_for(lambda s: s.startswith("STATUS=") and DELAYED in s)
+        assert DELAYED in await notifications.canary_is(harness, "degraded")
         # Both wait in signal-cli and arrive together, before any receipt can end the alarm.
         since = len(phones.sent)
         await harness.says("alice", "IN 30m")
@@ -239,9 +241,9 @@ async def test_signal_unreachable_is_told_and_the_queued_notice_arrives_when_it_
 ) -> None:
     harness = await started(phones, tmp_path, every="1s", timeout="3s", misses=2)
     try:
-        await notifications.wait_for(lambda s: s.startswith("STATUS=relaying; delivery proved"))
+        assert "delivery proved" in await notifications.canary_is(harness, "ok")
         await phones.refuse_connections()
-        await notifications.wait_for(lambda s: s.startswith("STATUS=") and DELAYED in s)
+        assert DELAYED in await notifications.canary_is(harness, "degraded")
         await phones.accept_connections()
         # The notice waited in the outbox; once delivered, its own receipt ends the alarm.
         told = await phones.wait_for_sent(
