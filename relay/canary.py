@@ -32,7 +32,9 @@ come from many phones). Nothing here stores or logs a number or a word of any me
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -96,18 +98,21 @@ class Canary:
         misses: int,
         probe: Probe,
         on_change: ChangeHook,
+        tick: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.clock = clock
-        self.every = every
-        self.timeout = timeout
+        self.clock = clock  # for the times it reports
+        self.tick = tick  # for the waits it measures (see `step`)
+        self.every = every.total_seconds()
+        self.timeout = timeout.total_seconds()
         self.misses_allowed = max(1, misses)
         self.probe = probe
         self.on_change = on_change
         self._sent: OrderedDict[int, None] = OrderedDict()
         self._wake = asyncio.Event()
-        self._started = clock.now()
-        self._outstanding: datetime | None = None  # oldest tracked send not yet proved
-        self._last_probe: datetime | None = None
+        self._started = tick()
+        self._outstanding: float | None = None  # oldest tracked send not yet proved
+        self._last_probe: float | None = None
+        self._proved: float | None = None
         self._state: State = "unknown"
         self._previous: State = "unknown"
         self._last_ok: datetime | None = None
@@ -154,15 +159,15 @@ class Canary:
         while len(self._sent) > TRACKED_MAX:
             self._sent.popitem(last=False)
         if self._outstanding is None:
-            self._outstanding = self.clock.now()
+            self._outstanding = self.tick()
             self._wake.set()
 
     async def receipt(self, event: Receipt) -> None:
         """A phone's receipt: proof, if it names a message this relay sent lately."""
         if not any(t in self._sent for t in event.timestamps):
             return
-        now = self.clock.now()
-        self._last_ok = self._checked = now
+        self._last_ok = self._checked = self.clock.now()
+        self._proved = self.tick()
         self._outstanding = None
         self._misses = 0
         self._wake.set()
@@ -173,44 +178,52 @@ class Canary:
 
     async def run(self) -> None:
         while True:
-            await self.step(self.clock.now())
-            await self.clock.sleep_until(self._next_due(), self._wake)
+            await self.step(self.tick())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, self._next_due() - self.tick())):
+                    await self._wake.wait()
+            self._wake.clear()
 
-    def _next_due(self) -> datetime:
+    def _next_due(self) -> float:
         if self._outstanding is not None:
             return self._outstanding + self.timeout
         return self._last_check() + self.every
 
-    def _last_check(self) -> datetime:
-        return max(t for t in (self._started, self._last_ok, self._last_probe) if t is not None)
+    def _last_check(self) -> float:
+        return max(t for t in (self._started, self._proved, self._last_probe) if t is not None)
 
-    async def step(self, now: datetime) -> None:
-        """Take whatever is due at `now`: a miss and its confirming probe, or an idle probe."""
+    async def step(self, now: float) -> None:
+        """Take whatever is due at `now` (a `tick` reading): a miss and its confirming probe, or
+        an idle probe.
+
+        Waits are measured on the monotonic clock, not the wall clock: a receipt takes seconds
+        of real time whatever NTP does to the date (and drills that move the relay's clock by
+        days do not make phones late)."""
         if self._outstanding is not None:
             if now >= self._outstanding + self.timeout:
                 self._outstanding = None
-                await self._miss("no_receipt", now)
+                await self._miss("no_receipt")
                 if not self.degraded:
                     await self._probe(now)  # one phone may be off: ask another at once
             return
         if now >= self._last_check() + self.every:
             await self._probe(now)
 
-    async def _probe(self, now: datetime) -> None:
+    async def _probe(self, now: float) -> None:
         self._last_probe = now
         outcome = await self.probe()
         if outcome is None:
             return
         if not outcome.ok:
             log.warning("canary probe not sent (%s)", outcome.failure or "unknown")
-            await self._miss("send_failed", now)
+            await self._miss("send_failed")
 
-    async def _miss(self, reason: str, now: datetime) -> None:
+    async def _miss(self, reason: str) -> None:
         self._misses += 1
-        self._checked = now
+        self._checked = self.clock.now()
         self._reason = reason
         if self._failing_since is None:
-            self._failing_since = now
+            self._failing_since = self._checked
         log.warning(
             "canary: no proof that messages reach phones (%s; %d of %d)",
             reason.replace("_", " "),
