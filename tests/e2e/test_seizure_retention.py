@@ -1,0 +1,63 @@
+"""The retention job against a running relay: built from the engine (`RetentionJob.for_engine`),
+it deletes a finished check-in with its photo and sent messages while the relay keeps working,
+and leaves a live check-in alone."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from relay.retention import RetentionJob
+from relay.sim import InboundAttachment
+from relay.store.watches import WatchRepo
+from tests.e2e.conftest import Harness
+
+PHOTO = b"\xff\xd8\xff\xe0 canary-retention-photo-W2"
+
+
+class LaterClock:
+    """The wall clock, `ahead` in the future: the sample rules' periods have passed."""
+
+    def __init__(self, ahead: timedelta) -> None:
+        self.ahead = ahead
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+    async def sleep_until(self, moment: datetime | None, wake: asyncio.Event) -> None:
+        await wake.wait()
+        wake.clear()
+
+
+async def test_the_job_deletes_a_finished_checkin_while_the_relay_runs(
+    harness: Harness, tmp_path: Path
+) -> None:
+    assert harness.relay is not None and harness.relay.engine is not None
+    engine = harness.relay.engine
+    await harness.says("alice", "IN 20m canary-retention-note-W2")
+    await harness.to("alice", "Checked in")
+    await harness.says(
+        "alice", "CLIENT canary-retention-W2", attachments=[InboundAttachment(PHOTO)]
+    )
+    await harness.to("alice", "Client details saved")
+    await harness.says("alice", "OUT")
+    await harness.to("alice", "Glad you're safe")
+    await harness.says("bob", "IN 20m his own")
+    await harness.to("bob", "Checked in")
+    vault = tmp_path / "data" / "attachments"
+    assert len(list(vault.glob("*.sealed"))) == 1
+
+    ahead = engine.rules.retention.checkins + timedelta(minutes=1)
+    job = RetentionJob.for_engine(engine, LaterClock(ahead))
+    report = await job.run_once()
+
+    assert (report.checkins, report.photos, report.failures) == (1, 1, [])
+    assert report.messages == 3  # her three replies; Bob's belongs to his live check-in
+    assert list(vault.glob("*.sealed")) == []
+    watches = WatchRepo(engine.db, engine.sealer)
+    assert await watches.live_for(engine.rules.members["alice"].alias) is None
+    assert await watches.live_for(engine.rules.members["bob"].alias) is not None
+    since = len(harness.sim.sent)
+    await harness.says("alice", "STATUS")  # the relay carries on
+    await harness.to("alice", "No check-in running", since=since)
