@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -73,6 +74,7 @@ ATTACHMENT_GRACE: Final = timedelta(hours=1)
 kept by anyone: the relay handles a message within seconds."""
 
 _CHUNK: Final = 500  # ids per DELETE … IN (…)
+_ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
 @dataclass
@@ -357,10 +359,9 @@ class SignalCliAttachments:
             return None
         if not isinstance(listed, list):
             return None
-        # Names are signal-cli's random ids; anything with a path in it is not one of them.
-        return [
-            n for n in listed if isinstance(n, str) and n not in ("", ".", "..") and "/" not in n
-        ]
+        # Names are signal-cli's random ids with an extension; anything else (a path, a name that
+        # would change the URL) is not one of them and is left alone.
+        return [n for n in listed if isinstance(n, str) and _ATTACHMENT_NAME.fullmatch(n)]
 
 
 # --- the schedule --------------------------------------------------------------------------------
