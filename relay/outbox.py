@@ -36,6 +36,19 @@ def backoff(attempts: int, cap: timedelta) -> timedelta:
     return timedelta(seconds=min(cap.total_seconds(), base + jitter))
 
 
+def together(heads: list[Pending]) -> list[list[Pending]]:
+    """Heads that can share one request: the same text, files and purpose, to people (a group
+    post goes alone: signal-cli answers a group and numbers in separate batches)."""
+    batches: dict[tuple[str, tuple[str, ...], str], list[Pending]] = {}
+    alone: list[list[Pending]] = []
+    for message in heads:
+        if message.address.startswith("group."):
+            alone.append([message])
+            continue
+        batches.setdefault((message.text, message.attachments, message.purpose), []).append(message)
+    return [*batches.values(), *alone]
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -89,15 +102,45 @@ class OutboxSender:
     async def _send_batch(self, heads: list[Pending]) -> None:
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(message: Pending) -> None:
+        async def one(batch: list[Pending]) -> None:
             async with gate:
-                await self._send_one(message)
+                await self._send_together(batch)
 
-        await asyncio.gather(*(one(m) for m in heads))
+        await asyncio.gather(*(one(b) for b in together(heads)))
+
+    async def _send_together(self, batch: list[Pending]) -> None:
+        """One request for the same text to several people (an SOS to 50 is one send, not 50).
+
+        signal-cli sends each recipient her own 1:1 message and reports per-recipient failures;
+        a request refused as a whole (one unregistered number refuses every recipient) is
+        split, so nobody waits on somebody else's broken number.
+        """
+        if len(batch) == 1:
+            await self._send_one(batch[0])
+            return
+        first = batch[0]
+        files = self._files(first)
+        outcome = await self.send([m.address for m in batch], first.text, files)
+        failed = set(outcome.recipients_failed)
+        if outcome.ok or (failed and failed <= {m.address for m in batch}):
+            for message in batch:
+                if message.address in failed:
+                    await self._record(message, SendOutcome(ok=False, failure=outcome.failure))
+                else:
+                    await self._record(message, SendOutcome(ok=True, timestamp=outcome.timestamp))
+            return
+        await asyncio.gather(*(self._send_one(m) for m in batch))
+
+    def _files(self, message: Pending) -> list[str]:
+        files = [self.attach(key) for key in message.attachments] if self.attach else []
+        return [f for f in files if f]
 
     async def _send_one(self, message: Pending) -> None:
-        files = [self.attach(key) for key in message.attachments] if self.attach else []
-        outcome = await self.send([message.address], message.text, [f for f in files if f])
+        await self._record(
+            message, await self.send([message.address], message.text, self._files(message))
+        )
+
+    async def _record(self, message: Pending, outcome: SendOutcome) -> None:
         now = self.clock.now()
         if outcome.ok:
             await self.repo.mark_sent(message.id, outcome.timestamp, now)
