@@ -63,13 +63,15 @@ async def wait_sends(
     timeout: float,  # noqa: ASYNC109
     since: int = 0,
 ) -> None:
-    """Until `count` answered sends from `since` on match `predicate` (or the timeout)."""
+    """Until `count` deliveries from `since` on match `predicate` (or the timeout).
+
+    Counted per recipient: the relay sends one request for the same text to several people."""
     deadline = time.perf_counter() + timeout
     seen = since
     found = 0
     while True:
         arrivals = sim.arrivals
-        found += sum(1 for a in arrivals[seen:] if predicate(a.sent))
+        found += sum(len(a.sent.recipients) for a in arrivals[seen:] if predicate(a.sent))
         seen = len(arrivals)
         if found >= count or time.perf_counter() > deadline:
             return

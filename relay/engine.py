@@ -29,7 +29,7 @@ from relay.core.decide import (
     on_undeliverable,
 )
 from relay.core.render import Catalog, display, span
-from relay.core.state import Phase, Recipient, RecipientKind
+from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import Feature, FeatureContext, Write
@@ -86,6 +86,10 @@ class Engine:
         self.outbox = OutboxRepo(db, sealer)
         self.lock = asyncio.Lock()
         self.timer_wake = asyncio.Event()
+        # While the timer loop sleeps: until when (None: until woken). Saving a watch due
+        # later than that needs no wake-up (it cost a lock and two queries per message).
+        self._timer_asleep = False
+        self._timer_until: datetime | None = None
         self.on_queued: Callable[[], None] = lambda: None
         self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
         self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
@@ -164,7 +168,7 @@ class Engine:
                 await conn.execute(
                     "INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", (seen, to_ms(now))
                 )
-        if decision.watches:
+        if decision.watches and self._wakes_timer(decision.watches):
             self.timer_wake.set()
         for watch in decision.watches:
             if watch.phase is Phase.CLOSED:
@@ -210,10 +214,9 @@ class Engine:
         await self.follow_clock()
         now = self.clock.now()
         tag = self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
-        async with self.db.conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)) as cur:
-            if await cur.fetchone() is not None:
-                log.info("skipped a repeated envelope from %s", member.alias)
-                return
+        if await self.db.conn.execute_fetchall("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)):
+            log.info("skipped a repeated envelope from %s", member.alias)
+            return
         if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             # An edit or delete never cancels anything: someone else may hold her phone. It is
             # recorded on her live watch, where her buddies will see it in the alert.
@@ -381,10 +384,19 @@ class Engine:
         )
         self.timer_wake.set()
 
+    def _wakes_timer(self, watches: tuple[Watch, ...]) -> bool:
+        if not self._timer_asleep:
+            return True  # it will read the earliest deadline again before it sleeps
+        until = self._timer_until
+        return any(w.next_at is not None and (until is None or w.next_at < until) for w in watches)
+
     async def run_timers(self) -> None:
         while True:
+            self._timer_asleep = False
             await self.fire_due()
-            await self.clock.sleep_until(await self.watches.next_wake(), self.timer_wake)
+            nxt = await self.watches.next_wake()
+            self._timer_asleep, self._timer_until = True, nxt
+            await self.clock.sleep_until(nxt, self.timer_wake)
 
     # --- the admin -------------------------------------------------------------------------------
 

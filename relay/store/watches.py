@@ -82,8 +82,8 @@ class WatchRepo:
 
     async def _select(self, where: str, params: Iterable[object]) -> list[Watch]:
         sql = f"SELECT {_COLUMNS} FROM watches WHERE {where}"  # noqa: S608 — fixed fragments only
-        async with self.db.conn.execute(sql, tuple(params)) as cursor:
-            return [self._load(row) for row in await cursor.fetchall()]
+        # One round trip to the database thread, not three (execute, fetch, close).
+        return [self._load(row) for row in await self.db.conn.execute_fetchall(sql, tuple(params))]
 
     async def live_for(self, alias: MemberAlias) -> Watch | None:
         found = await self._select(
