@@ -176,8 +176,8 @@ def _plates(text: str) -> list[str]:
     # The whole text is one plate only when every word could be a piece of one, in one case:
     # "ab12 cde" is; "or AB12 CDE" (left after a phone number was masked) is not.
     one_case = all(w == w.upper() for w in raw_words) or all(w == w.lower() for w in raw_words)
-    pieces = len(raw_words) == 1 or (one_case and all(_chunk(w) for w in raw_words))
-    if whole is not None and len(raw_words) <= 4 and pieces:
+    chunked = len(raw_words) == 1 or (one_case and all(_chunk(w) for w in raw_words))
+    if whole is not None and len(raw_words) <= 4 and chunked:
         return [whole]
     words = [w.strip(_WORD_EDGES) for w in raw_words]
     # A chunk run stops at a word with punctuation after it ("AB12," ends the plate).

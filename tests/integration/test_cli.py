@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -104,10 +105,10 @@ def test_demo_exits_0_and_shows_the_alert_and_the_ack() -> None:
     result = peer_relay("demo", timeout=120)
     assert result.returncode == EXIT_OK, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout
-    bob_alert = out.index("relay → Bob:\n       🚨 ALERT: Alice")
+    bob_alert = re.search(r"relay → [^\n]*Bob[^\n]*:\n +🚨 ALERT: Alice", out)
     told = out.index("relay → Alice:\n       💜 Bob is on it.")
-    assert bob_alert < told
-    assert "Hotel Rex room 12" in out[bob_alert:told]
+    assert bob_alert is not None and bob_alert.start() < told
+    assert "Hotel Rex room 12" in out[bob_alert.start() : told]
 
 
 def test_interactive_demo_takes_typed_messages() -> None:
