@@ -20,10 +20,12 @@ log = logging.getLogger("relay")
 
 EXIT_CODES_HELP = """exit codes:
   0   ok
-  1   `check` found problems
+  1   `check` found problems; `verify` found a changed log; `restore` refused a backup;
+      `link`: not linked yet; `status`: something is unhealthy
   2   bad command line
-  69  signal-cli-rest-api is not in json-rpc mode (run)
-  70  internal error (logged without message content)
+  69  signal-cli-rest-api unreachable or not in json-rpc mode (run, link)
+  70  internal error, logged without message content (also: a failed backup, or a second
+      relay on the same data directory)
   77  the key is missing, unreadable or has unsafe permissions (systemd: do not restart)
   78  the config or the rules are invalid (systemd: do not restart)
 """
