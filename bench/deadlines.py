@@ -1,7 +1,7 @@
 """Figure 3: many live check-ins running out: how late is each alert, and what does idling cost.
 
 `count` check-ins are stored (as `IN` would store them) with deadlines spread evenly over
-`spread_s` seconds, starting `lead_s` after the relay is spawned; grace is 5 s and there is no
+`spread_s` seconds, starting a few seconds after the relay is spawned; grace is 2 s and there is no
 reminder. Lateness of an alert = when it reached the simulator − (deadline + grace). After the
 last alert nothing is due for an hour: the relay's CPU time and wake-ups (voluntary context
 switches, all threads) are then read over an idle window — between deadlines it should sleep.
@@ -20,12 +20,12 @@ from bench import env, harness
 from bench.stats import Figure, percentile
 from bench.timedsim import TimedSim
 
-GRACE = timedelta(seconds=5)
+GRACE = timedelta(seconds=2)
 TIMINGS = {
     "checkin": "2h",
     "checkin_max": "12h",
     "reminder_before": "0",
-    "grace": "5s",
+    "grace": "2s",
     "escalate_after": "1h",
     "repeat_every": "1h",
 }
@@ -39,7 +39,7 @@ async def measure(
     fig = Figure("deadlines")
     async with TimedSim(env.RELAY_NUMBER) as sim:
         world = env.make_world(work / "deadlines", sim.service, count, timings=TIMINGS)
-        lead = 8.0 + count / 2000  # rules load and start-up, before the first deadline
+        lead = 3.0 + count / 1000  # rules load and start-up, before the first deadline
         first = datetime.now(UTC) + timedelta(seconds=lead)
         due_at = {i: first + timedelta(seconds=spread_s * i / count) for i in range(count)}
         await env.seed_checkins(world, due_at.items(), timedelta(hours=2))

@@ -153,7 +153,7 @@ class Relay:
             self.holder, self._rules_changed, live=engine.watches.live_members
         )
 
-        overdue = len(await engine.watches.due(self.clock.now()))
+        overdue = await engine.watches.count_due(self.clock.now())
         if overdue:
             log.warning("%d watch(es) overdue at start; firing them now", overdue)
 

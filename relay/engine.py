@@ -160,10 +160,8 @@ class Engine:
         async with self.db.transaction() as conn:
             if write is not None:
                 await write(conn)
-            for watch in decision.watches:
-                await self.watches.save(conn, watch)
-            for item in queued:
-                await self.outbox.add(conn, item, now)
+            await self.watches.save_many(conn, decision.watches)
+            await self.outbox.add_many(conn, queued, now)
             if seen is not None:
                 await conn.execute(
                     "INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", (seen, to_ms(now))

@@ -6,6 +6,7 @@ keeps order per recipient and retries with capped backoff (`relay.outbox`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,6 +43,12 @@ class Pending:
     attachments: tuple[str, ...] = ()
 
 
+_INSERT = (
+    "INSERT INTO outbox (row_key, recipient_tag, recipient, body, attachments, purpose, "
+    "watch_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class OutboxRepo:
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
@@ -52,26 +59,32 @@ class OutboxRepo:
 
     async def add(self, conn: aiosqlite.Connection, item: Queued, now: datetime) -> None:
         """Queue inside the caller's transaction."""
+        await self.add_many(conn, (item,), now)
+
+    async def add_many(
+        self, conn: aiosqlite.Connection, items: Sequence[Queued], now: datetime
+    ) -> None:
+        """Queue several, in this order, in one trip to the database thread."""
+        if items:
+            await conn.executemany(_INSERT, [self._row(item, now) for item in items])
+
+    def _row(self, item: Queued, now: datetime) -> tuple[object, ...]:
         row_key = new_row_key()
         payload = {"to": item.address, "label": item.label}
-        await conn.execute(
-            "INSERT INTO outbox (row_key, recipient_tag, recipient, body, attachments, purpose, "
-            "watch_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                row_key,
-                self._tag(item.address),
-                self.sealer.seal_json(payload, aad=aad_for("outbox", "recipient", row_key)),
-                self.sealer.seal_text(item.text, aad=aad_for("outbox", "body", row_key)),
-                self.sealer.seal_json(
-                    list(item.attachments), aad=aad_for("outbox", "attachments", row_key)
-                )
-                if item.attachments
-                else None,
-                item.purpose,
-                item.watch_id,
-                to_ms(now),
-                to_ms(now),
-            ),
+        return (
+            row_key,
+            self._tag(item.address),
+            self.sealer.seal_json(payload, aad=aad_for("outbox", "recipient", row_key)),
+            self.sealer.seal_text(item.text, aad=aad_for("outbox", "body", row_key)),
+            self.sealer.seal_json(
+                list(item.attachments), aad=aad_for("outbox", "attachments", row_key)
+            )
+            if item.attachments
+            else None,
+            item.purpose,
+            item.watch_id,
+            to_ms(now),
+            to_ms(now),
         )
 
     async def heads(self, now: datetime, limit: int = 64) -> list[Pending]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +15,12 @@ from relay.store.db import Database
 from relay.store.times import from_ms, opt_dt, opt_ms, to_ms
 
 _COLUMNS = "id, phase, next_at, started_at, closed_at, detail"
+_UPSERT = (
+    "INSERT INTO watches (id, member_tag, phase, next_at, started_at, closed_at, detail) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "phase = excluded.phase, next_at = excluded.next_at, closed_at = excluded.closed_at, "
+    "detail = excluded.detail"
+)
 
 
 def _recipient_json(r: Recipient) -> list[str]:
@@ -116,6 +122,14 @@ class WatchRepo:
         found = await self._select("phase NOT IN ('closed', 'draft')", ())
         return [w.member for w in found]
 
+    async def count_due(self, now: datetime) -> int:
+        """How many watches are due at `now`, without reading (and unsealing) them."""
+        rows = await self.db.conn.execute_fetchall(
+            "SELECT COUNT(*) FROM watches WHERE next_at IS NOT NULL AND next_at <= ?",
+            (to_ms(now),),
+        )
+        return int(next(iter(rows))[0])
+
     async def count_live(self) -> int:
         async with self.db.conn.execute(
             "SELECT COUNT(*) FROM watches WHERE phase NOT IN ('closed', 'draft')"
@@ -142,18 +156,20 @@ class WatchRepo:
 
     async def save(self, conn: aiosqlite.Connection, watch: Watch) -> None:
         """Insert or update inside the caller's transaction."""
-        await conn.execute(
-            "INSERT INTO watches (id, member_tag, phase, next_at, started_at, closed_at, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "phase = excluded.phase, next_at = excluded.next_at, closed_at = excluded.closed_at, "
-            "detail = excluded.detail",
-            (
-                watch.id,
-                self.member_tag(watch.member),
-                watch.phase.value,
-                opt_ms(watch.next_at),
-                to_ms(watch.started_at),
-                opt_ms(watch.closed_at),
-                self._seal(watch),
-            ),
+        await self.save_many(conn, (watch,))
+
+    async def save_many(self, conn: aiosqlite.Connection, watches: Sequence[Watch]) -> None:
+        """Insert or update several in one trip to the database thread."""
+        if watches:
+            await conn.executemany(_UPSERT, [self._row(watch) for watch in watches])
+
+    def _row(self, watch: Watch) -> tuple[object, ...]:
+        return (
+            watch.id,
+            self.member_tag(watch.member),
+            watch.phase.value,
+            opt_ms(watch.next_at),
+            to_ms(watch.started_at),
+            opt_ms(watch.closed_at),
+            self._seal(watch),
         )
