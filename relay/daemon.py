@@ -32,6 +32,7 @@ from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender, Send
 from relay.reports import make_screener
+from relay.retention import RetentionJob
 from relay.rules import Rules
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
@@ -65,6 +66,7 @@ class Relay:
     processed_at: float = field(default_factory=time.monotonic)
     install_signals: bool = True  # tests running the relay inside their own loop say False
     holder: RulesHolder | None = None
+    retention: RetentionJob | None = None
     watcher: RulesWatcher | None = None
     watchdog: Watchdog | None = None
     canary: Canary | None = None
@@ -167,6 +169,9 @@ class Relay:
         if self.canary is not None:
             self._start("canary", self.canary.run)
         self._start("rules", self.watcher.run)
+        # Finished check-ins, sent messages and expired reports go on schedule (and at start).
+        self.retention = RetentionJob.for_engine(engine, self.clock)
+        self._start("retention", self.retention.run)
         if overdue:
             await engine.notify_admin("relay_started_late", count=overdue)
         systemd.notify("READY=1", "STATUS=relaying")
@@ -242,6 +247,8 @@ class Relay:
             return
         self.rules = result.rules
         self.engine.use_rules(result.rules)
+        if self.retention is not None:
+            self.retention.soon()  # a shorter retention takes effect now, not in an hour
         await self.engine.notify_admin("rules_loaded", members=len(result.rules.members))
 
     # --- watchdog (relay.watchdog pings systemd while these and the receive loop are fine) -------
