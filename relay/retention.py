@@ -33,6 +33,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -323,19 +324,28 @@ class SignalCliAttachments:
     """Deletes attachments left in signal-cli's folder (seen there for `ATTACHMENT_GRACE`).
 
     signal-cli-rest-api lists the folder by file name only, with no time, so the first time a
-    name is seen is remembered (in memory: after a restart the grace starts again).
+    name is seen is remembered (in memory: after a restart the grace starts again). The grace is
+    measured on the monotonic clock: a wall-clock step (NTP after boot on a Pi with no battery
+    clock) must not make a photo that is being kept right now look an hour old.
     """
 
-    def __init__(self, vault: AttachmentVault, grace: timedelta = ATTACHMENT_GRACE) -> None:
+    def __init__(
+        self,
+        vault: AttachmentVault,
+        grace: timedelta = ATTACHMENT_GRACE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.vault = vault
-        self.grace = grace
-        self.first_seen: dict[str, datetime] = {}
+        self.grace = grace.total_seconds()
+        self.monotonic = monotonic
+        self.first_seen: dict[str, float] = {}
 
-    async def sweep(self, now: datetime) -> int:
+    async def sweep(self) -> int:
         """Delete what has sat there long enough; return how many. Unreachable: 0."""
         names = await self._list()
         if names is None:
             return 0
+        now = self.monotonic()
         self.first_seen = {name: self.first_seen.get(name, now) for name in names}
         deleted = 0
         for name, seen in sorted(self.first_seen.items()):
@@ -422,7 +432,7 @@ class RetentionJob:
         else:
             report = await purge(self.db, self.sealer, self.vault, self.rules(), now)
         if self.signal_cli is not None:
-            report.signal_cli_files = await self.signal_cli.sweep(now)
+            report.signal_cli_files = await self.signal_cli.sweep()
         self.passes += 1
         self.last = report
         if report.failures or report.unreadable:

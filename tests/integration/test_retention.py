@@ -362,22 +362,46 @@ async def test_attachments_left_in_signal_clis_folder_are_deleted_after_the_grac
         db = await Database.open(tmp_path)
         transport = SignalTransport(sim.service, sim.account, 3.0)
         vault = AttachmentVault(tmp_path / "attachments", sealer, transport)
-        clock = StepClock(T0)
         rules = write_rules(tmp_path)
-        job = RetentionJob(db, sealer, vault, lambda: rules, clock)
+        job = RetentionJob(db, sealer, vault, lambda: rules, StepClock(T0))
+        assert job.signal_cli is not None
+        elapsed = [0.0]  # the monotonic clock the grace is measured on
+        job.signal_cli.monotonic = lambda: elapsed[0]
+        grace = ATTACHMENT_GRACE.total_seconds()
         try:
             first = await job.run_once()
             await sim.member_sends(STRANGER, "again", attachments=[InboundAttachment(PHOTO)])
-            clock.moment = T0 + ATTACHMENT_GRACE - timedelta(seconds=1)
+            elapsed[0] = grace - 1
             second = await job.run_once()
-            clock.moment = T0 + ATTACHMENT_GRACE
+            elapsed[0] = grace
             third = await job.run_once()
             assert (first.signal_cli_files, second.signal_cli_files) == (0, 0)
             assert third.signal_cli_files == 1  # the first; the second is not an hour old
             assert len(sim.attachments) == 1
-            clock.moment = T0 + ATTACHMENT_GRACE * 3
+            elapsed[0] = grace * 3
             assert (await job.run_once()).signal_cli_files == 1
             assert sim.attachments == {}
+        finally:
+            await transport.close()
+            await db.close()
+
+
+async def test_a_wall_clock_step_does_not_age_signal_clis_attachments(tmp_path: Path) -> None:
+    """The relay's clock jumps a day (NTP after boot): a photo that just arrived stays."""
+    async with SignalSim() as sim:
+        await sim.member_sends(STRANGER, "hi", attachments=[InboundAttachment(PHOTO)])
+        sealer = Sealer(MasterKey.generate())
+        db = await Database.open(tmp_path)
+        transport = SignalTransport(sim.service, sim.account, 3.0)
+        clock = StepClock(T0)
+        rules = write_rules(tmp_path)
+        vault = AttachmentVault(tmp_path / "attachments", sealer, transport)
+        job = RetentionJob(db, sealer, vault, lambda: rules, clock)
+        try:
+            await job.run_once()
+            clock.moment = T0 + timedelta(days=1)
+            assert (await job.run_once()).signal_cli_files == 0
+            assert len(sim.attachments) == 1
         finally:
             await transport.close()
             await db.close()
