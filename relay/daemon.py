@@ -26,7 +26,7 @@ from relay.core.commands import KeywordTable, load_default_keywords
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
 from relay.engine import Engine
-from relay.exitcodes import EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
+from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.feature_set import default_features
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
@@ -39,6 +39,7 @@ from relay.signal.events import Event
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
 from relay.store.db import Database
+from relay.store.keycheck import WrongKey, check_key
 from relay.watchdog import RunLock, Watchdog
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,15 @@ class Relay:
             cfg.signal.service, cfg.signal.number, cfg.signal.request_timeout.total_seconds()
         )
         try:
+            try:
+                await check_key(db, self.sealer)
+            except WrongKey:
+                log.error(
+                    "the key (id %s) does not open this database: another relay's key, or a "
+                    "new one? Use the key it was made with",
+                    self.sealer.key_id,
+                )
+                return EXIT_KEY
             about = await transport.about()
             if about is None:
                 log.warning("signal-cli-rest-api is not reachable yet; messages wait in the outbox")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -14,7 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from relay.crypto.keys import load_key
+from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK
+from relay.store.db import Database
+from relay.store.keycheck import check_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,3 +156,21 @@ def test_sim_command_serves_the_api_on_loopback() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_different_valid_key_is_refused_at_start_with_exit_77(tmp_path: Path) -> None:
+    config = good_config(tmp_path, admin="dana")
+    data = tmp_path / "data"
+    assert peer_relay("init", "--data-dir", str(data)).returncode == EXIT_OK
+
+    async def first_start() -> None:  # what the relay does first: seal the check value
+        db = await Database.open(data)
+        await check_key(db, Sealer(load_key(data)))
+        await db.close()
+
+    asyncio.run(first_start())
+    (data / "relay.key").unlink()
+    assert peer_relay("init", "--data-dir", str(data)).returncode == EXIT_OK  # a new, valid key
+    second = peer_relay("run", "--config", str(config), timeout=30)
+    assert second.returncode == EXIT_KEY
+    assert "does not open this database" in second.stderr
