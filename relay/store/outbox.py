@@ -6,15 +6,18 @@ keeps order per recipient and retries with capped backoff (`relay.outbox`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiosqlite
 
-from relay.crypto.seal import Sealer, aad_for, new_row_key
+from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
 from relay.store.db import Database
 from relay.store.times import from_ms, opt_ms, to_ms
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,27 @@ class OutboxRepo:
         )
         async with self.db.settled() as conn:
             rows = await conn.execute_fetchall(sql, (to_ms(now), limit))
-        return [self._load(row) for row in rows]
+        heads = []
+        for row in rows:
+            try:
+                heads.append(self._load(row))
+            except TamperedError as exc:
+                # A damaged message must not hold up everything queued behind it.
+                log.error(
+                    "message #%d could not be opened (%s: %s); set aside",
+                    row["id"],
+                    exc.where,
+                    exc.problem,
+                )
+                await self._set_aside(row["id"], now)
+        return heads
+
+    async def _set_aside(self, message_id: int, now: datetime) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET sent_at = ?, last_error = 'unreadable' WHERE id = ?",
+                (to_ms(now), message_id),
+            )
 
     def _load(self, row: aiosqlite.Row) -> Pending:
         row_key = row["row_key"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,9 +11,11 @@ import aiosqlite
 
 from relay.core.state import ClientNote, Kind, Mark, Phase, Pin, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
-from relay.crypto.seal import Sealer, aad_for
+from relay.crypto.seal import Sealer, TamperedError, aad_for
 from relay.store.db import Database
 from relay.store.times import from_ms, opt_dt, opt_ms, to_ms
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = "id, phase, next_at, started_at, closed_at, detail"
 _UPSERT = (
@@ -89,7 +92,21 @@ class WatchRepo:
     async def _select(self, where: str, params: Iterable[object]) -> list[Watch]:
         sql = f"SELECT {_COLUMNS} FROM watches WHERE {where}"  # noqa: S608 — fixed fragments only
         # One round trip to the database thread, not three (execute, fetch, close).
-        return [self._load(row) for row in await self.db.conn.execute_fetchall(sql, tuple(params))]
+        rows = await self.db.conn.execute_fetchall(sql, tuple(params))
+        found = []
+        for row in rows:
+            try:
+                found.append(self._load(row))
+            except TamperedError as exc:
+                # One damaged row must not stop every other check-in's timer: set it aside
+                # (no more wake-ups for it) and say where, never what.
+                log.error("a watch could not be opened (%s: %s); set aside", exc.where, exc.problem)
+                await self._set_aside(row["id"])
+        return found
+
+    async def _set_aside(self, watch_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE watches SET next_at = NULL WHERE id = ?", (watch_id,))
 
     async def live_for(self, alias: MemberAlias) -> Watch | None:
         found = await self._select(

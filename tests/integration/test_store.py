@@ -126,3 +126,29 @@ async def test_stuck_alerts_are_reported_once(tmp_path: Path, sealer: Sealer) ->
         await repo.mark_reported(conn, [s.id for s in stuck])
     assert await repo.stuck_alerts(T0 + timedelta(minutes=9), timedelta(minutes=2)) == []
     await db.close()
+
+
+async def test_a_damaged_row_is_set_aside_and_the_rest_still_flows(
+    tmp_path: Path, sealer: Sealer
+) -> None:
+    db = await Database.open(tmp_path)
+    watches, outbox = WatchRepo(db, sealer), OutboxRepo(db, sealer)
+    a = Watch(MemberAlias("alice"), Kind.CHECKIN, Phase.ACTIVE, T0, T0, T0, id="a")
+    b = Watch(MemberAlias("bob"), Kind.CHECKIN, Phase.ACTIVE, T0, T0, T0, id="b")
+    async with db.transaction() as conn:
+        await watches.save(conn, a)
+        await watches.save(conn, b)
+        await outbox.add(conn, Queued(NUMBER, "damaged", "alert"), T0)
+        await outbox.add(conn, Queued("+12025550178", "fine", "alert"), T0)
+        # One flipped byte in alice's sealed detail and in the first message's body.
+        for table, column, key in (("watches", "detail", "'a'"), ("outbox", "body", "1")):
+            where = f"id = {key}"
+            rows = await conn.execute_fetchall(f"SELECT {column} FROM {table} WHERE {where}")  # noqa: S608
+            blob = bytearray(rows[0][0])
+            blob[-1] ^= 0x01
+            await conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (bytes(blob),))  # noqa: S608
+    assert await watches.due(T0) == [b]
+    assert await watches.due(T0) == [b]  # alice's row no longer wakes the timer
+    assert [h.text for h in await outbox.heads(T0)] == ["fine"]
+    assert [h.text for h in await outbox.heads(T0)] == ["fine"]
+    await db.close()
