@@ -220,7 +220,7 @@ class RetentionIn(_Closed):
     """How long things are kept before they are deleted."""
 
     checkins: RetentionPeriod = Field(
-        timedelta(days=7),
+        timedelta(hours=12),
         description="closed check-ins with their notes, locations and client details",
     )
     alerts: RetentionPeriod = Field(timedelta(days=30), description="closed alerts")

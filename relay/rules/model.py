@@ -106,7 +106,8 @@ class ReportPolicy:
 class Retention:
     """How long each kind of record is kept; None = until the member deletes it herself."""
 
-    checkins: timedelta = timedelta(days=7)  # closed check-ins, notes, locations, client details
+    checkins: timedelta = timedelta(hours=12)  # closed check-ins, notes, locations, client details
+    # Hours, not days: a finished date's notes and locations are no use to anyone after it.
     alerts: timedelta = timedelta(days=30)
     reports: timedelta | None = timedelta(days=365)
     incident_logs: timedelta | None = None

@@ -901,7 +901,7 @@ def test_keywords_circles_and_the_rest(rules: Rules) -> None:
     assert night is not None and night.name == "night"
     assert rules.admins == ("carol",) and rules.moderators == ("bob",)
     assert rules.strangers == "silence"
-    assert rules.retention.checkins == timedelta(days=7) and rules.retention.incident_logs is None
+    assert rules.retention.checkins == timedelta(hours=12) and rules.retention.incident_logs is None
     assert rules.reports.moderation == "moderators"
 
 
