@@ -52,6 +52,11 @@ class AttachmentVault:
         await self.transport.delete(f"/v1/attachments/{ref.id}")
         return key
 
+    async def discard(self, ref: AttachmentRef) -> None:
+        """Delete signal-cli's copy of an attachment the relay does not keep (a map snapshot, a
+        photo sent with a message that needs none)."""
+        await self.transport.delete(f"/v1/attachments/{ref.id}")
+
     def open(self, key: str) -> tuple[bytes, str, str | None]:
         """The bytes, content type and file name; raises OSError if it was deleted."""
         blob = self.sealer.open_file(self._path(key), aad=aad_for("attachments", "file", key))

@@ -226,6 +226,7 @@ class Engine:
             return
         intent = await self._intent(member, event)
         if intent is None:
+            await self._discard_photos(event)
             await self.apply(Decision(), now, seen=tag)
             return
         feature = self.features.get(type(intent))
@@ -267,6 +268,7 @@ class Engine:
         if self.vault is None or not event.attachments:
             return ()
         if not isinstance(intent, intents.Client | intents.CheckIn | intents.Sos):
+            await self._discard_photos(event)
             return ()
         keys = []
         for ref in event.attachments:
@@ -274,6 +276,12 @@ class Engine:
             if key is not None:
                 keys.append(key)
         return tuple(keys)
+
+    async def _discard_photos(self, event: Incoming) -> None:
+        """Attachments the relay does not keep: signal-cli's plaintext copy goes at once."""
+        if self.vault is not None:
+            for ref in event.attachments:
+                await self.vault.discard(ref)
 
     async def _intent(self, member: Member, event: Incoming) -> intents.Intent | None:
         if event.kind is IncomingKind.REACTION:

@@ -197,3 +197,9 @@ async def test_deleting_the_sos_cancels_nothing_and_buddies_learn_of_it(harness:
     assert harness.relay is not None and harness.relay.engine is not None
     watch = await harness.relay.engine.watches.live_for("alice")  # type: ignore[arg-type]
     assert watch is not None and [m.what for m in watch.marks] == ["deleted"]
+
+
+async def test_a_map_snapshot_is_not_kept_and_signal_clis_copy_is_deleted(harness: Harness) -> None:
+    await harness.sim.member_shares_location(NUMBERS["alice"], 51.5, -0.12, place_name="Rex")
+    await harness.to("alice", "Location saved")
+    assert harness.sim.attachments == {}  # the JPEG map snapshot was deleted from signal-cli
