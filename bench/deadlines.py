@@ -3,8 +3,9 @@
 `count` check-ins are stored (as `IN` would store them) with deadlines spread evenly over
 `spread_s` seconds, starting a few seconds after the relay is spawned; grace is 2 s and there is no
 reminder. Lateness of an alert = when it reached the simulator − (deadline + grace). After the
-last alert nothing is due for an hour: the relay's CPU time and wake-ups (voluntary context
-switches, all threads) are then read over an idle window — between deadlines it should sleep.
+last alert nothing is due for an hour: the relay's CPU time and voluntary context switches (all
+threads; an upper bound on wake-ups: one wake of the event loop that asks the database switches
+two threads several times) are then read over an idle window — between deadlines it should sleep.
 Peak RSS of this run is reported with figure 4.
 """
 
@@ -74,11 +75,11 @@ async def measure(
     fig.add("lateness max", worst, unit="ms", target="≤ 1000", met=worst <= 1000)
     fig.add("earliest", early, unit="ms", target="≥ 0", met=early >= 0)
     fig.add("idle CPU", idle_cpu, unit="ms/min")
-    fig.add("idle wake-ups", wakeups, unit="/min", target="0 periodic", met=None)
+    fig.add("idle context switches", wakeups, unit="/min")
     fig.summary = (
         f"{len(values)}/{count} alerts over {spread_s:.0f}s: late by p50 {p50:.0f} ms, "
         f"p99 {p99:.0f} ms, max {worst:.0f} ms; idle between deadlines {idle_cpu:.0f} ms CPU "
-        f"and {wakeups:.1f} wake-ups per minute (over {t1 - t0:.0f}s)"
+        f"and {wakeups:.0f} context switches per minute (over {t1 - t0:.0f}s)"
     )
     return fig, peak, count
 
