@@ -113,7 +113,8 @@ class OutboxSender:
 
         signal-cli sends each recipient her own 1:1 message and reports per-recipient failures;
         a request refused as a whole (one unregistered number refuses every recipient) is
-        split, so nobody waits on somebody else's broken number.
+        split, so nobody waits on somebody else's broken number — except a rate limit (429),
+        which more requests only prolong: the whole batch backs off together.
         """
         if len(batch) == 1:
             await self._send_one(batch[0])
@@ -122,6 +123,8 @@ class OutboxSender:
         files = self._files(first)
         outcome = await self.send([m.address for m in batch], first.text, files)
         failed = set(outcome.recipients_failed)
+        if outcome.failure == "rate_limited":
+            failed = {m.address for m in batch}  # the account is limited: splitting adds tries
         if outcome.ok or (failed and failed <= {m.address for m in batch}):
             for message in batch:
                 if message.address in failed:
