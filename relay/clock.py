@@ -94,6 +94,13 @@ class SystemClock:
                 await asyncio.gather(*waiters, return_exceptions=True)
         wake.clear()
 
+    def close(self) -> None:
+        """Stop watching for clock steps (the timerfd belongs to the loop that is ending)."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._moved = None
+
     def _step_event(self) -> asyncio.Event | None:
         """An event set at the next clock step (None: steps cannot be watched here)."""
         if not self._use_timerfd:
@@ -163,12 +170,17 @@ class _StepWatch:
         flags = _TFD_TIMER_ABSTIME | _TFD_TIMER_CANCEL_ON_SET
         return int(self._libc.timerfd_settime(self.fd, flags, ctypes.byref(spec), None)) == 0
 
+    def close(self) -> None:
+        if self.alive:
+            self.alive = False
+            with contextlib.suppress(RuntimeError, ValueError):  # the loop may be closed already
+                asyncio.get_running_loop().remove_reader(self.fd)
+            os.close(self.fd)
+
     def _readable(self) -> None:
         with contextlib.suppress(OSError):  # ECANCELED is the news itself
             os.read(self.fd, 8)
         if not self._arm():
             log.warning("cannot re-arm the clock-step watch; clock steps noticed within a minute")
-            asyncio.get_running_loop().remove_reader(self.fd)
-            os.close(self.fd)
-            self.alive = False
+            self.close()
         self._on_step()

@@ -111,6 +111,9 @@ class Relay:
             await close_quietly(transport)
             await db.close()
             run_lock.release()
+            close_clock = getattr(self.clock, "close", None)  # SystemClock's timerfd
+            if close_clock is not None:
+                close_clock()
         return EXIT_OK
 
     async def _serve(self, db: Database, transport: SignalTransport) -> None:

@@ -4,6 +4,7 @@ when her time plus grace is up in real time: never early, at most 2 s late."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import timedelta
 
@@ -63,3 +64,16 @@ def test_system_clock_reports_a_step_once_and_ignores_slewing() -> None:
     assert clock.take_step() == timedelta(0)  # told once
     wall[0] += 86400.0
     assert clock.take_step() == timedelta(days=1)
+
+
+async def test_system_clock_sleeps_until_woken_and_closes_its_step_watch() -> None:
+    fds = len(os.listdir("/proc/self/fd"))
+    clock = SystemClock()
+    wake = asyncio.Event()
+    sleeper = asyncio.create_task(clock.sleep_until(None, wake))
+    await asyncio.sleep(0.05)
+    assert not sleeper.done()  # no deadline: it sleeps until woken (or the clock steps)
+    wake.set()
+    await asyncio.wait_for(sleeper, timeout=1)
+    clock.close()
+    assert len(os.listdir("/proc/self/fd")) == fds  # the timerfd is not left open
