@@ -7,11 +7,10 @@ wrong key. The first start seals a known value; every later start must open it.
 
 from __future__ import annotations
 
-from relay.crypto.seal import Sealer, TamperedError, aad_for
+from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
 from relay.store.db import Database
 
 _KNOWN = b"peer-relay key check v1"
-_AAD = aad_for("key_check", "sealed", "1")
 
 
 class WrongKey(Exception):
@@ -20,17 +19,19 @@ class WrongKey(Exception):
 
 async def check_key(db: Database, sealer: Sealer) -> None:
     """Seal the check value on first use; raise `WrongKey` if it does not open."""
-    async with db.conn.execute("SELECT sealed FROM key_check WHERE id = 1") as cursor:
+    async with db.conn.execute("SELECT row_key, sealed FROM key_check WHERE id = 1") as cursor:
         row = await cursor.fetchone()
     if row is None:
+        row_key = new_row_key()
+        aad = aad_for("key_check", "sealed", row_key)
         async with db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO key_check (id, sealed) VALUES (1, ?)",
-                (sealer.seal(_KNOWN, aad=_AAD),),
+                "INSERT INTO key_check (id, row_key, sealed) VALUES (1, ?, ?)",
+                (row_key, sealer.seal(_KNOWN, aad=aad)),
             )
         return
     try:
-        opened = sealer.open(row[0], aad=_AAD)
+        opened = sealer.open(row[1], aad=aad_for("key_check", "sealed", row[0]))
     except TamperedError:
         raise WrongKey from None
     if opened != _KNOWN:
