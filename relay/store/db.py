@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -15,6 +16,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 DB_NAME = "relay.db"
+CHECKPOINT_TRIES = 100
 
 
 class SchemaTooNew(Exception):
@@ -129,10 +131,28 @@ class Database:
         """
         await asyncio.to_thread(_fsync_file, self.path.with_name(self.path.name + "-wal"))
 
+    async def one(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
+        """The first row of a read, in one trip to the database thread.
+
+        Reads that fetch in a second trip leave their statement open in between, and a
+        checkpoint on this shared connection then fails ("database table is locked").
+        """
+        rows = list(await self.conn.execute_fetchall(sql, params))
+        return rows[0] if rows else None
+
     async def checkpoint(self) -> None:
         """Move the WAL into the main file and truncate it, so deleted pages leave the WAL."""
         async with self._write_lock:
-            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for attempt in range(CHECKPOINT_TRIES):
+                try:
+                    await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    return
+                except sqlite3.OperationalError as exc:
+                    # SQLITE_LOCKED: another task's read on this connection has a statement
+                    # open between two awaits; it ends within milliseconds.
+                    if "locked" not in str(exc) or attempt == CHECKPOINT_TRIES - 1:
+                        raise
+                await asyncio.sleep(0.01)
 
     async def bump_counter(self, name: str) -> None:
         async with self.transaction() as conn:
@@ -143,8 +163,7 @@ class Database:
             )
 
     async def counter(self, name: str) -> int:
-        async with self.conn.execute("SELECT value FROM counters WHERE name = ?", (name,)) as cur:
-            row = await cur.fetchone()
+        row = await self.one("SELECT value FROM counters WHERE name = ?", (name,))
         return int(row[0]) if row else 0
 
     async def close(self) -> None:

@@ -154,8 +154,7 @@ class OutboxRepo:
             " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
             ") h ON o.id = h.id"
         )
-        async with self.db.conn.execute(sql) as cursor:
-            row = await cursor.fetchone()
+        row = await self.db.one(sql)
         return from_ms(row[0]) if row and row[0] is not None else None
 
     async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> None:
@@ -190,8 +189,7 @@ class OutboxRepo:
             "SELECT * FROM outbox WHERE sent_at IS NULL AND purpose = 'alert' "
             "AND stuck_reported = 0 AND created_at <= ? ORDER BY id"
         )
-        async with self.db.conn.execute(sql, (to_ms(now - older_than),)) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self.db.conn.execute_fetchall(sql, (to_ms(now - older_than),))
         return [self._load(row) for row in rows]
 
     async def mark_reported(self, conn: aiosqlite.Connection, message_ids: list[int]) -> None:
@@ -201,20 +199,18 @@ class OutboxRepo:
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many messages wait, and since when the oldest waits."""
-        async with self.db.conn.execute(
+        row = await self.db.one(
             "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE sent_at IS NULL"
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         if row is None:
             return 0, None
         return int(row[0]), from_ms(row[1]) if row[1] is not None else None
 
     async def watch_for_signal_timestamp(self, signal_timestamp: int) -> str | None:
         """Which watch a relay message (quoted or reacted to by a buddy) belonged to."""
-        async with self.db.conn.execute(
+        row = await self.db.one(
             "SELECT watch_id FROM outbox WHERE signal_timestamp = ?", (signal_timestamp,)
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return None if row is None else row[0]
 
     async def purge_sent(self, conn: aiosqlite.Connection, before: datetime) -> int:

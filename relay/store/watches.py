@@ -130,8 +130,7 @@ class WatchRepo:
         )
 
     async def next_wake(self) -> datetime | None:
-        async with self.db.conn.execute("SELECT MIN(next_at) FROM watches") as cursor:
-            row = await cursor.fetchone()
+        row = await self.db.one("SELECT MIN(next_at) FROM watches")
         return opt_dt(row[0]) if row else None
 
     async def live_members(self) -> list[MemberAlias]:
@@ -148,10 +147,9 @@ class WatchRepo:
         return int(next(iter(rows))[0])
 
     async def count_live(self) -> int:
-        async with self.db.conn.execute(
+        row = await self.db.one(
             "SELECT COUNT(*) FROM watches WHERE phase NOT IN ('closed', 'draft')"
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         return int(row[0]) if row else 0
 
     async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> int:
