@@ -448,19 +448,7 @@ def _ack(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch], target: st
         return
     b.watches.append(watch.evolve(phase=Phase.ACKED, acked_by=buddy, next_at=None))
     b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
-    if watch.kind is not Kind.DURESS:  # someone else may be holding her phone
-        b.send(
-            Recipient.member(watch.member),
-            Purpose.NOTICE,
-            _p("ack_to_member", buddy=display(buddy)),
-        )
-    for to in watch.alerted:
-        if to != me:
-            b.send(
-                to,
-                Purpose.NOTICE,
-                _p("ack_to_others", buddy=display(buddy), who=display(watch.member)),
-            )
+    _tell_her_and_the_others(b, watch, me, "ack_to_member", "ack_to_others", buddy)
 
 
 def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> None:
@@ -474,19 +462,20 @@ def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> Non
     b.send(
         me, Purpose.REPLY, _p("resolved_to_all", who=display(watch.member), buddy=display(buddy))
     )
+    _tell_her_and_the_others(b, watch, me, "resolved_to_member", "resolved_to_all", buddy)
+
+
+def _tell_her_and_the_others(
+    b: _Builder, watch: Watch, me: Recipient, to_her: str, to_others: str, buddy: MemberAlias
+) -> None:
+    """News of her alert: to her (never after duress: someone else may hold her phone), and to
+    everyone else who was alerted."""
     if watch.kind is not Kind.DURESS:
-        b.send(
-            Recipient.member(watch.member),
-            Purpose.NOTICE,
-            _p("resolved_to_member", buddy=display(buddy)),
-        )
+        b.send(Recipient.member(watch.member), Purpose.NOTICE, _p(to_her, buddy=display(buddy)))
     for to in watch.alerted:
         if to != me:
-            b.send(
-                to,
-                Purpose.NOTICE,
-                _p("resolved_to_all", who=display(watch.member), buddy=display(buddy)),
-            )
+            params = {"buddy": display(buddy), "who": display(watch.member)}
+            b.send(to, Purpose.NOTICE, _p(to_others, **params))
 
 
 def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Sequence[Watch]) -> None:
