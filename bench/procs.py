@@ -72,6 +72,7 @@ class Child:
     log_path: Path
     started: float  # time.perf_counter() just before spawning
     ready_s: float = 0.0  # spawn → its receive WebSocket reached the simulator
+    stop_signal: int = signal.SIGTERM  # py-spy (BENCH_PROFILE) writes its profile on SIGINT
 
     @property
     def pid(self) -> int:
@@ -85,7 +86,7 @@ class Child:
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
             try:
                 return self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -104,14 +105,16 @@ class Child:
             return ""
 
 
-def spawn(name: str, args: list[str], log_path: Path, *, pin: bool = True) -> Child:
+def spawn(
+    name: str, args: list[str], log_path: Path, *, pin: bool = True, prefix: tuple[str, ...] = ()
+) -> Child:
     """`python <args>` with output to `log_path`, pinned to `child_core()` when `pin`."""
     core = child_core() if pin else None
     log = log_path.open("ab")
     started = time.perf_counter()
     try:
         proc = subprocess.Popen(
-            [sys.executable, *args],
+            [*prefix, sys.executable, *args],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
@@ -125,7 +128,17 @@ def spawn(name: str, args: list[str], log_path: Path, *, pin: bool = True) -> Ch
 
 
 def relay(config: Path, log_path: Path, *, pin: bool = True) -> Child:
-    return spawn("relay", ["-m", "relay", "run", "--config", str(config)], log_path, pin=pin)
+    args = ["-m", "relay", "run", "--config", str(config)]
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        # Sampled by py-spy into collapsed stacks (CPU figures then are py-spy's own).
+        out = Path(profile) / f"{log_path.stem}.{time.time_ns()}.txt"
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        record = (spy, "record", "--gil", "--format", "raw", "-r", "500", "-o", str(out), "--")
+        child = spawn("relay", args, log_path, pin=pin, prefix=record)
+        child.stop_signal = signal.SIGINT
+        return child
+    return spawn("relay", args, log_path, pin=pin)
 
 
 def echo_bot(service: str, number: str, log_path: Path, *, pin: bool = True) -> Child:
