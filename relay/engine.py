@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -157,15 +158,23 @@ class Engine:
         write: Write | None = None,
     ) -> None:
         queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
-        async with self.db.transaction() as conn:
-            if write is not None:
+        # Sealed here, written in one trip to the database thread.
+        watch_rows = self.watches.rows(decision.watches)
+        outbox_rows = self.outbox.rows(queued, now)
+        seen_row = (seen, to_ms(now)) if seen is not None else None
+
+        def rows(conn: sqlite3.Connection) -> None:
+            self.watches.store_rows(conn, watch_rows)
+            self.outbox.store_rows(conn, outbox_rows)
+            if seen_row is not None:
+                conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", seen_row)
+
+        if write is None:
+            await self.db.write(rows)
+        else:  # a feature's own writes use the async API: the same transaction, more trips
+            async with self.db.transaction() as conn:
                 await write(conn)
-            await self.watches.save_many(conn, decision.watches)
-            await self.outbox.add_many(conn, queued, now)
-            if seen is not None:
-                await conn.execute(
-                    "INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", (seen, to_ms(now))
-                )
+                await self.db.run(rows)
         if decision.watches and self._wakes_timer(decision.watches):
             self.timer_wake.set()
         for watch in decision.watches:
@@ -212,13 +221,13 @@ class Engine:
         await self.follow_clock()
         now = self.clock.now()
         tag = self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
-        if await self.db.conn.execute_fetchall("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)):
+        seen, own, alerts = await self._read(member.alias, tag)
+        if seen:
             log.info("skipped a repeated envelope from %s", member.alias)
             return
         if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             # An edit or delete never cancels anything: someone else may hold her phone. It is
             # recorded on her live watch, where her buddies will see it in the alert.
-            own = await self.watches.live_for(member.alias)
             what = "deleted" if event.kind is IncomingKind.REMOTE_DELETE else "edited"
             decision = on_mark(own, what, now) if own is not None else Decision()
             await self.apply(decision, now, seen=tag)
@@ -240,14 +249,12 @@ class Engine:
         notices: tuple[str, ...] = ()
         if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
             notices = await self.screener(member, intent.text, now)
-        own = await self.watches.live_for(member.alias)
-        answering = await self.watches.open_alerts_for(member.alias)
         decision = on_message(
             self.context,
             member.alias,
             intent,
             own,
-            answering,
+            self.watches.alerted_in(alerts, member.alias),
             now,
             new_row_key(),
             photos=photos,
@@ -260,6 +267,20 @@ class Engine:
         log.info(
             "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
         )
+
+    async def _read(
+        self, alias: MemberAlias, tag: bytes
+    ) -> tuple[bool, Watch | None, list[Watch]]:
+        """In one trip: was this envelope seen before, her live watch, and the live alerts."""
+
+        def read(conn: sqlite3.Connection) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
+            if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
+                return True, [], []
+            return False, self.watches.live_rows(conn, alias), self.watches.alert_rows(conn)
+
+        seen, own_rows, alert_rows = await self.db.run(read)
+        own = await self.watches.opened(own_rows)
+        return seen, own[0] if own else None, await self.watches.opened(alert_rows)
 
     async def _keep_photos(self, intent: intents.Intent, event: Incoming) -> tuple[str, ...]:
         """Photos sent with client details, a check-in or an SOS: sealed into the vault.

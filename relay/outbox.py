@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from relay.clock import Clock
 from relay.signal.events import SendOutcome
-from relay.store.outbox import OutboxRepo, Pending
+from relay.store.outbox import OutboxRepo, Pending, Tried
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +82,17 @@ class OutboxSender:
         while True:
             now = self.clock.now()
             self.last_activity = now
-            await self._report_stuck(now)
-            heads = await self.repo.heads(now)
-            if heads:
-                # Recorded before told: commit to disk whatever these messages report (one
-                # fsync for the batch and for every decision committed before it).
-                await self.repo.db.sync()
-                await self._send_batch(heads)
+            # Recorded before told: the look makes every commit so far durable (one fsync for
+            # the batch and every decision before it), then reads what is due — in one trip.
+            look = await self.repo.look(now, self.stuck_after)
+            if look.stuck:
+                await self.on_stuck(look.stuck, now)
+            if look.heads:
+                await self._send_batch(look.heads)
                 continue  # more may be due right away (the next message to each recipient)
-            await self.clock.sleep_until(await self._next_wake(), self.wake)
+            await self.clock.sleep_until(self._wake_at(look.next_attempt), self.wake)
 
-    async def _next_wake(self) -> datetime | None:
-        nxt = await self.repo.next_attempt()
+    def _wake_at(self, nxt: datetime | None) -> datetime | None:
         if nxt is None:
             return None
         # Also wake when the oldest waiting alert becomes "stuck", to tell the admin in time.
@@ -126,11 +125,14 @@ class OutboxSender:
         if outcome.failure == "rate_limited":
             failed = {m.address for m in batch}  # the account is limited: splitting adds tries
         if outcome.ok or (failed and failed <= {m.address for m in batch}):
-            for message in batch:
-                if message.address in failed:
-                    await self._record(message, SendOutcome(ok=False, failure=outcome.failure))
-                else:
-                    await self._record(message, SendOutcome(ok=True, timestamp=outcome.timestamp))
+            await self._record(
+                [
+                    (m, SendOutcome(ok=False, failure=outcome.failure))
+                    if m.address in failed
+                    else (m, SendOutcome(ok=True, timestamp=outcome.timestamp))
+                    for m in batch
+                ]
+            )
             return
         await asyncio.gather(*(self._send_one(m) for m in batch))
 
@@ -139,33 +141,43 @@ class OutboxSender:
         return [f for f in files if f]
 
     async def _send_one(self, message: Pending) -> None:
-        await self._record(
-            message, await self.send([message.address], message.text, self._files(message))
-        )
+        outcome = await self.send([message.address], message.text, self._files(message))
+        await self._record([(message, outcome)])
 
-    async def _record(self, message: Pending, outcome: SendOutcome) -> None:
+    async def _record(self, results: list[tuple[Pending, SendOutcome]]) -> None:
+        """One transaction for a request's outcomes; then escalations and log lines."""
         now = self.clock.now()
-        if outcome.ok:
-            await self.repo.mark_sent(message.id, outcome.timestamp, now)
-            self.sent += 1
-            log.info("sent %s #%d (try %d)", message.purpose, message.id, message.attempts + 1)
-            return
-        self.failures += 1
-        failure = outcome.failure or "unknown"
-        retry_at = now + backoff(message.attempts, self.retry_cap)
-        await self.repo.mark_failed(message.id, failure, retry_at)
-        if self.on_failed is not None and message.purpose == "alert":
-            await self.on_failed(message, failure)
-        log.warning(
-            "send of %s #%d failed (%s, try %d); retrying in %.0fs",
-            message.purpose,
-            message.id,
-            failure,
-            message.attempts + 1,
-            (retry_at - now).total_seconds(),
-        )
-
-    async def _report_stuck(self, now: datetime) -> None:
-        stuck = await self.repo.stuck_alerts(now, self.stuck_after)
-        if stuck:
-            await self.on_stuck(stuck, now)
+        tries = []
+        failures = []
+        for message, outcome in results:
+            if outcome.ok:
+                tries.append(Tried(message.id, now, signal_timestamp=outcome.timestamp))
+                continue
+            failure = outcome.failure or "unknown"
+            retry_at = now + backoff(message.attempts, self.retry_cap)
+            tries.append(Tried(message.id, retry_at, error=failure))
+            failures.append((message, failure, retry_at))
+        await self.repo.record(tries)
+        sent = len(results) - len(failures)
+        self.sent += sent
+        if sent:
+            first = results[0][0]
+            log.info(
+                "sent %s #%d%s (try %d)",
+                first.purpose,
+                first.id,
+                f" and {sent - 1} more" if sent > 1 else "",
+                first.attempts + 1,
+            )
+        for message, failure, retry_at in failures:
+            self.failures += 1
+            if self.on_failed is not None and message.purpose == "alert":
+                await self.on_failed(message, failure)
+            log.warning(
+                "send of %s #%d failed (%s, try %d); retrying in %.0fs",
+                message.purpose,
+                message.id,
+                failure,
+                message.attempts + 1,
+                (retry_at - now).total_seconds(),
+            )

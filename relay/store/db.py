@@ -6,10 +6,12 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -17,6 +19,10 @@ log = logging.getLogger(__name__)
 
 DB_NAME = "relay.db"
 CHECKPOINT_TRIES = 100
+
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], T]
+"""Plain sqlite3 statements run together in the database thread (see `Database.run`)."""
 
 
 class SchemaTooNew(Exception):
@@ -50,6 +56,9 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
+        # Something was committed since the WAL was last fsynced. Only touched under the write
+        # lock or in the database thread, so a commit is never missed between the two.
+        self._unsynced = False
 
     @classmethod
     async def open(cls, data_dir: Path) -> Database:
@@ -78,7 +87,7 @@ class Database:
             # in free pages after retention removes them.
             "PRAGMA secure_delete=ON",
         ):
-            await self.conn.execute(pragma)
+            await self.conn.execute_fetchall(pragma)  # read to the end (see `checkpoint`)
 
     async def _migrate(self) -> None:
         async with self.conn.execute("PRAGMA user_version") as cursor:
@@ -99,9 +108,59 @@ class Database:
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version={number};\nCOMMIT;"
             )
 
+    async def run(self, work: Work[T]) -> T:
+        """`work(connection)` in the database thread: several statements, one trip.
+
+        Every aiosqlite call is a hand-off to its thread and back (tens of microseconds each,
+        more on a busy core); a decision used to make a dozen. aiosqlite runs its calls through
+        `Connection._execute` — the one entry point it has for a function of ours — on the same
+        thread and connection as everything else, so ordering and the lock below still hold.
+        `work` must read its results fully (`fetchall`/`fetchone` on a one-row query): a
+        statement left open blocks the next COMMIT and checkpoint on this connection.
+        """
+        execute: Callable[..., Awaitable[T]] = self.conn._execute
+        return await execute(work, self.conn._conn)
+
+    async def write(self, work: Work[T], *, tells: bool = True) -> T:
+        """`work` as one write transaction in one trip: all of it is committed, or none.
+
+        `tells=False` for writes that nobody is told about (a message marked sent): they need
+        no fsync before the next send. Cancelling the caller cannot split the transaction.
+        """
+        async with self._write_lock:
+            return await self.run(partial(self._transact, work, tells))
+
+    def _transact(self, work: Work[T], tells: bool, conn: sqlite3.Connection) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        if tells:
+            self._unsynced = True
+        return result
+
+    async def synced_read(self, read: Work[T]) -> T:
+        """`read` between write transactions, after every commit so far is on disk.
+
+        The sender reads what to send this way: one trip fsyncs the WAL (if anything was
+        committed since the last time) and reads, so whatever it reads is durable — a commit
+        cannot slip in between, the database thread runs one thing at a time.
+        """
+        async with self._write_lock:
+            return await self.run(partial(self._synced, read))
+
+    def _synced(self, read: Work[T], conn: sqlite3.Connection) -> T:
+        if self._unsynced:
+            self._unsynced = False
+            _fsync_file(self.path.with_name(self.path.name + "-wal"))
+        return read(conn)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One durable write transaction; readers are never blocked (WAL)."""
+        """One write transaction over several awaits (for writers that need the async API)."""
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -110,6 +169,7 @@ class Database:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+            self._unsynced = True
 
     @asynccontextmanager
     async def settled(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -129,7 +189,7 @@ class Database:
         own does it without a transaction. No WAL file: everything is in the main file, which
         SQLite syncs at each checkpoint.
         """
-        await asyncio.to_thread(_fsync_file, self.path.with_name(self.path.name + "-wal"))
+        await self.synced_read(lambda conn: None)
 
     async def one(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
         """The first row of a read, in one trip to the database thread.
@@ -145,7 +205,9 @@ class Database:
         async with self._write_lock:
             for attempt in range(CHECKPOINT_TRIES):
                 try:
-                    await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    # Its result row read to the end: a statement left open would block the
+                    # next COMMIT on this connection ("SQL statements in progress").
+                    await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
                     return
                 except sqlite3.OperationalError as exc:
                     # SQLITE_LOCKED: another task's read on this connection has a statement

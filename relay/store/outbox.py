@@ -7,9 +7,11 @@ keeps order per recipient and retries with capped backoff (`relay.outbox`).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import aiosqlite
 
@@ -46,6 +48,50 @@ class Pending:
     attachments: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Tried:
+    """A send's outcome: sent at `at`, or failed with `error` and to be retried at `at`."""
+
+    id: int
+    at: datetime
+    signal_timestamp: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    heads: list[Pending]
+    stuck: list[Pending]
+    next_attempt: datetime | None  # only when there are no heads
+
+
+_HEADS = (
+    "SELECT o.* FROM outbox o JOIN ("
+    " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
+    ") h ON o.id = h.id WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
+)
+_NEXT_ATTEMPT = (
+    "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN ("
+    " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
+    ") h ON o.id = h.id"
+)
+_STUCK = (
+    "SELECT * FROM outbox WHERE sent_at IS NULL AND purpose = 'alert' "
+    "AND stuck_reported = 0 AND created_at <= ? ORDER BY id"
+)
+_SENT = (
+    "UPDATE outbox SET sent_at = ?, signal_timestamp = ?, attempts = attempts + 1, "
+    "last_error = NULL WHERE id = ?"
+)
+_FAILED = (
+    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?"
+)
+
+
+def _head_rows(now_ms: int, limit: int, conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute(_HEADS, (now_ms, limit)).fetchall()
+
+
 _INSERT = (
     "INSERT INTO outbox (row_key, recipient_tag, recipient, body, attachments, purpose, "
     "watch_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -69,7 +115,17 @@ class OutboxRepo:
     ) -> None:
         """Queue several, in this order, in one trip to the database thread."""
         if items:
-            await conn.executemany(_INSERT, [self._row(item, now) for item in items])
+            await conn.executemany(_INSERT, self.rows(items, now))
+
+    def rows(self, items: Sequence[Queued], now: datetime) -> list[tuple[object, ...]]:
+        """Sealed rows for `store_rows` (sealing stays on the caller's thread)."""
+        return [self._row(item, now) for item in items]
+
+    @staticmethod
+    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+        """Queue, in this order, inside the caller's `Database.write`."""
+        if rows:
+            conn.executemany(_INSERT, rows)
 
     def _row(self, item: Queued, now: datetime) -> tuple[object, ...]:
         row_key = new_row_key()
@@ -92,17 +148,31 @@ class OutboxRepo:
 
     async def heads(self, now: datetime, limit: int = 64) -> list[Pending]:
         """For each recipient, her oldest unsent message, if it is due for a try."""
-        sql = (
-            "SELECT o.* FROM outbox o JOIN ("
-            " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
-            ") h ON o.id = h.id WHERE o.next_attempt_at <= ? ORDER BY o.id LIMIT ?"
+        rows = await self.db.synced_read(partial(_head_rows, to_ms(now), limit))
+        return await self._opened(rows, now)
+
+    async def look(self, now: datetime, stuck_after: timedelta, limit: int = 64) -> Look:
+        """What the sender needs, in one trip: every commit so far made durable, then the heads
+        due now, the alerts stuck longer than `stuck_after`, and the next retry time."""
+
+        def read(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], ...]:
+            heads = _head_rows(to_ms(now), limit, conn)
+            stuck = conn.execute(_STUCK, (to_ms(now - stuck_after),)).fetchall()
+            nxt = [] if heads else conn.execute(_NEXT_ATTEMPT).fetchall()
+            return heads, stuck, nxt
+
+        heads, stuck, nxt = await self.db.synced_read(read)
+        return Look(
+            heads=await self._opened(heads, now),
+            stuck=await self._opened(stuck, now),
+            next_attempt=from_ms(nxt[0][0]) if nxt and nxt[0][0] is not None else None,
         )
-        async with self.db.settled() as conn:
-            rows = await conn.execute_fetchall(sql, (to_ms(now), limit))
-        heads = []
+
+    async def _opened(self, rows: list[sqlite3.Row], now: datetime) -> list[Pending]:
+        found = []
         for row in rows:
             try:
-                heads.append(self._load(row))
+                found.append(self._load(row))
             except TamperedError as exc:
                 # A damaged message must not hold up everything queued behind it.
                 log.error(
@@ -112,7 +182,7 @@ class OutboxRepo:
                     exc.problem,
                 )
                 await self._set_aside(row["id"], now)
-        return heads
+        return found
 
     async def _set_aside(self, message_id: int, now: datetime) -> None:
         async with self.db.transaction() as conn:
@@ -149,12 +219,7 @@ class OutboxRepo:
 
     async def next_attempt(self) -> datetime | None:
         """When the earliest waiting head may be tried again (None: nothing pending)."""
-        sql = (
-            "SELECT MIN(o.next_attempt_at) FROM outbox o JOIN ("
-            " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
-            ") h ON o.id = h.id"
-        )
-        row = await self.db.one(sql)
+        row = await self.db.one(_NEXT_ATTEMPT)
         return from_ms(row[0]) if row and row[0] is not None else None
 
     async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> None:
@@ -168,28 +233,27 @@ class OutboxRepo:
         )
 
     async def mark_sent(self, message_id: int, signal_timestamp: int | None, now: datetime) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET sent_at = ?, signal_timestamp = ?, attempts = attempts + 1, "
-                "last_error = NULL WHERE id = ?",
-                (to_ms(now), signal_timestamp, message_id),
-            )
+        await self.record([Tried(message_id, now, signal_timestamp=signal_timestamp)])
 
     async def mark_failed(self, message_id: int, error: str, retry_at: datetime) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
-                "WHERE id = ?",
-                (error, to_ms(retry_at), message_id),
-            )
+        await self.record([Tried(message_id, retry_at, error=error)])
+
+    async def record(self, tries: Sequence[Tried]) -> None:
+        """Outcomes of sends, in one transaction (telling nobody anything: no fsync owed)."""
+        sent = [(to_ms(t.at), t.signal_timestamp, t.id) for t in tries if t.error is None]
+        failed = [(t.error, to_ms(t.at), t.id) for t in tries if t.error is not None]
+
+        def work(conn: sqlite3.Connection) -> None:
+            if sent:
+                conn.executemany(_SENT, sent)
+            if failed:
+                conn.executemany(_FAILED, failed)
+
+        await self.db.write(work, tells=False)
 
     async def stuck_alerts(self, now: datetime, older_than: timedelta) -> list[Pending]:
         """Unsent alerts older than `older_than` that the admin has not been told about."""
-        sql = (
-            "SELECT * FROM outbox WHERE sent_at IS NULL AND purpose = 'alert' "
-            "AND stuck_reported = 0 AND created_at <= ? ORDER BY id"
-        )
-        rows = await self.db.conn.execute_fetchall(sql, (to_ms(now - older_than),))
+        rows = await self.db.conn.execute_fetchall(_STUCK, (to_ms(now - older_than),))
         return [self._load(row) for row in rows]
 
     async def mark_reported(self, conn: aiosqlite.Connection, message_ids: list[int]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiosqlite
@@ -26,6 +28,11 @@ _UPSERT = (
 )
 
 
+def _rows(where: str, params: tuple[object, ...], conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    sql = f"SELECT {_COLUMNS} FROM watches WHERE {where}"  # noqa: S608 — fixed fragments only
+    return conn.execute(sql, params).fetchall()
+
+
 def _recipient_json(r: Recipient) -> list[str]:
     return [r.kind.value, r.address, r.label]
 
@@ -34,9 +41,13 @@ class WatchRepo:
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
         self.sealer = sealer
+        self._tags: dict[MemberAlias, bytes] = {}  # HMACs of aliases: one per member, kept
 
     def member_tag(self, alias: MemberAlias) -> bytes:
-        return self.sealer.lookup(alias, purpose="watch-member")
+        tag = self._tags.get(alias)
+        if tag is None:
+            tag = self._tags[alias] = self.sealer.lookup(alias, purpose="watch-member")
+        return tag
 
     def _seal(self, watch: Watch) -> bytes:
         detail: dict[str, Any] = {
@@ -90,9 +101,11 @@ class WatchRepo:
         )
 
     async def _select(self, where: str, params: Iterable[object]) -> list[Watch]:
-        sql = f"SELECT {_COLUMNS} FROM watches WHERE {where}"  # noqa: S608 — fixed fragments only
         # One round trip to the database thread, not three (execute, fetch, close).
-        rows = await self.db.conn.execute_fetchall(sql, tuple(params))
+        return await self.opened(await self.db.run(partial(_rows, where, tuple(params))))
+
+    async def opened(self, rows: Sequence[sqlite3.Row]) -> list[Watch]:
+        """Rows read by `*_rows` → watches, setting aside any that cannot be opened."""
         found = []
         for row in rows:
             try:
@@ -103,6 +116,21 @@ class WatchRepo:
                 log.error("a watch could not be opened (%s: %s); set aside", exc.where, exc.problem)
                 await self._set_aside(row["id"])
         return found
+
+    # Reads for `Database.run` (plain sqlite3, in the database thread), to combine with others.
+
+    def live_rows(self, conn: sqlite3.Connection, alias: MemberAlias) -> list[sqlite3.Row]:
+        return _rows("member_tag = ? AND phase != 'closed'", (self.member_tag(alias),), conn)
+
+    @staticmethod
+    def alert_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        """Live alerts (anyone's): `alerted_in` picks those a member was sent."""
+        return _rows("phase IN ('alerted', 'acked')", (), conn)
+
+    @staticmethod
+    def alerted_in(watches: Iterable[Watch], alias: MemberAlias) -> list[Watch]:
+        me = Recipient.member(alias)
+        return [w for w in watches if me in w.alerted]
 
     async def _set_aside(self, watch_id: str) -> None:
         async with self.db.transaction() as conn:
@@ -120,9 +148,7 @@ class WatchRepo:
 
     async def open_alerts_for(self, alias: MemberAlias) -> list[Watch]:
         """Live alerts this member was sent (she may ACK or RESOLVE them)."""
-        me = Recipient.member(alias)
-        found = await self._select("phase IN ('alerted', 'acked')", ())
-        return [w for w in found if me in w.alerted]
+        return self.alerted_in(await self.opened(await self.db.run(self.alert_rows)), alias)
 
     async def due(self, now: datetime) -> list[Watch]:
         return await self._select(
@@ -176,7 +202,17 @@ class WatchRepo:
     async def save_many(self, conn: aiosqlite.Connection, watches: Sequence[Watch]) -> None:
         """Insert or update several in one trip to the database thread."""
         if watches:
-            await conn.executemany(_UPSERT, [self._row(watch) for watch in watches])
+            await conn.executemany(_UPSERT, self.rows(watches))
+
+    def rows(self, watches: Sequence[Watch]) -> list[tuple[object, ...]]:
+        """Sealed rows for `store_rows` (sealing stays on the caller's thread)."""
+        return [self._row(watch) for watch in watches]
+
+    @staticmethod
+    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+        """Insert or update, inside the caller's `Database.write`."""
+        if rows:
+            conn.executemany(_UPSERT, rows)
 
     def _row(self, watch: Watch) -> tuple[object, ...]:
         return (
