@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -36,6 +36,24 @@ def step_of(clock: Clock) -> timedelta:
     """How far the wall clock jumped since last asked; zero from clocks that cannot tell."""
     take: Callable[[], timedelta] | None = getattr(clock, "take_step", None)
     return take() if take is not None else timedelta(0)
+
+
+async def wait_any(
+    events: Iterable[asyncio.Event],
+    timeout: float | None = None,  # noqa: ASYNC109 -- asyncio.wait's own limit; it raises nothing
+) -> None:
+    """Return as soon as one of `events` is set, or after `timeout` seconds (never, if None).
+
+    For clocks, the real one and those tests and drills inject: the waiters are cancelled and
+    reaped before returning, so none is left pending on an event that may never be set.
+    """
+    waiters = {asyncio.ensure_future(event.wait()) for event in events}
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
 
 
 MAX_SLEEP = 60.0
@@ -85,13 +103,7 @@ class SystemClock:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=timeout)
         else:
-            waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(moved.wait())}
-            try:
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiter in waiters:
-                    waiter.cancel()
-                await asyncio.gather(*waiters, return_exceptions=True)
+            await wait_any((wake, moved), timeout)
         wake.clear()
 
     def close(self) -> None:

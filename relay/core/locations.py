@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qs, quote_plus, unquote, unquote_plus, urlsplit
 
-from relay.core.normalize import ascii_punctuation, strip_ends
+from relay.core.normalize import ascii_punctuation, next_word, strip_ends
 
 LocationSource = Literal[
     "signal",
@@ -365,15 +365,11 @@ def _trim_link(token: str) -> str:
 
 def _find_link(text: str) -> tuple[Location, int, int] | None:
     """The first maps link or ``geo:`` URI in the text, with its span."""
-    index, length = 0, len(text)
-    while index < length:
-        while index < length and text[index].isspace():
-            index += 1
-        start = index
-        while index < length and not text[index].isspace():
-            index += 1
+    index = 0
+    while True:
+        start, index = next_word(text, index)
         if start == index:
-            continue
+            return None
         token = text[start:index]
         lowered = token.lower()
         if not any(marker in lowered for marker in _LINK_MARKERS):
@@ -391,7 +387,6 @@ def _find_link(text: str) -> tuple[Location, int, int] | None:
         location = _location_from_link(token)
         if location is not None:
             return location, start + lead, start + lead + len(token)
-    return None
 
 
 def _share_url(line: str) -> tuple[float, float, str] | None:

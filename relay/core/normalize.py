@@ -14,7 +14,8 @@ Owns three things, all pure functions:
   touching its inside.
 
 Tokens (`tokenize`) are whitespace-separated runs with their offsets in the cleaned text, so a
-note can be sliced from the member's own text rather than rebuilt from folded words.
+note can be sliced from the member's own text rather than rebuilt from folded words; `next_word`
+finds one such run, for the other parsers that walk text word by word.
 """
 
 from __future__ import annotations
@@ -137,19 +138,29 @@ class Token:
     folded: str
 
 
+def next_word(text: str, index: int) -> tuple[int, int]:
+    """Start and end of the first whitespace-separated word at or after ``index``.
+
+    Past the last word both are ``len(text)``. Taking ``index`` rather than yielding every word
+    lets a caller resume further on, after a word it found to be longer than its spaces say.
+    """
+    length = len(text)
+    while index < length and text[index].isspace():
+        index += 1
+    start = index
+    while index < length and not text[index].isspace():
+        index += 1
+    return start, index
+
+
 def tokenize(text: str) -> list[Token]:
     """Split cleaned text on whitespace; tokens made only of invisible characters are skipped."""
     tokens: list[Token] = []
-    index, length = 0, len(text)
-    while index < length:
-        while index < length and text[index].isspace():
-            index += 1
-        start = index
-        while index < length and not text[index].isspace():
-            index += 1
-        if start < index:
-            raw = text[start:index]
-            folded = fold(raw)
-            if folded.strip():
-                tokens.append(Token(raw=raw, start=start, end=index, folded=folded))
+    start, end = next_word(text, 0)
+    while start < end:
+        raw = text[start:end]
+        folded = fold(raw)
+        if folded.strip():
+            tokens.append(Token(raw=raw, start=start, end=end, folded=folded))
+        start, end = next_word(text, end)
     return tokens

@@ -1,8 +1,15 @@
-"""Durations as people write them: ``90s``, ``10m``, ``1h30m``, ``1h30``, ``2h``, ``7d``, ``90``.
+"""Durations in rule files: ``90s``, ``10m``, ``1h30m``, ``1h30``, ``1:30``, ``2h``, ``7d``, ``90``.
 
-A pure function with no notion of where the text came from, so the rules loader and the member
-command parser can share it. A bare number means minutes, because that is what people mean when
-they text ``IN 90`` or write ``grace: 10``.
+Pure functions: `parse_duration` for the rules' value types (`relay.rules.values`), and
+`format_duration`, which writes a duration back the way this parser reads it. A bare number means
+minutes, because that is what people mean when they write ``grace: 10``.
+
+What members text (``IN 2h``, ``90 min``, ``dos horas``) is read by `relay.core.durations`, a
+different grammar on purpose: lenient (four languages, number words, decimals, any script's
+digits) and capped at a day, where a rule file is strict (ASCII digits, each unit once from weeks
+down to seconds, no fractions) and may say weeks. Even their common shapes part ways:
+``1h75``, ``1h30s`` and ``1000:00`` are durations here and not to the member parser, which must
+not read ``1h30 second avenue`` as a time. So neither calls the other.
 """
 
 from __future__ import annotations

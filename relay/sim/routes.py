@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -143,20 +144,7 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
                 if hanging:
                     sim.hang_changed(-1)
             if killed:
-                lost = SentMessage(
-                    index=0,
-                    number=parsed.number,
-                    recipients=parsed.recipients,
-                    message=parsed.message,
-                    attachments=checked,
-                    quote_timestamp=parsed.quote_timestamp,
-                    quote_author=parsed.quote_author,
-                    quote_message=parsed.quote_message,
-                    body=parsed.body,
-                    status=None,
-                    answered=False,
-                )
-                sim.record_sent(lost)
+                sim.record_sent(_unanswered(parsed, checked))
                 return web.Response(status=500)  # written to a cut connection: nobody reads it
         answer = sim.decider.decide(parsed)
         _record(sim, request, parsed, answer, checked)
@@ -293,6 +281,23 @@ async def _wait_or_killed(event: asyncio.Event, cap: float, kill: asyncio.Event)
     return kill.is_set()
 
 
+def _unanswered(req: SendRequest, attachments: list[Any]) -> SentMessage:
+    """A ``/v2/send`` as the simulator records it before answering: lost, until `_record`."""
+    return SentMessage(
+        index=0,
+        number=req.number,
+        recipients=req.recipients,
+        message=req.message,
+        attachments=attachments,
+        quote_timestamp=req.quote_timestamp,
+        quote_author=req.quote_author,
+        quote_message=req.quote_message,
+        body=req.body,
+        status=None,
+        answered=False,
+    )
+
+
 def _record(
     sim: SignalSim,
     request: web.Request,
@@ -302,16 +307,8 @@ def _record(
 ) -> None:
     transport = request.transport
     sim.record_sent(
-        SentMessage(
-            index=0,
-            number=req.number,
-            recipients=req.recipients,
-            message=req.message,
-            attachments=attachments,
-            quote_timestamp=req.quote_timestamp,
-            quote_author=req.quote_author,
-            quote_message=req.quote_message,
-            body=req.body,
+        dataclasses.replace(
+            _unanswered(req, attachments),
             status=answer.status,
             response=answer.body,
             timestamps=answer.timestamps,

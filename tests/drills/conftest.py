@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.clock import wait_any
 from relay.config import load_config
 from relay.crypto.keys import load_key
 from relay.crypto.seal import Sealer
@@ -73,13 +74,7 @@ class SteppedClock:
     async def sleep_until(self, moment: datetime | None, wake: asyncio.Event) -> None:
         moved = self._moved
         timeout = None if moment is None else max(0.0, (moment - self.now()).total_seconds())
-        waiters = {asyncio.ensure_future(wake.wait()), asyncio.ensure_future(moved.wait())}
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-            await asyncio.gather(*waiters, return_exceptions=True)
+        await wait_any((wake, moved), timeout)
         wake.clear()
 
 

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from relay.attachments import AttachmentVault
+from relay.clock import wait_any
 from relay.core.state import ClientNote, Kind, Phase, Pin, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
@@ -430,10 +431,7 @@ class StepClock:
 
     async def sleep_until(self, moment: datetime | None, wake: asyncio.Event) -> None:
         self.napping.set()
-        waiters = {asyncio.ensure_future(self._tick.wait()), asyncio.ensure_future(wake.wait())}
-        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in pending:
-            waiter.cancel()
+        await wait_any((self._tick, wake))
         self._tick.clear()
         wake.clear()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ from relay.crypto.keys import CREDENTIALS_ENV, KEY_HEADER, encode_key_file
 def _no_inherited_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's shell or a CI runner under systemd may have CREDENTIALS_DIRECTORY set.
     monkeypatch.delenv(CREDENTIALS_ENV, raising=False)
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    # The modes must not depend on the caller's umask: run with the most permissive one.
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def mode_of(path: Path) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,15 +20,6 @@ FIXED_KEY = MasterKey(bytes(range(32)))
 SEALER = Sealer(FIXED_KEY)
 NOTE_AAD = aad_for("checkins", "note", "r1")
 SECRET_NOTE = "Hotel Rex room 12, client drives a blue van"
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 # -- the format is a promise to every database already written ------------------------------------

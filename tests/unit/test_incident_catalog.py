@@ -3,39 +3,25 @@ renders, and translations are translated."""
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pytest
 
-from relay.locales import available_languages, load_catalog
-from tests.unit.test_catalogs import catalog_problems, placeholders, read_messages
+from relay.locales import available_languages
+from tests.catalog_checks import rendered, translation_problems, untranslated
 
 FILE = "incidents.yaml"
 
 
-def shipped(language: str) -> dict[str, object]:
-    return read_messages(resources.files("relay.locales").joinpath(language, FILE))
-
-
 @pytest.mark.parametrize("language", available_languages())
 def test_catalog_matches_english(language: str) -> None:
-    found = catalog_problems(shipped("en"), shipped(language))
-    assert [p for p in found if not p.startswith("help:")] == []
+    assert translation_problems(FILE, language) == []
 
 
 @pytest.mark.parametrize("language", available_languages())
 def test_every_template_renders(language: str) -> None:
-    catalog = load_catalog()
-    for key, template in shipped("en").items():
-        assert isinstance(template, str)
-        dummies = {name: f"<{name}>" for name in placeholders(template)}
-        text = catalog.text(language, key, **dummies)
-        assert all(value in text for value in dummies.values()), (language, key)
+    rendered(FILE, language)
 
 
 def test_translations_are_translated() -> None:
-    english = shipped("en")
     for language in ("es", "fr", "pt"):
-        other = shipped(language)
-        same = [key for key in english if other.get(key) == english[key]]
+        same = untranslated(FILE, language)
         assert len(same) <= 1, (language, same)
