@@ -32,6 +32,12 @@ class Clock(Protocol):
         May return early (a clock step); callers re-check and sleep again."""
 
 
+def has_stepped(clock: Clock) -> bool:
+    """Whether a clock step waits to be taken; False from clocks that cannot tell."""
+    peek: Callable[[], bool] | None = getattr(clock, "stepped", None)
+    return peek() if peek is not None else False
+
+
 def step_of(clock: Clock) -> timedelta:
     """How far the wall clock jumped since last asked; zero from clocks that cannot tell."""
     take: Callable[[], timedelta] | None = getattr(clock, "take_step", None)
@@ -82,10 +88,14 @@ class SystemClock:
         self._offset = wall() - boot()
         self._use_timerfd = use_timerfd
         self._watch: _StepWatch | None = None
-        self._moved: asyncio.Event | None = None
+        self._sleepers: set[asyncio.Event] = set()  # set at a clock step, to end their sleeps
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self._wall(), UTC)
+
+    def stepped(self) -> bool:
+        """Whether the wall clock jumped since `take_step` last said so (without taking it)."""
+        return abs(self._wall() - self._boot() - self._offset) >= STEP_MIN
 
     def take_step(self) -> timedelta:
         offset = self._wall() - self._boot()
@@ -96,14 +106,17 @@ class SystemClock:
         return timedelta(seconds=jump)
 
     async def sleep_until(self, moment: datetime | None, wake: asyncio.Event) -> None:
-        moved = self._step_event()
+        # A clock step sets `wake` itself: one waiter, no helper tasks (this runs per message).
         timeout = None if moment is None else max(0.0, (moment - self.now()).total_seconds())
-        if moved is None:
+        if not self._watching():
             timeout = MAX_SLEEP if timeout is None else min(MAX_SLEEP, timeout)
+        self._sleepers.add(wake)
+        try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=timeout)
-        else:
-            await wait_any((wake, moved), timeout)
+                async with asyncio.timeout(timeout):
+                    await wake.wait()
+        finally:
+            self._sleepers.discard(wake)
         wake.clear()
 
     def close(self) -> None:
@@ -111,25 +124,21 @@ class SystemClock:
         if self._watch is not None:
             self._watch.close()
             self._watch = None
-        self._moved = None
 
-    def _step_event(self) -> asyncio.Event | None:
-        """An event set at the next clock step (None: steps cannot be watched here)."""
+    def _watching(self) -> bool:
+        """Whether clock steps end sleeps (else sleeps are cut at MAX_SLEEP)."""
         if not self._use_timerfd:
-            return None
+            return False
         if self._watch is None:
             self._watch = _StepWatch.open(self._on_step)
         if self._watch is None or not self._watch.alive:
             self._use_timerfd = False  # back to sleeps of at most MAX_SLEEP
-            return None
-        if self._moved is None:
-            self._moved = asyncio.Event()
-        return self._moved
+            return False
+        return True
 
     def _on_step(self) -> None:
-        moved, self._moved = self._moved, asyncio.Event()
-        if moved is not None:
-            moved.set()
+        for wake in self._sleepers:
+            wake.set()
 
 
 class _Timespec(ctypes.Structure):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from relay.canary import with_notice
-from relay.clock import Clock, step_of
+from relay.clock import Clock, has_stepped, step_of
 from relay.core import intents
 from relay.core.commands import KeywordTable, parse
 from relay.core.decide import (
@@ -88,9 +88,12 @@ class Engine:
         self.lock = asyncio.Lock()
         self.timer_wake = asyncio.Event()
         # While the timer loop sleeps: until when (None: until woken). Saving a watch due
-        # later than that needs no wake-up (it cost a lock and two queries per message).
+        # later than that needs no wake-up (it cost a lock and two queries per message); one
+        # due sooner only moves the alarm (`_timer_sooner`), no pass over the database.
         self._timer_asleep = False
         self._timer_until: datetime | None = None
+        self._timer_sooner: datetime | None = None
+        self._timer_look = False  # wake for a full pass (a clock step, a test), not a new alarm
         self.on_queued: Callable[[], None] = lambda: None
         self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
         self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
@@ -175,13 +178,13 @@ class Engine:
             async with self.db.transaction() as conn:
                 await write(conn)
                 await self.db.run(rows)
-        if decision.watches and self._wakes_timer(decision.watches):
-            self.timer_wake.set()
+        if queued:
+            self.on_queued()  # first: her reply must not wait behind the timer's pass
+        if decision.watches:
+            self._tell_timer(decision.watches)
         for watch in decision.watches:
             if watch.phase is Phase.CLOSED:
                 self.on_closed(watch.member)
-        if queued:
-            self.on_queued()
 
     def _queue(self, message: Outgoing) -> Queued | None:
         address = self.address(message.to)
@@ -409,21 +412,42 @@ class Engine:
             span(abs(step)),
             moved,
         )
+        self.wake_timer()
+
+    def _tell_timer(self, watches: tuple[Watch, ...]) -> None:
+        if not self._timer_asleep:
+            return  # it will read the earliest deadline again before it sleeps
+        until = self._timer_until
+        sooner = min((w.next_at for w in watches if w.next_at is not None), default=None)
+        if sooner is None or (until is not None and sooner >= until):
+            return
+        if self._timer_sooner is None or sooner < self._timer_sooner:
+            self._timer_sooner = sooner
         self.timer_wake.set()
 
-    def _wakes_timer(self, watches: tuple[Watch, ...]) -> bool:
-        if not self._timer_asleep:
-            return True  # it will read the earliest deadline again before it sleeps
-        until = self._timer_until
-        return any(w.next_at is not None and (until is None or w.next_at < until) for w in watches)
+    def wake_timer(self) -> None:
+        """A full pass now: every due watch, the earliest deadline read again."""
+        self._timer_look = True
+        self.timer_wake.set()
 
     async def run_timers(self) -> None:
         while True:
             self._timer_asleep = False
             await self.fire_due()
             nxt = await self.watches.next_wake()
-            self._timer_asleep, self._timer_until = True, nxt
-            await self.clock.sleep_until(nxt, self.timer_wake)
+            while True:
+                self._timer_asleep, self._timer_until = True, nxt
+                self._timer_sooner, self._timer_look = None, False
+                await self.clock.sleep_until(nxt, self.timer_wake)
+                sooner = self._timer_sooner
+                if (
+                    self._timer_look
+                    or sooner is None
+                    or sooner <= self.clock.now()
+                    or has_stepped(self.clock)
+                ):
+                    break  # due, stepped or asked: a full pass
+                nxt = sooner  # only an earlier deadline, still ahead: set the alarm to it
 
     # --- the admin -------------------------------------------------------------------------------
 

@@ -49,6 +49,9 @@ class SteppedClock:
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
 
+    def stepped(self) -> bool:
+        return self._untaken != timedelta(0)
+
     def take_step(self) -> timedelta:
         step, self._untaken = self._untaken, timedelta(0)
         return step

@@ -25,18 +25,26 @@ DUE = 6.0 + 2.0  # IN 6s, then the grace
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sooner", [False, True], ids=["alone", "sooner-than-another"])
 @pytest.mark.parametrize(
     "jump", [timedelta(hours=-1), timedelta(hours=1), timedelta(hours=24)], ids=str
 )
 async def test_a_clock_step_neither_hastens_nor_delays_an_alert(
-    in_process: InProcess, jump: timedelta
+    in_process: InProcess, jump: timedelta, sooner: bool
 ) -> None:
     write_env(in_process.config_path.parent, in_process.sim.service, TIMINGS)
     await in_process.start()
     sim = in_process.sim
+    if sooner:
+        # The timer sleeps until carol's later deadline; alice's check-in only moves its alarm
+        # sooner (no pass over the database) — a step must still be noticed.
+        await in_process.says("carol", "IN 15s Cinema")
+        await sim.wait_for_sent(lambda s: "Checked in" in s.message, timeout=5)
     pushed = time.monotonic()
     await in_process.says("alice", "IN 6s Hotel Rex")
-    await sim.wait_for_sent(lambda s: "Checked in" in s.message, timeout=5)
+    await sim.wait_for_sent(
+        lambda s: s.reached(NUMBERS["alice"]) and "Checked in" in s.message, timeout=5
+    )
     confirmed = time.monotonic()
     await asyncio.sleep(1.5)
     in_process.clock.step(jump)
