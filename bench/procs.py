@@ -86,7 +86,10 @@ class Child:
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(self.stop_signal)
+            if self.stop_signal == signal.SIGINT:  # py-spy and the relay under it, together
+                os.killpg(self.proc.pid, signal.SIGINT)
+            else:
+                self.proc.send_signal(self.stop_signal)
             try:
                 return self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -121,6 +124,7 @@ def spawn(
             cwd=REPO,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
+            start_new_session=bool(prefix),  # a profiled child stops with its profiler
         )
     finally:
         log.close()

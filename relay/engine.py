@@ -267,7 +267,8 @@ class Engine:
             line = self.catalog.text(member.language, self.degraded_notice)
             decision = with_notice(decision, member.alias, intent, line)
         await self.apply(decision, now, seen=tag)
-        log.info(
+        # DEBUG: who wrote what kind of message when is itself sensitive, and this is per message.
+        log.debug(
             "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
         )
 

@@ -162,7 +162,9 @@ class OutboxSender:
         self.sent += sent
         if sent:
             first = results[0][0]
-            log.info(
+            # Alerts and notices to the journal; the replies to every message only when debugging.
+            log.log(
+                logging.DEBUG if first.purpose == "reply" else logging.INFO,
                 "sent %s #%d%s (try %d)",
                 first.purpose,
                 first.id,

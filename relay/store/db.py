@@ -30,12 +30,15 @@ class SchemaTooNew(Exception):
 
 
 def _fsync_file(path: Path) -> None:
+    """Flush a file's data to the disk. fdatasync where there is one, as SQLite itself does:
+    it skips the timestamps (a journal commit of its own on ext4), and still writes a changed
+    file size, which reading the data back needs."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return
     try:
-        os.fsync(fd)
+        getattr(os, "fdatasync", os.fsync)(fd)
     finally:
         os.close(fd)
 
