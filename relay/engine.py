@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from relay.canary import with_notice
@@ -62,6 +64,39 @@ UNREACHABLE = frozenset(
 
 TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
+
+
+def _for_relay(event: Incoming, intent: intents.Intent) -> intents.Intent | None:
+    if event.group_id is not None and not isinstance(intent, intents.Ack | intents.Resolved):
+        return None  # group chatter is not for the relay; answering would spam the group
+    return intent
+
+
+@dataclass(slots=True)
+class _Plain:
+    """A member's message decided in the database thread (`Engine.handle_many`)."""
+
+    member: Member
+    event: Incoming
+    intent: intents.Intent | None  # None: an edit or delete, or nothing for the relay
+    tag: bytes = b""
+    repeated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """A decision sealed into rows, ready for one transaction."""
+
+    watches: list[tuple[object, ...]]
+    outbox: list[tuple[object, ...]]
+    seen: tuple[bytes, int] | None
+    queued: int
+
+    def store(self, conn: sqlite3.Connection) -> None:
+        WatchRepo.store_rows(conn, self.watches)
+        OutboxRepo.store_rows(conn, self.outbox)
+        if self.seen is not None:
+            conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", self.seen)
 
 
 class Engine:
@@ -160,24 +195,26 @@ class Engine:
         seen: bytes | None = None,
         write: Write | None = None,
     ) -> None:
-        queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
-        # Sealed here, written in one trip to the database thread.
-        watch_rows = self.watches.rows(decision.watches)
-        outbox_rows = self.outbox.rows(queued, now)
-        seen_row = (seen, to_ms(now)) if seen is not None else None
-
-        def rows(conn: sqlite3.Connection) -> None:
-            self.watches.store_rows(conn, watch_rows)
-            self.outbox.store_rows(conn, outbox_rows)
-            if seen_row is not None:
-                conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", seen_row)
-
+        rows = self._rows(decision, now, seen)  # sealed here, written in one trip
         if write is None:
-            await self.db.write(rows)
+            await self.db.write(rows.store)
         else:  # a feature's own writes use the async API: the same transaction, more trips
             async with self.db.transaction() as conn:
                 await write(conn)
-                await self.db.run(rows)
+                await self.db.run(rows.store)
+        self._applied(decision, rows.queued)
+
+    def _rows(self, decision: Decision, now: datetime, seen: bytes | None) -> _Rows:
+        queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
+        return _Rows(
+            watches=self.watches.rows(decision.watches),
+            outbox=self.outbox.rows(queued, now),
+            seen=(seen, to_ms(now)) if seen is not None else None,
+            queued=len(queued),
+        )
+
+    def _applied(self, decision: Decision, queued: int) -> None:
+        """After the commit: wake whoever has work from it."""
         if queued:
             self.on_queued()  # first: her reply must not wait behind the timer's pass
         if decision.watches:
@@ -204,6 +241,149 @@ class Engine:
         )
 
     # --- inbound ---------------------------------------------------------------------------------
+
+    async def handle_many(self, events: Sequence[Event]) -> None:
+        """Events in arrival order. Runs of plain member messages (text, no photo, quote or
+        feature) are decided and committed in one trip to the database thread: a burst costs
+        one commit, not one per message. Anything else goes through `handle`, one at a time.
+        A failure costs only its own event."""
+        run: list[_Plain] = []
+        for event in events:
+            plain = self._plain(event)
+            if plain is not None:
+                run.append(plain)
+                continue
+            if run:
+                await self._decide_plain(run)
+                run = []
+            try:
+                await self.handle(event)
+            except Exception:
+                log.exception("handling an event failed")
+        if run:
+            await self._decide_plain(run)
+
+    def _plain(self, event: Event) -> _Plain | None:
+        """The event, if deciding it needs nothing but her watches (no awaits on the way)."""
+        if (
+            not isinstance(event, Incoming)
+            or event.attachments
+            or event.quote_timestamp is not None
+            or event.kind is IncomingKind.REACTION
+        ):
+            return None
+        member = self.identify(event)
+        if member is None:
+            return None
+        intent = None
+        if event.kind not in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            intent = self._parse(member, event)
+            if type(intent) in self.features:
+                return None
+            if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
+                return None  # screening reads the reports: the general path
+        return _Plain(member, event, intent)
+
+    async def _decide_plain(self, run: list[_Plain]) -> None:
+        async with self.lock:
+            await self.follow_clock()
+            now = self.clock.now()
+            context, notice = self.context, self.degraded_notice
+            for plain in run:
+                plain.tag = self.sealer.dedupe_tag(
+                    f"{plain.event.sender}:{plain.event.timestamp}:{plain.event.kind}"
+                )
+            try:
+                outcomes = await self.db.write(
+                    partial(self._decide_in_thread, run, context, notice, now)
+                )
+            except Exception:
+                log.exception("deciding %d message(s) failed", len(run))
+                return
+        for plain, outcome in zip(run, outcomes, strict=True):
+            if outcome is None:
+                continue
+            decision, queued = outcome
+            self._applied(decision, queued)
+            self._log_plain(plain, decision)
+
+    def _decide_in_thread(
+        self,
+        run: list[_Plain],
+        context: Context,
+        notice: str | None,
+        now: datetime,
+        conn: sqlite3.Connection,
+    ) -> list[tuple[Decision, int] | None]:
+        """In the database thread, inside one transaction: each event read, decided, written.
+
+        Each event in a savepoint of its own, so one that fails is rolled back alone (and
+        logged) while the rest commit; the next event sees the one before it."""
+        outcomes: list[tuple[Decision, int] | None] = []
+        for plain in run:
+            conn.execute("SAVEPOINT plain")
+            try:
+                outcome = self._decide_one(plain, context, notice, now, conn)
+            except Exception:
+                conn.execute("ROLLBACK TO plain")
+                log.exception("handling an event failed")
+                outcome = None
+            conn.execute("RELEASE plain")
+            outcomes.append(outcome)
+        return outcomes
+
+    def _decide_one(
+        self,
+        plain: _Plain,
+        context: Context,
+        notice: str | None,
+        now: datetime,
+        conn: sqlite3.Connection,
+    ) -> tuple[Decision, int] | None:
+        tag, alias = plain.tag, plain.member.alias
+        if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
+            plain.repeated = True
+            return None
+        live = self.watches.opened_here(conn, self.watches.live_rows(conn, alias))
+        own = live[0] if live else None
+        intent = plain.intent
+        if intent is None and plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            what = "deleted" if plain.event.kind is IncomingKind.REMOTE_DELETE else "edited"
+            decision = on_mark(own, what, now) if own is not None else Decision()
+        elif intent is None:
+            decision = Decision()
+        else:
+            alerts = self.watches.opened_here(conn, self.watches.alert_rows(conn))
+            decision = on_message(
+                context,
+                alias,
+                intent,
+                own,
+                self.watches.alerted_in(alerts, alias),
+                now,
+                new_row_key(),
+            )
+            if notice is not None:
+                line = self.catalog.text(plain.member.language, notice)
+                decision = with_notice(decision, alias, intent, line)
+        rows = self._rows(decision, now, tag)
+        rows.store(conn)
+        return decision, rows.queued
+
+    def _log_plain(self, plain: _Plain, decision: Decision) -> None:
+        if plain.repeated:
+            log.info("skipped a repeated envelope from %s", plain.member.alias)
+        elif plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            what = "deleted" if plain.event.kind is IncomingKind.REMOTE_DELETE else "edited"
+            log.info("%s %s a message; recorded, nothing cancelled", plain.member.alias, what)
+        else:
+            # DEBUG: who wrote what kind of message when is itself sensitive, and per message.
+            log.debug(
+                "%s: %s → %d message(s)",
+                plain.member.alias,
+                type(plain.intent).__name__,
+                len(decision.messages),
+            )
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Receipt):
@@ -272,9 +452,7 @@ class Engine:
             "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
         )
 
-    async def _read(
-        self, alias: MemberAlias, tag: bytes
-    ) -> tuple[bool, Watch | None, list[Watch]]:
+    async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
         """In one trip: was this envelope seen before, her live watch, and the live alerts."""
 
         def read(conn: sqlite3.Connection) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
@@ -313,13 +491,7 @@ class Engine:
             if event.reaction_emoji in ACK_REACTIONS and not event.reaction_removed:
                 return await self._ack_for(event.reaction_target)
             return None
-        table = self.keywords(self.rules, member.language)
-        intent = parse(
-            event.text or "",
-            table,
-            duress_word=member.duress_word,
-            checkin_secret=member.checkin_secret,
-        )
+        intent = self._words(member, event)
         quoting = event.quote_timestamp is not None
         if quoting and isinstance(intent, intents.Unknown | intents.Ack | intents.Resolved):
             # A reply quoting an alert ("on my way") answers that alert, whoever else is in danger.
@@ -328,9 +500,19 @@ class Engine:
                 if isinstance(intent, intents.Resolved):
                     return intent  # RESOLVED picks the newest alert she was sent
                 return intents.Ack(target=quoted.target)
-        if event.group_id is not None and not isinstance(intent, intents.Ack | intents.Resolved):
-            return None  # group chatter is not for the relay; answering would spam the group
-        return intent
+        return _for_relay(event, intent)
+
+    def _parse(self, member: Member, event: Incoming) -> intents.Intent | None:
+        """Her text → what she asks, when neither a quote nor a reaction is involved (pure)."""
+        return _for_relay(event, self._words(member, event))
+
+    def _words(self, member: Member, event: Incoming) -> intents.Intent:
+        return parse(
+            event.text or "",
+            self.keywords(self.rules, member.language),
+            duress_word=member.duress_word,
+            checkin_secret=member.checkin_secret,
+        )
 
     async def _ack_for(self, signal_timestamp: int | None) -> intents.Intent | None:
         if signal_timestamp is None:

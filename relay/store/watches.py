@@ -117,6 +117,17 @@ class WatchRepo:
                 await self._set_aside(row["id"])
         return found
 
+    def opened_here(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[Watch]:
+        """`opened`, in the database thread inside the caller's transaction."""
+        found = []
+        for row in rows:
+            try:
+                found.append(self._load(row))
+            except TamperedError as exc:
+                log.error("a watch could not be opened (%s: %s); set aside", exc.where, exc.problem)
+                conn.execute("UPDATE watches SET next_at = NULL WHERE id = ?", (row["id"],))
+        return found
+
     # Reads for `Database.run` (plain sqlite3, in the database thread), to combine with others.
 
     def live_rows(self, conn: sqlite3.Connection, alias: MemberAlias) -> list[sqlite3.Row]:
