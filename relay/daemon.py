@@ -159,6 +159,7 @@ class Relay:
             on_failed=engine.alert_failed,
         )
         engine.on_queued = self.sender.poke
+        engine.sender = self.sender
 
         self.holder = RulesHolder(
             cfg.rules_dir, self.rules, allow_placeholders=cfg.allow_placeholder_numbers

@@ -46,6 +46,7 @@ from relay.store.watches import WatchRepo
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
+    from relay.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,10 @@ def _for_relay(event: Incoming, intent: intents.Intent) -> intents.Intent | None
     if event.group_id is not None and not isinstance(intent, intents.Ack | intents.Resolved):
         return None  # group chatter is not for the relay; answering would spam the group
     return intent
+
+
+def _queues(outcomes: list[tuple[Decision, int] | None]) -> bool:
+    return any(outcome is not None and outcome[1] for outcome in outcomes)
 
 
 @dataclass(slots=True)
@@ -138,6 +143,7 @@ class Engine:
         self.features: dict[type, Feature] = {}
         self.screener: Screener | None = None
         self.vault: AttachmentVault | None = None
+        self.sender: OutboxSender | None = None  # plain decisions hand it what is due
         # Self-monitoring (relay.canary): receipts go to the canary; while it is degraded this
         # catalog key's line is added to check-in replies ("alerts may be delayed").
         self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
@@ -293,10 +299,20 @@ class Engine:
                 plain.tag = self.sealer.dedupe_tag(
                     f"{plain.event.sender}:{plain.event.timestamp}:{plain.event.kind}"
                 )
+            sender = self.sender
+            ticket = sender.ticket() if sender is not None else None
+            work = partial(self._decide_in_thread, run, context, notice, now)
             try:
-                outcomes = await self.db.write(
-                    partial(self._decide_in_thread, run, context, notice, now)
-                )
+                if sender is None or ticket is None:
+                    outcomes = await self.db.write(work)
+                else:
+                    # Her reply needs no look of the sender's: the same trip makes the commit
+                    # durable and reads what is due.
+                    outcomes, due = await self.db.write_then(
+                        work, lambda conn, out: sender.due_rows(conn) if _queues(out) else []
+                    )
+                    if due:
+                        sender.offer(ticket, due)
             except Exception:
                 log.exception("deciding %d message(s) failed", len(run))
                 return

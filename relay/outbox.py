@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -70,6 +71,13 @@ class OutboxSender:
         self.stuck_after = stuck_after
         self.on_stuck = on_stuck
         self.wake = asyncio.Event()
+        # A decision that queued messages may hand over what is due (read, after its commit
+        # was made durable, in its own trip): `ticket` while the sender sleeps, `offer` after.
+        # Any turn of the loop meanwhile changes the generation and voids the ticket — those
+        # heads may be on their way already.
+        self._generation = 0
+        self._asleep = False
+        self._offered: list[Pending] | None = None
         self.last_activity = clock.now()
         self.sent = 0
         self.failures = 0
@@ -78,10 +86,32 @@ class OutboxSender:
         """New messages were committed: try them now."""
         self.wake.set()
 
+    def ticket(self) -> int | None:
+        """While the sender sleeps: a ticket for `offer` (None: it is busy; just `poke`)."""
+        return self._generation if self._asleep else None
+
+    def due_rows(self, conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        """In the database thread, after a durable commit: the heads due now."""
+        return self.repo.due_rows(conn, self.clock.now())
+
+    def offer(self, ticket: int | None, rows: list[sqlite3.Row]) -> None:
+        """Heads read with `due_rows` under `ticket`: sent without a look of its own, if the
+        sender has not moved since; else it looks for itself."""
+        if ticket is not None and ticket == self._generation and self._asleep:
+            heads = self.repo.open_all(rows)
+            if heads:
+                self._offered = heads  # a later read replaces an earlier one: it is fresher
+        self.wake.set()
+
     async def run(self) -> None:
         while True:
+            self._generation += 1
             now = self.clock.now()
             self.last_activity = now
+            if self._offered is not None:
+                heads, self._offered = self._offered, None
+                await self._send_batch(heads)
+                continue
             # Recorded before told: the look makes every commit so far durable (one fsync for
             # the batch and every decision before it), then reads what is due — in one trip.
             look = await self.repo.look(now, self.stuck_after)
@@ -90,7 +120,11 @@ class OutboxSender:
             if look.heads:
                 await self._send_batch(look.heads)
                 continue  # more may be due right away (the next message to each recipient)
-            await self.clock.sleep_until(self._wake_at(look.next_attempt), self.wake)
+            self._asleep = True
+            try:
+                await self.clock.sleep_until(self._wake_at(look.next_attempt), self.wake)
+            finally:
+                self._asleep = False
 
     def _wake_at(self, nxt: datetime | None) -> datetime | None:
         if nxt is None:

@@ -21,6 +21,7 @@ DB_NAME = "relay.db"
 CHECKPOINT_TRIES = 100
 
 T = TypeVar("T")
+U = TypeVar("U")
 Work = Callable[[sqlite3.Connection], T]
 """Plain sqlite3 statements run together in the database thread (see `Database.run`)."""
 
@@ -132,6 +133,20 @@ class Database:
         """
         async with self._write_lock:
             return await self.run(partial(self._transact, work, tells))
+
+    async def write_then(
+        self, work: Work[T], then: Callable[[sqlite3.Connection, T], U]
+    ) -> tuple[T, U]:
+        """`write(work)`, then `then(connection, result)` after every commit so far is on disk
+        (as in `synced_read`): one trip for a decision and what the sender should send next."""
+        async with self._write_lock:
+            return await self.run(partial(self._transact_then, work, then))
+
+    def _transact_then(
+        self, work: Work[T], then: Callable[[sqlite3.Connection, T], U], conn: sqlite3.Connection
+    ) -> tuple[T, U]:
+        result = self._transact(work, True, conn)
+        return result, self._synced(lambda c: then(c, result), conn)
 
     def _transact(self, work: Work[T], tells: bool, conn: sqlite3.Connection) -> T:
         conn.execute("BEGIN IMMEDIATE")
