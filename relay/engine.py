@@ -73,8 +73,32 @@ def _for_relay(event: Incoming, intent: intents.Intent) -> intents.Intent | None
     return intent
 
 
-def _queues(outcomes: list[tuple[Decision, int] | None]) -> bool:
-    return any(outcome is not None and outcome[1] for outcome in outcomes)
+def _heads(conn: sqlite3.Connection, outcomes: list[Outcome]) -> set[int]:
+    """Which of the messages just queued are first in line for their recipient."""
+    written = [w for outcome in outcomes if outcome is not None for w in outcome[1]]
+    return OutboxRepo.heads_among(conn, [(w.id, w.recipient_tag) for w in written])
+
+
+def _pending(outcomes: list[Outcome], heads: set[int], now: datetime) -> list[Pending]:
+    """The heads as the sender reads them — from what was just written, not unsealed again."""
+    return [
+        Pending(
+            id=w.id,
+            address=w.queued.address,
+            text=w.queued.text,
+            purpose=w.queued.purpose,
+            watch_id=w.queued.watch_id,
+            created_at=now,
+            attempts=0,
+            last_error=None,
+            label=w.queued.label,
+            attachments=w.queued.attachments,
+        )
+        for outcome in outcomes
+        if outcome is not None
+        for w in outcome[1]
+        if w.id in heads
+    ]
 
 
 @dataclass(slots=True)
@@ -95,13 +119,27 @@ class _Rows:
     watches: list[tuple[object, ...]]
     outbox: list[tuple[object, ...]]
     seen: tuple[bytes, int] | None
-    queued: int
+    queued: list[Queued]
 
-    def store(self, conn: sqlite3.Connection) -> None:
+    def store(self, conn: sqlite3.Connection) -> list[Written]:
+        """Write; the messages queued, with their ids and recipient tags."""
         WatchRepo.store_rows(conn, self.watches)
-        OutboxRepo.store_rows(conn, self.outbox)
+        ids = OutboxRepo.store_rows(conn, self.outbox)
         if self.seen is not None:
             conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", self.seen)
+        return [
+            Written(i, row[1], q) for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    id: int
+    recipient_tag: object
+    queued: Queued
+
+
+Outcome = tuple[Decision, list[Written]] | None
 
 
 class Engine:
@@ -208,7 +246,7 @@ class Engine:
             async with self.db.transaction() as conn:
                 await write(conn)
                 await self.db.run(rows.store)
-        self._applied(decision, rows.queued)
+        self._applied(decision, len(rows.queued))
 
     def _rows(self, decision: Decision, now: datetime, seen: bytes | None) -> _Rows:
         queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
@@ -216,7 +254,7 @@ class Engine:
             watches=self.watches.rows(decision.watches),
             outbox=self.outbox.rows(queued, now),
             seen=(seen, to_ms(now)) if seen is not None else None,
-            queued=len(queued),
+            queued=queued,
         )
 
     def _applied(self, decision: Decision, queued: int) -> None:
@@ -307,20 +345,18 @@ class Engine:
                     outcomes = await self.db.write(work)
                 else:
                     # Her reply needs no look of the sender's: the same trip makes the commit
-                    # durable and reads what is due.
-                    outcomes, due = await self.db.write_then(
-                        work, lambda conn, out: sender.due_rows(conn) if _queues(out) else []
-                    )
-                    if due:
-                        sender.offer(ticket, due)
+                    # durable and finds which of its messages are first in their queues.
+                    outcomes, heads = await self.db.write_then(work, _heads)
+                    if heads:
+                        sender.offer(ticket, _pending(outcomes, heads, now))
             except Exception:
                 log.exception("deciding %d message(s) failed", len(run))
                 return
         for plain, outcome in zip(run, outcomes, strict=True):
             if outcome is None:
                 continue
-            decision, queued = outcome
-            self._applied(decision, queued)
+            decision, written = outcome
+            self._applied(decision, len(written))
             self._log_plain(plain, decision)
 
     def _decide_in_thread(
@@ -330,12 +366,12 @@ class Engine:
         notice: str | None,
         now: datetime,
         conn: sqlite3.Connection,
-    ) -> list[tuple[Decision, int] | None]:
+    ) -> list[Outcome]:
         """In the database thread, inside one transaction: each event read, decided, written.
 
         Each event in a savepoint of its own, so one that fails is rolled back alone (and
         logged) while the rest commit; the next event sees the one before it."""
-        outcomes: list[tuple[Decision, int] | None] = []
+        outcomes: list[Outcome] = []
         for plain in run:
             conn.execute("SAVEPOINT plain")
             try:
@@ -355,7 +391,7 @@ class Engine:
         notice: str | None,
         now: datetime,
         conn: sqlite3.Connection,
-    ) -> tuple[Decision, int] | None:
+    ) -> Outcome:
         tag, alias = plain.tag, plain.member.alias
         if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
             plain.repeated = True
@@ -383,8 +419,7 @@ class Engine:
                 line = self.catalog.text(plain.member.language, notice)
                 decision = with_notice(decision, alias, intent, line)
         rows = self._rows(decision, now, tag)
-        rows.store(conn)
-        return decision, rows.queued
+        return decision, rows.store(conn)
 
     def _log_plain(self, plain: _Plain, decision: Decision) -> None:
         if plain.repeated:

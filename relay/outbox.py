@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -90,17 +89,11 @@ class OutboxSender:
         """While the sender sleeps: a ticket for `offer` (None: it is busy; just `poke`)."""
         return self._generation if self._asleep else None
 
-    def due_rows(self, conn: sqlite3.Connection) -> list[sqlite3.Row]:
-        """In the database thread, after a durable commit: the heads due now."""
-        return self.repo.due_rows(conn, self.clock.now())
-
-    def offer(self, ticket: int | None, rows: list[sqlite3.Row]) -> None:
-        """Heads read with `due_rows` under `ticket`: sent without a look of its own, if the
-        sender has not moved since; else it looks for itself."""
-        if ticket is not None and ticket == self._generation and self._asleep:
-            heads = self.repo.open_all(rows)
-            if heads:
-                self._offered = heads  # a later read replaces an earlier one: it is fresher
+    def offer(self, ticket: int | None, heads: list[Pending]) -> None:
+        """Heads found (after a durable commit) under `ticket`: sent without a look of its own,
+        if the sender has not moved since; else it looks for itself."""
+        if ticket is not None and ticket == self._generation and self._asleep and heads:
+            self._offered = heads  # a later hand-over replaces an earlier one: it is fresher
         self.wake.set()
 
     async def run(self) -> None:
@@ -133,13 +126,17 @@ class OutboxSender:
         return min(nxt, self.clock.now() + self.stuck_after)
 
     async def _send_batch(self, heads: list[Pending]) -> None:
+        batches = together(heads)
+        if len(batches) == 1:  # the usual case: no tasks to make
+            await self._send_together(batches[0])
+            return
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(batch: list[Pending]) -> None:
             async with gate:
                 await self._send_together(batch)
 
-        await asyncio.gather(*(one(b) for b in together(heads)))
+        await asyncio.gather(*(one(b) for b in batches))
 
     async def _send_together(self, batch: list[Pending]) -> None:
         """One request for the same text to several people (an SOS to 50 is one send, not 50).

@@ -75,6 +75,7 @@ _NEXT_ATTEMPT = (
     " SELECT MIN(id) AS id FROM outbox WHERE sent_at IS NULL GROUP BY recipient_tag"
     ") h ON o.id = h.id"
 )
+_FIRST_UNSENT = "SELECT MIN(id) FROM outbox WHERE recipient_tag = ? AND sent_at IS NULL"
 _STUCK = (
     "SELECT * FROM outbox WHERE sent_at IS NULL AND purpose = 'alert' "
     "AND stuck_reported = 0 AND created_at <= ? ORDER BY id"
@@ -122,10 +123,23 @@ class OutboxRepo:
         return [self._row(item, now) for item in items]
 
     @staticmethod
-    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
-        """Queue, in this order, inside the caller's `Database.write`."""
-        if rows:
-            conn.executemany(_INSERT, rows)
+    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int]:
+        """Queue, in this order, inside the caller's `Database.write`; their ids."""
+        ids = []
+        for row in rows:
+            cursor = conn.execute(_INSERT, row)
+            ids.append(int(cursor.lastrowid or 0))
+        return ids
+
+    @staticmethod
+    def heads_among(conn: sqlite3.Connection, written: list[tuple[int, object]]) -> set[int]:
+        """Of messages just written (id, recipient tag): those first in their recipient's queue."""
+        heads = set()
+        for tag in {tag for _, tag in written}:
+            row = conn.execute(_FIRST_UNSENT, (tag,)).fetchone()
+            if row is not None and row[0] is not None:
+                heads.add(int(row[0]))
+        return heads & {i for i, _ in written}
 
     def _row(self, item: Queued, now: datetime) -> tuple[object, ...]:
         row_key = new_row_key()

@@ -4,8 +4,6 @@ sender (no look of its own) — never so that a message goes out twice."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,17 +49,16 @@ async def _running(tmp_path: Path) -> tuple[Database, OutboxRepo, OutboxSender, 
     return db, repo, sender, far
 
 
-async def _queue_and_read(
-    db: Database, repo: OutboxRepo, sender: OutboxSender, text: str
-) -> list[sqlite3.Row]:
-    clock = SystemClock(use_timerfd=False)
-    rows = repo.rows([Queued(NUMBER, text, "reply")], clock.now())
-    _, due = await db.write_then(lambda conn: repo.store_rows(conn, rows), sender_due(sender))
-    return due
-
-
-def sender_due(sender: OutboxSender) -> Callable[[sqlite3.Connection, None], list[sqlite3.Row]]:
-    return lambda conn, _: sender.due_rows(conn)
+async def _queue_and_read(db: Database, repo: OutboxRepo, text: str) -> list[Pending]:
+    """Queue one message and read what is due, after the commit is durable (as a decision does)."""
+    now = SystemClock(use_timerfd=False).now()
+    rows = repo.rows([Queued(NUMBER, text, "reply")], now)
+    _, due = await db.write_then(
+        lambda conn: repo.store_rows(conn, rows), lambda conn, _: repo.due_rows(conn, now)
+    )
+    heads = repo.open_all(due)
+    assert heads is not None
+    return heads
 
 
 async def _quiet(far: Recorder, count: int) -> None:
@@ -79,7 +76,7 @@ async def test_a_sleeping_sender_sends_what_it_is_handed(tmp_path: Path) -> None
         await asyncio.sleep(0.05)
         ticket = sender.ticket()
         assert ticket is not None  # asleep: nothing to send
-        due = await _queue_and_read(db, repo, sender, "Checked in until 23:00")
+        due = await _queue_and_read(db, repo, "Checked in until 23:00")
         assert len(due) == 1
         sender.offer(ticket, due)
         await _quiet(far, 1)
@@ -96,7 +93,7 @@ async def test_a_ticket_from_before_the_sender_moved_sends_nothing_twice(tmp_pat
     try:
         await asyncio.sleep(0.05)
         ticket = sender.ticket()
-        due = await _queue_and_read(db, repo, sender, "Welcome back")
+        due = await _queue_and_read(db, repo, "Welcome back")
         sender.poke()  # it wakes for another reason, looks, and starts sending on its own
         await asyncio.sleep(0.005)  # mid-request: the message is still unsent in the table
         assert sender.ticket() is None
