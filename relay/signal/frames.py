@@ -53,6 +53,12 @@ async def read_frame(api: SignalAPI, raw: str) -> Event | None:
     if any(key in envelope for key in _IGNORED):
         # The account's own phone (sync), typing, calls: not a member speaking to the relay.
         return None
+    if _plain_text(envelope):
+        # Most frames: text and nothing else. Read straight from the JSON already parsed —
+        # the same event signalbot's models give (tested), for a quarter of the time.
+        fast = _from_raw(envelope)
+        if fast is not None:
+            return fast
     try:
         message = await parse(api, raw)
     except (ValidationError, UnknownMessageFormatError, ValueError, TypeError, KeyError) as exc:
@@ -64,6 +70,23 @@ async def read_frame(api: SignalAPI, raw: str) -> Event | None:
         )
         return fallback
     return _from_parsed(message, envelope)
+
+
+_PLAIN_KEYS = frozenset(
+    {"timestamp", "message", "expiresInSeconds", "viewOnce", "isExpirationUpdate"}
+)
+
+
+def _plain_text(envelope: dict[str, Any]) -> bool:
+    """A data message with text and nothing else (no group, quote, file, reaction, edit …)."""
+    data = envelope.get("dataMessage")
+    return (
+        isinstance(data, dict)
+        and "editMessage" not in envelope
+        and data.keys() <= _PLAIN_KEYS
+        and _str(data.get("message")) is not None
+        and data.get("isExpirationUpdate") is not True
+    )
 
 
 def _keys(data: object) -> str:
