@@ -33,6 +33,10 @@ def _rows(where: str, params: tuple[object, ...], conn: sqlite3.Connection) -> l
     return conn.execute(sql, params).fetchall()
 
 
+def _set_aside(watch_ids: list[str], conn: sqlite3.Connection) -> None:
+    conn.executemany("UPDATE watches SET next_at = NULL WHERE id = ?", [(i,) for i in watch_ids])
+
+
 def _recipient_json(r: Recipient) -> list[str]:
     return [r.kind.value, r.address, r.label]
 
@@ -106,7 +110,19 @@ class WatchRepo:
 
     async def opened(self, rows: Sequence[sqlite3.Row]) -> list[Watch]:
         """Rows read by `*_rows` → watches, setting aside any that cannot be opened."""
-        found = []
+        found, damaged = self._open(rows)
+        if damaged:
+            await self.db.write(partial(_set_aside, damaged))
+        return found
+
+    def opened_here(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[Watch]:
+        """`opened`, in the database thread inside the caller's transaction."""
+        found, damaged = self._open(rows)
+        _set_aside(damaged, conn)
+        return found
+
+    def _open(self, rows: Sequence[sqlite3.Row]) -> tuple[list[Watch], list[str]]:
+        found, damaged = [], []
         for row in rows:
             try:
                 found.append(self._load(row))
@@ -114,19 +130,8 @@ class WatchRepo:
                 # One damaged row must not stop every other check-in's timer: set it aside
                 # (no more wake-ups for it) and say where, never what.
                 log.error("a watch could not be opened (%s: %s); set aside", exc.where, exc.problem)
-                await self._set_aside(row["id"])
-        return found
-
-    def opened_here(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[Watch]:
-        """`opened`, in the database thread inside the caller's transaction."""
-        found = []
-        for row in rows:
-            try:
-                found.append(self._load(row))
-            except TamperedError as exc:
-                log.error("a watch could not be opened (%s: %s); set aside", exc.where, exc.problem)
-                conn.execute("UPDATE watches SET next_at = NULL WHERE id = ?", (row["id"],))
-        return found
+                damaged.append(row["id"])
+        return found, damaged
 
     # Reads for `Database.run` (plain sqlite3, in the database thread), to combine with others.
 
@@ -142,10 +147,6 @@ class WatchRepo:
     def alerted_in(watches: Iterable[Watch], alias: MemberAlias) -> list[Watch]:
         me = Recipient.member(alias)
         return [w for w in watches if me in w.alerted]
-
-    async def _set_aside(self, watch_id: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute("UPDATE watches SET next_at = NULL WHERE id = ?", (watch_id,))
 
     async def live_for(self, alias: MemberAlias) -> Watch | None:
         found = await self._select(

@@ -4,6 +4,8 @@ sender (no look of its own) — never so that a message goes out twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,7 +36,12 @@ async def _stuck(stuck: list[Pending], now: object) -> None:
     raise AssertionError("nothing here is stuck")
 
 
-async def _running(tmp_path: Path) -> tuple[Database, OutboxRepo, OutboxSender, Recorder]:
+Running = tuple[Database, OutboxRepo, OutboxSender, Recorder]
+
+
+@asynccontextmanager
+async def _running(tmp_path: Path) -> AsyncIterator[Running]:
+    """A sender running on a real database, asleep with nothing to send."""
     db = await Database.open(tmp_path)
     repo = OutboxRepo(db, Sealer(MasterKey.generate()))
     far = Recorder()
@@ -46,7 +53,14 @@ async def _running(tmp_path: Path) -> tuple[Database, OutboxRepo, OutboxSender, 
         stuck_after=timedelta(minutes=5),
         on_stuck=_stuck,
     )
-    return db, repo, sender, far
+    task = asyncio.create_task(sender.run())
+    try:
+        await asyncio.sleep(0.05)
+        yield db, repo, sender, far
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.close()
 
 
 async def _queue_and_read(db: Database, repo: OutboxRepo, text: str) -> list[Pending]:
@@ -70,10 +84,7 @@ async def _quiet(far: Recorder, count: int) -> None:
 
 
 async def test_a_sleeping_sender_sends_what_it_is_handed(tmp_path: Path) -> None:
-    db, repo, sender, far = await _running(tmp_path)
-    task = asyncio.create_task(sender.run())
-    try:
-        await asyncio.sleep(0.05)
+    async with _running(tmp_path) as (db, repo, sender, far):
         ticket = sender.ticket()
         assert ticket is not None  # asleep: nothing to send
         due = await _queue_and_read(db, repo, "Checked in until 23:00")
@@ -81,17 +92,10 @@ async def test_a_sleeping_sender_sends_what_it_is_handed(tmp_path: Path) -> None
         sender.offer(ticket, due)
         await _quiet(far, 1)
         assert far.texts == ["Checked in until 23:00"]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await db.close()
 
 
 async def test_a_ticket_from_before_the_sender_moved_sends_nothing_twice(tmp_path: Path) -> None:
-    db, repo, sender, far = await _running(tmp_path)
-    task = asyncio.create_task(sender.run())
-    try:
-        await asyncio.sleep(0.05)
+    async with _running(tmp_path) as (db, repo, sender, far):
         ticket = sender.ticket()
         due = await _queue_and_read(db, repo, "Welcome back")
         sender.poke()  # it wakes for another reason, looks, and starts sending on its own
@@ -103,7 +107,3 @@ async def test_a_ticket_from_before_the_sender_moved_sends_nothing_twice(tmp_pat
         sender.offer(ticket, due)  # the same stale rows once more, to a sleeping sender
         await _quiet(far, 2)
         assert far.texts == ["Welcome back"]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await db.close()
