@@ -209,15 +209,20 @@ class _Builder:
             raise _Refused(_line(node), "too large once its anchors and aliases are expanded")
         if depth > MAX_DEPTH:
             raise _Refused(_line(node), "nested too deeply")
-        self.lines.setdefault(path, _line(node))
+        lines = self.lines
+        if path not in lines:  # a key's own line is already noted: it wins over its value's
+            lines[path] = _line(node)
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            # Most nodes are scalars: they cannot close a cycle (only open collections are in
+            # `_open`), and a merge key's tag is allowed on them.
+            if tag not in _PLAIN_TAGS and tag != _MERGE:
+                raise _Refused(_line(node), "YAML tags (!…) are not used in rules files")
+            return None if tag == _NULL else str(node.value)
         if id(node) in self._open:
             raise _Refused(_line(node), "an alias refers to the anchor that contains it")
-        if node.tag not in _PLAIN_TAGS and not (
-            isinstance(node, yaml.ScalarNode) and node.tag == _MERGE
-        ):
+        if tag not in _PLAIN_TAGS:
             raise _Refused(_line(node), "YAML tags (!…) are not used in rules files")
-        if isinstance(node, yaml.ScalarNode):
-            return None if node.tag == _NULL else str(node.value)
         self._open.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -246,13 +251,14 @@ class _Builder:
                 continue
             key = self._key(key_node)
             key_path = (*path, key)
+            line = _line(key_node)
             if key in first_line:
-                self.duplicates.append((key_path, _line(key_node), first_line[key]))
+                self.duplicates.append((key_path, line, first_line[key]))
                 continue
-            first_line[key] = _line(key_node)
+            first_line[key] = line
             if merging and key in out:
                 continue  # the mapping's own key wins over one merged in with `<<`
-            self.lines[key_path] = _line(key_node)
+            self.lines[key_path] = line
             out[key] = self.build(value_node, key_path, depth + 1)
         # `<<: *defaults` fills in what the mapping does not say itself, as YAML 1.1 defines.
         for source in self._merge_sources(merged):
