@@ -350,6 +350,8 @@ class Merged:
 
     def locate(self, path: PathT) -> Located | None:
         """The place of ``path``, or of its nearest ancestor that has one."""
+        if not path:
+            return None  # the whole set of rules ("no moderators"): no need to place anything
         where = self.where
         for size in range(len(path), 0, -1):
             found = where.get(path[:size])
