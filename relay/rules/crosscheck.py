@@ -402,14 +402,24 @@ def _check_keywords(
                 )
             so_far.setdefault(command, []).append(word)
     available = sorted(catalog)
+    aliased = sorted(written)
     tables: dict[tuple[str, str | None], KeywordTable] = {}
+    # Her language → (has no built-in words, the language of the aliases she gets): a few
+    # languages among thousands of members, so each is resolved once.
+    languages: dict[str, tuple[bool, str | None]] = {}
     for alias, member in parts.members.items():
-        if available and keywords.resolve_language(member.language, available) is None:
+        resolved = languages.get(member.language)
+        if resolved is None:
+            resolved = languages[member.language] = (
+                bool(available) and keywords.resolve_language(member.language, available) is None,
+                keywords.resolve_language(member.language, aliased),
+            )
+        no_words, own = resolved
+        if no_words:
             report.warn(
                 ("members", alias, "language"),
                 "no built-in words in this language yet: she gets the English ones",
             )
-        own = keywords.resolve_language(member.language, sorted(written))
         # One table per language, not per member: building one costs milliseconds, and a
         # collective of thousands made `check` (and start-up) take seconds per thousand.
         hers = tables.get((member.language, own))
@@ -484,15 +494,17 @@ def _check_alert_paths(rules: Rules, report: Reporter) -> None:
     for alias in rules.members:
         for kind in doc.ALERT_KINDS:
             tiers = rules.escalation(kind, alias)
-            reached = [rules.reaches_someone(alias, tier) for tier in tiers]
-            if not any(reached):
+            # The later tiers matter only when the first reaches nobody (it usually reaches her
+            # buddies): asking about every tier took 0.04 s more per 10,000 members.
+            first = bool(tiers) and rules.reaches_someone(alias, tiers[0])
+            if not first and not any(rules.reaches_someone(alias, tier) for tier in tiers[1:]):
                 report.add(
                     ("members", alias),
                     f"her {kind} alerts would reach nobody: give her buddies or watchers, "
                     "or add tiers that reach others",
                 )
                 break
-            if kind == "missed" and not reached[0]:
+            if kind == "missed" and not first:
                 report.warn(
                     ("members", alias),
                     "the first tier of her alerts reaches nobody (no buddies or watchers)",

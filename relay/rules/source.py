@@ -209,15 +209,20 @@ class _Builder:
             raise _Refused(_line(node), "too large once its anchors and aliases are expanded")
         if depth > MAX_DEPTH:
             raise _Refused(_line(node), "nested too deeply")
-        self.lines.setdefault(path, _line(node))
+        lines = self.lines
+        if path not in lines:  # a key's own line is already noted: it wins over its value's
+            lines[path] = _line(node)
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            # Most nodes are scalars: they cannot close a cycle (only open collections are in
+            # `_open`), and a merge key's tag is allowed on them.
+            if tag not in _PLAIN_TAGS and tag != _MERGE:
+                raise _Refused(_line(node), "YAML tags (!…) are not used in rules files")
+            return None if tag == _NULL else str(node.value)
         if id(node) in self._open:
             raise _Refused(_line(node), "an alias refers to the anchor that contains it")
-        if node.tag not in _PLAIN_TAGS and not (
-            isinstance(node, yaml.ScalarNode) and node.tag == _MERGE
-        ):
+        if tag not in _PLAIN_TAGS:
             raise _Refused(_line(node), "YAML tags (!…) are not used in rules files")
-        if isinstance(node, yaml.ScalarNode):
-            return None if node.tag == _NULL else str(node.value)
         self._open.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -246,13 +251,14 @@ class _Builder:
                 continue
             key = self._key(key_node)
             key_path = (*path, key)
+            line = _line(key_node)
             if key in first_line:
-                self.duplicates.append((key_path, _line(key_node), first_line[key]))
+                self.duplicates.append((key_path, line, first_line[key]))
                 continue
-            first_line[key] = _line(key_node)
+            first_line[key] = line
             if merging and key in out:
                 continue  # the mapping's own key wins over one merged in with `<<`
-            self.lines[key_path] = _line(key_node)
+            self.lines[key_path] = line
             out[key] = self.build(value_node, key_path, depth + 1)
         # `<<: *defaults` fills in what the mapping does not say itself, as YAML 1.1 defines.
         for source in self._merge_sources(merged):
@@ -289,23 +295,77 @@ class _Builder:
 SectionKind = Literal["mapping", "list", "value"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """One file's section whose paths are still to be entered in `Merged.where`."""
+
+    source: SourceFile
+    section: str
+    keys: frozenset[str] | None = None
+    """Merged into a mapping seen before: only the paths under these keys."""
+    offset: int | None = None
+    """Appended to a list seen before: its items' indexes move by this much."""
+
+    def enter(self, where: dict[PathT, Located], lines: list[tuple[PathT, int]]) -> None:
+        name = self.source.name
+        if self.keys is not None:
+            for path, line in lines:
+                if len(path) >= 2 and path[1] in self.keys:
+                    where[path] = Located(name, line)
+        elif self.offset is not None:
+            for path, line in lines:
+                if len(path) >= 2 and isinstance(path[1], int):
+                    where[(self.section, path[1] + self.offset, *path[2:])] = Located(name, line)
+        else:
+            where.update((path, Located(name, line)) for path, line in lines)
+
+
 @dataclass
 class Merged:
     """All files' sections merged, each path mapped back to the file and line it came from."""
 
     data: dict[str, Any] = field(default_factory=dict)
-    where: dict[PathT, Located] = field(default_factory=dict)
     issues: list[RuleIssue] = field(default_factory=list)
     complete: bool = True
     """False when a file could not be read: what seems absent may be in it."""
+    _where: dict[PathT, Located] = field(default_factory=dict, repr=False)
+    _pending: list[_Placement] = field(default_factory=list, repr=False)
+
+    @property
+    def where(self) -> dict[PathT, Located]:
+        """Each path → the file and line it came from.
+
+        Filled in on first use, in merge order: rules without a single issue never ask, and
+        10,000 members are 50,000 paths (a tenth of loading them, spent for nothing).
+        """
+        if self._pending:
+            pending, self._pending = self._pending, []
+            by_source: dict[int, dict[str, list[tuple[PathT, int]]]] = {}
+            for step in pending:
+                sections = by_source.get(id(step.source))
+                if sections is None:
+                    sections = by_source[id(step.source)] = _by_section(step.source)
+                step.enter(self._where, sections.get(step.section, []))
+        return self._where
 
     def locate(self, path: PathT) -> Located | None:
         """The place of ``path``, or of its nearest ancestor that has one."""
+        if not path:
+            return None  # the whole set of rules ("no moderators"): no need to place anything
+        where = self.where
         for size in range(len(path), 0, -1):
-            found = self.where.get(path[:size])
+            found = where.get(path[:size])
             if found is not None:
                 return found
         return None
+
+
+def _by_section(source: SourceFile) -> dict[str, list[tuple[PathT, int]]]:
+    by_section: dict[str, list[tuple[PathT, int]]] = {}
+    for path, line in source.lines.items():
+        if path and isinstance(path[0], str):
+            by_section.setdefault(path[0], []).append((path, line))
+    return by_section
 
 
 def merge(files: list[SourceFile], kinds: dict[str, SectionKind]) -> Merged:
@@ -317,30 +377,20 @@ def merge(files: list[SourceFile], kinds: dict[str, SectionKind]) -> Merged:
             merged.complete = False
         if not source.data:
             continue
-        by_section: dict[str, list[tuple[PathT, int]]] = {}
-        for path, line in source.lines.items():
-            if path and isinstance(path[0], str):
-                by_section.setdefault(path[0], []).append((path, line))
         for section, value in source.data.items():
-            lines = by_section.get(section, [])
-            _merge_section(merged, source, section, value, kinds.get(section, "value"), lines)
+            _merge_section(merged, source, section, value, kinds.get(section, "value"))
     return merged
 
 
 def _merge_section(
-    merged: Merged,
-    source: SourceFile,
-    section: str,
-    value: Any,
-    kind: SectionKind,
-    lines: list[tuple[PathT, int]],
+    merged: Merged, source: SourceFile, section: str, value: Any, kind: SectionKind
 ) -> None:
     here = Located(source.name, source.lines.get((section,), 1))
     existing = merged.data.get(section)
     if existing is None:  # first time seen, or seen only empty so far
         if section not in merged.data or value is not None:
             merged.data[section] = value
-            merged.where.update((path, Located(source.name, line)) for path, line in lines)
+            merged._pending.append(_Placement(source, section))
         return
     if value is None:
         return  # an empty section adds nothing
@@ -361,16 +411,12 @@ def _merge_section(
                 continue
             existing[key] = item
             taken.add(key)
-        for path, line in lines:
-            if len(path) >= 2 and path[1] in taken:
-                merged.where[path] = Located(source.name, line)
+        merged._pending.append(_Placement(source, section, keys=frozenset(taken)))
         return
     if kind == "list" and isinstance(existing, list) and isinstance(value, list):
         offset = len(existing)
         existing.extend(value)
-        for path, line in lines:
-            if len(path) >= 2 and isinstance(path[1], int):
-                merged.where[(section, path[1] + offset, *path[2:])] = Located(source.name, line)
+        merged._pending.append(_Placement(source, section, offset=offset))
         return
     first = _place(merged.where.get((section,)))
     merged.issues.append(
