@@ -11,6 +11,9 @@ import yaml
 
 from relay.core.render import Catalog
 
+# libyaml when present (the same data, ten times faster: these files are read at every start).
+_YAML: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def available_languages() -> list[str]:
     root = resources.files(__name__)
@@ -42,7 +45,8 @@ def load_catalog() -> Catalog:
     for language in available_languages():
         table: dict[str, str] = {}
         for name in catalog_files(language):
-            raw = yaml.safe_load(root.joinpath(language, name).read_text(encoding="utf-8"))
+            text = root.joinpath(language, name).read_text(encoding="utf-8")
+            raw = yaml.load(text, Loader=_YAML)  # noqa: S506 — a safe loader, C or Python
             for key, value in (raw or {}).items():
                 if str(key) in table:
                     raise ValueError(f"locales/{language}/{name}: {key} is defined twice")
