@@ -152,3 +152,19 @@ async def test_a_damaged_row_is_set_aside_and_the_rest_still_flows(
     assert [h.text for h in await outbox.heads(T0)] == ["fine"]
     assert [h.text for h in await outbox.heads(T0)] == ["fine"]
     await db.close()
+
+
+async def test_a_unit_of_work_runs_in_the_database_thread_all_or_nothing(tmp_path: Path) -> None:
+    """Database.run/write lean on aiosqlite's Connection._execute (pinned in pyproject.toml)."""
+    db = await Database.open(tmp_path)
+    await db.write(lambda conn: conn.execute("INSERT INTO counters (name, value) VALUES ('a', 1)"))
+
+    def half_then_fail(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO counters (name, value) VALUES ('b', 1)")
+        raise RuntimeError("fails after a write")
+
+    with pytest.raises(RuntimeError):
+        await db.write(half_then_fail)
+    rows = await db.run(lambda conn: conn.execute("SELECT name FROM counters").fetchall())
+    assert [r[0] for r in rows] == ["a"]  # the failed unit left nothing behind
+    await db.close()
