@@ -67,6 +67,11 @@ TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
 
+def _change(event: Incoming) -> str:
+    """What an edit or remote delete did, as recorded on her watch."""
+    return "deleted" if event.kind is IncomingKind.REMOTE_DELETE else "edited"
+
+
 def _for_relay(event: Incoming, intent: intents.Intent) -> intents.Intent | None:
     if event.group_id is not None and not isinstance(intent, intents.Ack | intents.Resolved):
         return None  # group chatter is not for the relay; answering would spam the group
@@ -334,9 +339,7 @@ class Engine:
             now = self.clock.now()
             context, notice = self.context, self.degraded_notice
             for plain in run:
-                plain.tag = self.sealer.dedupe_tag(
-                    f"{plain.event.sender}:{plain.event.timestamp}:{plain.event.kind}"
-                )
+                plain.tag = self._seen_tag(plain.event)
             sender = self.sender
             ticket = sender.ticket() if sender is not None else None
             work = partial(self._decide_in_thread, run, context, notice, now)
@@ -354,6 +357,8 @@ class Engine:
                 return
         for plain, outcome in zip(run, outcomes, strict=True):
             if outcome is None:
+                if plain.repeated:
+                    self._log_plain(plain, Decision())
                 continue
             decision, written = outcome
             self._applied(decision, len(written))
@@ -400,7 +405,7 @@ class Engine:
         own = live[0] if live else None
         intent = plain.intent
         if intent is None and plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            what = "deleted" if plain.event.kind is IncomingKind.REMOTE_DELETE else "edited"
+            what = _change(plain.event)
             decision = on_mark(own, what, now) if own is not None else Decision()
         elif intent is None:
             decision = Decision()
@@ -421,11 +426,15 @@ class Engine:
         rows = self._rows(decision, now, tag)
         return decision, rows.store(conn)
 
+    def _seen_tag(self, event: Incoming) -> bytes:
+        """The envelope's de-duplication tag (keyed: the table holds no sender)."""
+        return self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
+
     def _log_plain(self, plain: _Plain, decision: Decision) -> None:
         if plain.repeated:
             log.info("skipped a repeated envelope from %s", plain.member.alias)
         elif plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            what = "deleted" if plain.event.kind is IncomingKind.REMOTE_DELETE else "edited"
+            what = _change(plain.event)
             log.info("%s %s a message; recorded, nothing cancelled", plain.member.alias, what)
         else:
             # DEBUG: who wrote what kind of message when is itself sensitive, and per message.
@@ -454,7 +463,7 @@ class Engine:
     async def _member_event(self, member: Member, event: Incoming) -> None:
         await self.follow_clock()
         now = self.clock.now()
-        tag = self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
+        tag = self._seen_tag(event)
         seen, own, alerts = await self._read(member.alias, tag)
         if seen:
             log.info("skipped a repeated envelope from %s", member.alias)
@@ -462,7 +471,7 @@ class Engine:
         if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             # An edit or delete never cancels anything: someone else may hold her phone. It is
             # recorded on her live watch, where her buddies will see it in the alert.
-            what = "deleted" if event.kind is IncomingKind.REMOTE_DELETE else "edited"
+            what = _change(event)
             decision = on_mark(own, what, now) if own is not None else Decision()
             await self.apply(decision, now, seen=tag)
             log.info("%s %s a message; recorded, nothing cancelled", member.alias, what)

@@ -200,15 +200,6 @@ class Database:
         async with self._write_lock:
             yield self.conn
 
-    async def sync(self) -> None:
-        """Make every commit so far durable (fsync the WAL); call before telling anyone.
-
-        fsync flushes the file's dirty pages whichever descriptor asks, so a descriptor of our
-        own does it without a transaction. No WAL file: everything is in the main file, which
-        SQLite syncs at each checkpoint.
-        """
-        await self.synced_read(lambda conn: None)
-
     async def one(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
         """The first row of a read, in one trip to the database thread.
 

@@ -182,18 +182,6 @@ class OutboxRepo:
             next_attempt=from_ms(nxt[0][0]) if nxt and nxt[0][0] is not None else None,
         )
 
-    @staticmethod
-    def due_rows(conn: sqlite3.Connection, now: datetime, limit: int = 64) -> list[sqlite3.Row]:
-        """The heads due at `now`, for a caller's `Database.write_then` (see OutboxSender)."""
-        return _head_rows(to_ms(now), limit, conn)
-
-    def open_all(self, rows: list[sqlite3.Row]) -> list[Pending] | None:
-        """Rows → messages; None if any cannot be opened (`look` sets those aside)."""
-        try:
-            return [self._load(row) for row in rows]
-        except TamperedError:
-            return None
-
     async def _opened(self, rows: list[sqlite3.Row], now: datetime) -> list[Pending]:
         found = []
         for row in rows:

@@ -67,11 +67,8 @@ async def _queue_and_read(db: Database, repo: OutboxRepo, text: str) -> list[Pen
     """Queue one message and read what is due, after the commit is durable (as a decision does)."""
     now = SystemClock(use_timerfd=False).now()
     rows = repo.rows([Queued(NUMBER, text, "reply")], now)
-    _, due = await db.write_then(
-        lambda conn: repo.store_rows(conn, rows), lambda conn, _: repo.due_rows(conn, now)
-    )
-    heads = repo.open_all(due)
-    assert heads is not None
+    await db.write(lambda conn: repo.store_rows(conn, rows))
+    heads = await repo.heads(now)  # read after the commit is made durable
     return heads
 
 

@@ -32,7 +32,7 @@ async def test_pragmas_and_migrations(tmp_path: Path) -> None:
     async with db.conn.execute("PRAGMA journal_mode") as cur:
         assert (await cur.fetchone())[0] == "wal"
     async with db.conn.execute("PRAGMA synchronous") as cur:
-        # NORMAL: commits are made durable in groups, by Database.sync() before any send.
+        # NORMAL: commits are made durable in groups, before any send (Database.synced_read).
         assert (await cur.fetchone())[0] == 1
     newest = max(int(p.name.split("_")[0]) for p in MIGRATIONS.glob("*.sql"))
     async with db.conn.execute("PRAGMA user_version") as cur:
