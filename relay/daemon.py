@@ -278,7 +278,13 @@ class Relay:
             return "processor"
         assert self.engine is not None  # noqa: S101
         nxt = await self.engine.watches.next_wake()
-        if nxt is not None and (self.clock.now() - nxt).total_seconds() > STALL_AFTER:
+        # A deadline long past is not enough: after downtime, every overdue one is, while the
+        # timer loop works through them. Stalled is overdue *and* no progress for as long.
+        if (
+            nxt is not None
+            and (self.clock.now() - nxt).total_seconds() > STALL_AFTER
+            and now - self.engine.timer_progress > STALL_AFTER
+        ):
             return "timers"
         for name, task in self.tasks.items():
             if task.done():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,6 +65,7 @@ UNREACHABLE = frozenset(
 """Send failures no retry soon fixes: an alert to that person must not wait for its tier's delay."""
 
 TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
+TIMER_LOG_EACH = 20  # a pass with more due than this logs one line per batch, not per watch
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
 
@@ -177,6 +179,9 @@ class Engine:
         self._timer_until: datetime | None = None
         self._timer_sooner: datetime | None = None
         self._timer_look = False  # wake for a full pass (a clock step, a test), not a new alarm
+        # When the timer loop last made progress (monotonic): the watchdog's stall check
+        # (`Relay.stalled`) tells a loop that hangs from one busy with a backlog after downtime.
+        self.timer_progress = time.monotonic()
         self.on_queued: Callable[[], None] = lambda: None
         self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
         self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
@@ -608,16 +613,18 @@ class Engine:
     async def fire_due(self) -> int:
         """Take every due step of every watch; return how many watches moved.
 
-        Due watches are decided one by one (each decision depends on its watch alone) and
-        written `TIMER_BATCH` to a transaction: after a restart with thousands overdue, one
-        commit per watch kept the first alerts waiting behind all the others' commits.
+        The due watches are listed first (ids only), then read, decided and written
+        `TIMER_BATCH` at a time: after a restart with thousands overdue, the first alerts are
+        queued (and handed to the sender) without waiting for every other watch to be read, or
+        for one commit per watch. Each watch due at the start of the pass is decided once.
         """
         async with self.lock:
             await self.follow_clock()
             now = self.clock.now()
-            due = await self.watches.due(now)
+            self.timer_progress = time.monotonic()
+            due = await self.watches.due_ids(now)
             for start in range(0, len(due), TIMER_BATCH):
-                chunk = due[start : start + TIMER_BATCH]
+                chunk = await self.watches.by_ids(due[start : start + TIMER_BATCH])
                 decisions = [on_timer(self.context, watch, now) for watch in chunk]
                 await self.apply(
                     Decision(
@@ -626,16 +633,31 @@ class Engine:
                     ),
                     now,
                 )
-                for watch in chunk:
-                    late = now - watch.next_at if watch.next_at else None
-                    log.info(
-                        "timer for %s's %s (%s)%s",
-                        watch.member,
-                        watch.kind,
-                        watch.phase,
-                        f", {span(late)} late" if late and late.total_seconds() > 30 else "",
-                    )
+                self.timer_progress = time.monotonic()
+                self._log_timers(chunk, now, backlog=len(due) > TIMER_LOG_EACH)
             return len(due)
+
+    @staticmethod
+    def _log_timers(watches: list[Watch], now: datetime, *, backlog: bool) -> None:
+        """One line per watch, or — for a backlog (after downtime) — one line per batch."""
+        if backlog:
+            oldest = min((w.next_at for w in watches if w.next_at is not None), default=now)
+            log.info(
+                "timers for %d overdue watch(es), up to %s late", len(watches), span(now - oldest)
+            )
+        level = logging.DEBUG if backlog else logging.INFO
+        if not log.isEnabledFor(level):
+            return
+        for watch in watches:
+            late = now - watch.next_at if watch.next_at else None
+            log.log(
+                level,
+                "timer for %s's %s (%s)%s",
+                watch.member,
+                watch.kind,
+                watch.phase,
+                f", {span(late)} late" if late and late.total_seconds() > 30 else "",
+            )
 
     async def follow_clock(self) -> None:
         """If the wall clock jumped, move every live deadline with it (call under the lock).

@@ -72,6 +72,15 @@ class _Builder:
     now: datetime
     watches: list[Watch] = field(default_factory=list)
     messages: list[Outgoing] = field(default_factory=list)
+    # One decision asks for the same alert path up to three times (alert, escalate, next
+    # wake-up); each ask lists every tier's recipients again. Once per decision is enough.
+    _tiers: dict[tuple[MemberAlias, Kind], Sequence[Tier]] = field(default_factory=dict)
+
+    def tiers(self, alias: MemberAlias, kind: Kind) -> Sequence[Tier]:
+        found = self._tiers.get((alias, kind))
+        if found is None:
+            found = self._tiers[alias, kind] = self.ctx.policy.tiers(alias, kind)
+        return found
 
     def info(self, alias: MemberAlias) -> MemberInfo:
         found = self.ctx.policy.member(alias)
@@ -119,16 +128,16 @@ def _member_recipients(recipients: Sequence[Recipient]) -> list[MemberAlias]:
     return [MemberAlias(r.address) for r in recipients if r.kind is RecipientKind.MEMBER]
 
 
-def _watchers(ctx: Context, alias: MemberAlias, kind: Kind) -> list[Recipient]:
+def _watchers(b: _Builder, alias: MemberAlias, kind: Kind) -> list[Recipient]:
     """Who hears first: the first tier that reaches anyone."""
-    for tier in ctx.policy.tiers(alias, kind):
+    for tier in b.tiers(alias, kind):
         if tier.recipients:
             return list(tier.recipients)
     return []
 
 
 def _watcher_names(b: _Builder, alias: MemberAlias, kind: Kind) -> str:
-    shown = [r.label or r.address for r in _watchers(b.ctx, alias, kind)]
+    shown = [r.label or r.address for r in _watchers(b, alias, kind)]
     language = b.info(alias).language
     return names(shown, b.ctx.catalog.text(language, "watchers_none"))
 
@@ -295,7 +304,7 @@ def _who(b: _Builder, alias: MemberAlias) -> None:
 
 def _buddies(b: _Builder, alias: MemberAlias) -> None:
     me = Recipient.member(alias)
-    tiers = b.ctx.policy.tiers(alias, Kind.CHECKIN)
+    tiers = b.tiers(alias, Kind.CHECKIN)
     reached = [t for t in tiers if t.recipients]
     if not reached:
         b.send(me, Purpose.REPLY, _p("nobody_watching"))
@@ -356,7 +365,7 @@ def _check_in(
         ),
         *parts,
     ]
-    if not any(t.recipients for t in b.ctx.policy.tiers(alias, Kind.CHECKIN)):
+    if not any(t.recipients for t in b.tiers(alias, Kind.CHECKIN)):
         reply.append(_p("nobody_watching"))
     b.send(me, Purpose.REPLY, *reply)
 
@@ -603,7 +612,7 @@ def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch
 
 def _start_alert(b: _Builder, watch: Watch, started: datetime, late: timedelta) -> Watch:
     watch = watch.evolve(phase=Phase.ALERTED, alert_started_at=started, repeats=0)
-    tiers = b.ctx.policy.tiers(watch.member, watch.kind)
+    tiers = b.tiers(watch.member, watch.kind)
     if tiers:
         watch = _alert_tier(b, watch, tiers[0], late)  # tier 1 at once, whatever its delay
     watch, _ = _alert_due_tiers(b, watch, late)
@@ -612,7 +621,7 @@ def _start_alert(b: _Builder, watch: Watch, started: datetime, late: timedelta) 
 
 def _alert_due_tiers(b: _Builder, watch: Watch, late: timedelta) -> tuple[Watch, bool]:
     """Alert every tier whose time has come, in order (after downtime, several at once)."""
-    tiers = b.ctx.policy.tiers(watch.member, watch.kind)
+    tiers = b.tiers(watch.member, watch.kind)
     started = watch.alert_started_at or b.now
     progressed = False
     while watch.tiers_alerted < len(tiers) and started + tiers[watch.tiers_alerted].after <= b.now:
@@ -622,7 +631,7 @@ def _alert_due_tiers(b: _Builder, watch: Watch, late: timedelta) -> tuple[Watch,
 
 
 def _next_alert_wake(b: _Builder, watch: Watch) -> datetime | None:
-    tiers = b.ctx.policy.tiers(watch.member, watch.kind)
+    tiers = b.tiers(watch.member, watch.kind)
     timings = b.ctx.policy.timings(watch.member)
     started = watch.alert_started_at or b.now
     candidates = []

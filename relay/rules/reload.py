@@ -80,6 +80,10 @@ class RulesHolder:
     def retained(self) -> tuple[MemberAlias, ...]:
         return tuple(self._retained)
 
+    def changed(self) -> bool:
+        """Whether the folder differs from the last attempt (what `reload` would read)."""
+        return fingerprint(self.path) != self._tried
+
     def reload(self, live: Collection[str] = (), *, force: bool = False) -> ReloadResult:
         """Re-read the folder. ``live``: members with a live check-in or alert now.
 
@@ -178,6 +182,8 @@ class RulesWatcher:
 
     async def _reload(self) -> None:
         forced, self._forced = self._forced, False
+        if not forced and not self.holder.changed():
+            return  # listing who is live unseals every live check-in: only for a real change
         live: Collection[str] = ()
         if self.live is not None:
             live = await self.live()

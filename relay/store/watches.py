@@ -163,9 +163,22 @@ class WatchRepo:
         return self.alerted_in(await self.opened(await self.db.run(self.alert_rows)), alias)
 
     async def due(self, now: datetime) -> list[Watch]:
-        return await self._select(
-            "next_at IS NOT NULL AND next_at <= ? ORDER BY next_at", (to_ms(now),)
+        return await self.by_ids(await self.due_ids(now))
+
+    async def due_ids(self, now: datetime) -> list[str]:
+        """Ids of the watches due at `now`, soonest first (nothing unsealed)."""
+        rows = await self.db.conn.execute_fetchall(
+            "SELECT id FROM watches WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at",
+            (to_ms(now),),
         )
+        return [row[0] for row in rows]
+
+    async def by_ids(self, ids: Sequence[str]) -> list[Watch]:
+        """These watches, soonest wake-up first (any no longer there are left out)."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        return await self._select(f"id IN ({marks}) ORDER BY next_at", ids)
 
     async def next_wake(self) -> datetime | None:
         row = await self.db.one("SELECT MIN(next_at) FROM watches")

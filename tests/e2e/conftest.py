@@ -104,11 +104,15 @@ class Harness:
         by_number = {v: k for k, v in NUMBERS.items()}
         return [by_number.get(r, r) for s in self.sim.sent[since:] for r in s.delivered_to]
 
-    async def start(self) -> Relay:
+    def relay_for_restart(self) -> Relay:
+        """A relay on this harness's config, not started (the test runs it)."""
         config = load_config(self.config_path)
         rules = load_rules(config.rules_dir, allow_placeholders=True)
         sealer = Sealer(load_key(config.data_dir))
-        self.relay = Relay(config=config, rules=rules, sealer=sealer, install_signals=False)
+        return Relay(config=config, rules=rules, sealer=sealer, install_signals=False)
+
+    async def start(self) -> Relay:
+        self.relay = self.relay_for_restart()
         self.task = asyncio.create_task(self.relay.run())
         ready = asyncio.create_task(self.relay.ready.wait())
         done, _ = await asyncio.wait({ready, self.task}, timeout=10, return_when="FIRST_COMPLETED")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from relay import daemon
 from relay.daemon import Relay
 from relay.exitcodes import EXIT_SOFTWARE
 from relay.logs import setup_logging
@@ -179,3 +180,33 @@ async def test_a_second_relay_on_the_same_data_directory_refuses_to_start(
     assert relay_running(config.data_dir)  # the first one still holds it
     await harness.stop()
     assert not relay_running(config.data_dir)
+
+
+async def test_a_backlog_after_downtime_is_not_a_stall_but_a_timer_that_hangs_is(
+    sim: SignalSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deadlines that passed while the relay was off are overdue by more than the stall limit
+    the moment it starts; that alone must not stop the watchdog's pings (systemd would kill
+    the relay while it works through them). A timer loop that makes no progress must."""
+    monkeypatch.setattr(daemon, "STALL_AFTER", 1.0)
+    setup_logging("INFO")
+    harness = Harness(sim, write_env(tmp_path, sim.service))
+    await harness.start()
+    await harness.says("alice", "IN 5s Hotel Rex")
+    await harness.to("alice", "Checked in")
+    await harness.stop()
+    await asyncio.sleep(5 + 2 + 1.5)  # off past her deadline and grace, and the stall limit
+
+    first = harness.relay_for_restart()
+    task = asyncio.create_task(first.run())
+    while first.engine is None:  # the timer loop starts after the engine exists
+        await asyncio.sleep(0)
+    async with first.engine.lock:  # the timer's first pass waits for this
+        await asyncio.wait_for(first.ready.wait(), timeout=10)
+        assert await first.stalled() is None  # overdue since before the start: not a stall
+        await asyncio.sleep(1.3)
+        assert await first.stalled() == "timers"  # no progress for longer than the limit
+    await harness.to("bob", "ALERT", timeout=5)
+    assert await first.stalled() is None
+    first.stop_event.set()
+    assert await asyncio.wait_for(task, timeout=20) == 0

@@ -230,6 +230,34 @@ async def test_live_members_are_asked_for_at_each_reload(folder: Path) -> None:
         assert "elena" in holder.rules_for("elena").members
 
 
+async def test_live_members_are_not_read_while_nothing_changed(folder: Path) -> None:
+    """Listing who is live unseals every live check-in (thousands after downtime): the watcher's
+    first look at start-up, with the folder as loaded, must not do it."""
+    holder = holder_for(folder)
+    asked: list[int] = []
+    results: asyncio.Queue[ReloadResult] = asyncio.Queue()
+
+    async def live_now() -> Collection[str]:
+        asked.append(1)
+        return ()
+
+    watcher = RulesWatcher(
+        holder, results.put, live=live_now, debounce=0.05, poll_interval=0.05, use_inotify=False
+    )
+    task = asyncio.create_task(watcher.run())
+    try:
+        await asyncio.wait_for(watcher.ready.wait(), WAIT)
+        await asyncio.sleep(0.3)  # several polls of an unchanged folder
+        assert asked == [] and results.empty()
+        append(folder / "members.yaml", NEW_MEMBER)
+        assert (await next_result(results)).status == "applied"
+        assert asked == [1]
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
 async def test_a_failing_notice_does_not_stop_the_watching(folder: Path) -> None:
     holder = holder_for(folder)
     async with watching(holder, fail_first=True) as (_, results):
