@@ -1,10 +1,13 @@
 """Figure 5: start-up with many overdue deadlines: time to ready, and to every alert queued.
 
+The relay first runs once with the world's rules and is stopped, as a box that was running
+before it went down (that run leaves its sealed copy of the checked rules, `relay.rules.compiled`;
+its own start is reported as the cold start: rules never seen before, checked in full). Then
 `count` check-ins whose deadlines passed while the relay was down (spread over the last hour) are
-stored; then the relay is spawned. Ready = spawn → its receive WebSocket reaches the simulator
-(Python start, rules, database, every task running). Queued = spawn → the outbox holds an alert
-for every overdue check-in (read from the database, as a second reader). Handed over = spawn →
-the simulator got all of them.
+stored, and the relay is spawned again. Ready = spawn → its receive WebSocket reaches the
+simulator (Python start, rules, database, every task running). Queued = spawn → the outbox holds
+an alert for every overdue check-in (read from the database, as a second reader). Handed over =
+spawn → the simulator got all of them.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ async def measure(work: Path, count: int) -> Figure:
     fig = Figure("start-up")
     async with TimedSim(env.RELAY_NUMBER) as sim:
         world = env.make_world(work / "startup", sim.service, count, timings=TIMINGS)
+        before = procs.relay(world.config, work / "relay-startup-cold.log")
+        try:
+            cold = await harness.wait_connected(sim, before, timeout=120)
+        finally:
+            await asyncio.to_thread(before.stop)
         now = datetime.now(UTC)
         overdue = (
             (i, now - timedelta(minutes=61) + timedelta(seconds=3600 * i / count))
@@ -73,8 +81,10 @@ async def measure(work: Path, count: int) -> Figure:
     fig.add("ready", ready, unit="s", target="≤ 2", met=ready <= 2)
     fig.add("all overdue alerts queued", queued, unit="s", target="≤ 5", met=queued <= 5)
     fig.add("all handed to the simulator", handed, unit="s")
+    fig.add("cold start, ready (rules checked in full)", cold, unit="s")
     fig.summary = (
         f"{count:,} overdue deadlines: ready in {ready:.2f}s, every alert queued at {queued:.2f}s "
-        f"and handed over at {handed:.2f}s (from spawn, {count:,} members in the rules)"
+        f"and handed over at {handed:.2f}s (from spawn, {count:,} members in the rules; "
+        f"ready in {cold:.2f}s on a cold start, rules never seen before)"
     )
     return fig

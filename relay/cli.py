@@ -181,6 +181,7 @@ def _prepare(config_path: Path) -> Relay | int:
     from relay.daemon import Relay
     from relay.logs import setup_logging
     from relay.rules import RulesInvalid, load_rules
+    from relay.rules.compiled import CACHE_NAME, load_rules_cached
 
     try:
         config = load_config(config_path)
@@ -189,8 +190,26 @@ def _prepare(config_path: Path) -> Relay | int:
             _error(issue)
         return EXIT_CONFIG
     setup_logging(config.log_level)
+    sealer: Sealer | None = None
+    key_problem: KeyProblem | None = None
     try:
-        rules = load_rules(config.rules_dir, allow_placeholders=config.allow_placeholder_numbers)
+        sealer = Sealer(load_key(config.data_dir, config.key_file))
+    except KeyProblem as exc:
+        key_problem = exc  # the rules' own errors are reported first, as they always were
+    try:
+        if sealer is None:
+            rules = load_rules(
+                config.rules_dir, allow_placeholders=config.allow_placeholder_numbers
+            )
+            loaded_from = None
+        else:
+            # The rules that loaded last time, when nothing they depend on changed (sealed).
+            rules, loaded_from = load_rules_cached(
+                config.rules_dir,
+                config.data_dir / CACHE_NAME,
+                sealer,
+                allow_placeholders=config.allow_placeholder_numbers,
+            )
     except RulesInvalid as exc:
         for rule_issue in exc.issues:
             _error(str(rule_issue))
@@ -202,12 +221,10 @@ def _prepare(config_path: Path) -> Relay | int:
     if probe_to is not None and not probe_to.startswith("+") and probe_to not in rules.members:
         _error(f"{config_path}: canary.to: '{probe_to}' is not a member in the rules")
         return EXIT_CONFIG
-    try:
-        key = load_key(config.data_dir, config.key_file)
-    except KeyProblem as exc:
-        _error(str(exc))
+    if key_problem is not None or sealer is None:
+        _error(str(key_problem))
         return EXIT_KEY
-    return Relay(config=config, rules=rules, sealer=Sealer(key))
+    return Relay(config=config, rules=rules, sealer=sealer, rules_loaded_from=loaded_from)
 
 
 def _init(data_dir: Path) -> int:

@@ -34,6 +34,8 @@ from relay.outbox import OutboxSender, Send
 from relay.reports import make_screener
 from relay.retention import RetentionJob
 from relay.rules import Rules
+from relay.rules.compiled import CACHE_NAME as RULES_CACHE
+from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
 from relay.signal.receiver import Receiver
@@ -72,6 +74,7 @@ class Relay:
     watcher: RulesWatcher | None = None
     watchdog: Watchdog | None = None
     canary: Canary | None = None
+    rules_loaded_from: str | None = None  # the rules folder's fingerprint when `rules` was read
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -162,7 +165,10 @@ class Relay:
         engine.sender = self.sender
 
         self.holder = RulesHolder(
-            cfg.rules_dir, self.rules, allow_placeholders=cfg.allow_placeholder_numbers
+            cfg.rules_dir,
+            self.rules,
+            allow_placeholders=cfg.allow_placeholder_numbers,
+            loaded_from=self.rules_loaded_from,
         )
         engine.rules_for = self.holder.rules_for
         engine.on_closed = self.holder.release
@@ -257,6 +263,7 @@ class Relay:
 
     async def _rules_changed(self, result: ReloadResult) -> None:
         assert self.engine is not None  # noqa: S101 — the watcher starts after the engine
+        discard_rules_cache(self.config.data_dir / RULES_CACHE)  # a copy of rules now gone
         if result.status == "refused":
             problems = result.problems
             await self.engine.notify_admin(

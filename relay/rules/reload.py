@@ -55,12 +55,15 @@ class RulesHolder:
         *,
         allow_placeholders: bool = False,
         loader: Callable[..., Rules] = load_rules,
+        loaded_from: str | None = None,
     ) -> None:
         self.path = path
         self._rules = rules
         self._allow_placeholders = allow_placeholders
         self._loader = loader
-        self._tried = fingerprint(path)  # the contents the current rules came from
+        # The contents the current rules came from: the fingerprint taken when they were read
+        # (an edit saved since then is then a change), else the folder as it is now.
+        self._tried = loaded_from or fingerprint(path)
         self._retained: dict[MemberAlias, Rules] = {}
 
     @property
