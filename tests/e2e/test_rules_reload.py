@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from relay.rules.compiled import CACHE_NAME, load_rules_cached
 from tests.e2e.conftest import NUMBERS, Harness
 
 FIONA = "+12025550106"
@@ -78,3 +79,14 @@ async def test_removing_a_member_with_a_live_checkin_keeps_her_alert_path(
     mark = len(harness.sim.sent)
     await harness.says("bob", "ACK")
     await harness.to(NUMBERS["alice"], "Bob is on it", since=mark)  # she is still reached
+
+
+async def test_a_reload_deletes_the_sealed_copy_of_the_old_rules(harness: Harness) -> None:
+    """The copy a start made (relay.rules.compiled) must not outlive the rules it copies."""
+    assert harness.relay is not None
+    cache = harness.relay.config.data_dir / CACHE_NAME
+    load_rules_cached(rules_dir(harness), cache, harness.relay.sealer, allow_placeholders=True)
+    assert cache.exists()
+    add_fiona(rules_dir(harness))
+    await harness.to("dana", "New rules loaded", timeout=10)
+    assert not cache.exists()
