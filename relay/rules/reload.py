@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -83,26 +84,35 @@ class RulesHolder:
     def retained(self) -> tuple[MemberAlias, ...]:
         return tuple(self._retained)
 
-    def changed(self) -> bool:
-        """Whether the folder differs from the last attempt (what `reload` would read)."""
-        return fingerprint(self.path) != self._tried
-
     def reload(self, live: Collection[str] = (), *, force: bool = False) -> ReloadResult:
         """Re-read the folder. ``live``: members with a live check-in or alert now.
 
         Without ``force``, contents identical to the last attempt (good or bad) are not read
         again and report ``unchanged`` — so one bad save is reported once, not on every event.
         """
+        return self.apply(self.read(force=force), live)
+
+    def read(self, *, force: bool = False) -> Read | None:
+        """The reading half of `reload`: touches no state, so it may run off the event loop
+        (checking 10,000 members takes about a second). None: unchanged, nothing read."""
         now = fingerprint(self.path)
         if now == self._tried and not force:
-            return ReloadResult("unchanged", self._rules)
-        self._tried = now
+            return None
         try:
-            new = self._loader(self.path, allow_placeholders=self._allow_placeholders)
+            return Read(now, self._loader(self.path, allow_placeholders=self._allow_placeholders))
         except RulesInvalid as exc:
-            log.warning("rules edit refused (%d errors); the previous rules stay", len(exc.errors))
-            return ReloadResult("refused", self._rules, tuple(exc.issues), self.retained)
-        old = self._rules
+            return Read(now, exc)
+
+    def apply(self, read: Read | None, live: Collection[str] = ()) -> ReloadResult:
+        """The other half, where the holder's state changes (on the event loop)."""
+        if read is None:
+            return ReloadResult("unchanged", self._rules)
+        self._tried = read.fingerprint
+        if isinstance(read.outcome, RulesInvalid):
+            errors = len(read.outcome.errors)
+            log.warning("rules edit refused (%d errors); the previous rules stay", errors)
+            return ReloadResult("refused", self._rules, tuple(read.outcome.issues), self.retained)
+        new, old = read.outcome, self._rules
         for alias in live:
             key = MemberAlias(alias)
             if key not in new.members and key not in self._retained and key in old.members:
@@ -113,6 +123,14 @@ class RulesHolder:
         self._rules = new
         log.info("rules reloaded: %d members", len(new.members))
         return ReloadResult("applied", new, new.warnings, self.retained)
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What `RulesHolder.read` found: the folder's fingerprint, and its rules or their errors."""
+
+    fingerprint: str
+    outcome: Rules | RulesInvalid
 
 
 LiveAliases = Callable[[], Awaitable[Collection[str]]]
@@ -185,12 +203,15 @@ class RulesWatcher:
 
     async def _reload(self) -> None:
         forced, self._forced = self._forced, False
-        if not forced and not self.holder.changed():
-            return  # listing who is live unseals every live check-in: only for a real change
+        # Read and checked in a worker thread: a thousand-member folder must not hold up the
+        # timers for the second it takes (the thread yields the interpreter every few ms).
+        read = await asyncio.to_thread(partial(self.holder.read, force=forced))
+        if read is None:
+            return  # unchanged: listing who is live would unseal every live check-in for nothing
         live: Collection[str] = ()
         if self.live is not None:
-            live = await self.live()
-        result = self.holder.reload(live, force=forced)
+            live = await self.live()  # asked last: who is live as near the swap as can be
+        result = self.holder.apply(read, live)
         if result.status == "unchanged" and not forced:
             return
         try:

@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import sys
+import threading
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from relay.rules import load_rules
+from relay.rules.model import Rules
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 
 SAMPLES = Path(__file__).resolve().parents[2] / "rules"
@@ -256,6 +258,24 @@ async def test_live_members_are_not_read_while_nothing_changed(folder: Path) -> 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+async def test_the_folder_is_read_and_checked_off_the_event_loop(folder: Path) -> None:
+    """Checking thousands of members takes about a second: the timers must not wait for it."""
+    threads: list[threading.Thread] = []
+
+    def loader(path: Path, **options: bool) -> Rules:
+        threads.append(threading.current_thread())
+        return load_rules(path, **options)
+
+    holder = RulesHolder(
+        folder, load_rules(folder, allow_placeholders=True), allow_placeholders=True, loader=loader
+    )
+    async with watching(holder) as (_, results):
+        append(folder / "members.yaml", NEW_MEMBER)
+        assert (await next_result(results)).status == "applied"
+    assert threads and threading.main_thread() not in threads
+    assert "erin" in holder.current.members  # and applied, on the loop
 
 
 async def test_a_failing_notice_does_not_stop_the_watching(folder: Path) -> None:
