@@ -163,7 +163,7 @@ class RulesWatcher:
         self._forced = False
         self._watcher: DirectoryWatcher | None = None
         self.ready = asyncio.Event()
-        """Set once the folder is being watched (tests and the daemon's start-up wait on it)."""
+        """Set once the folder is being watched and, as it was then, checked (tests wait on it)."""
 
     @property
     def mode(self) -> str | None:
@@ -181,11 +181,11 @@ class RulesWatcher:
             self.holder.path, poll_interval=self.poll_interval, use_inotify=self.use_inotify
         ) as watcher:
             self._watcher = watcher
-            self.ready.set()
             if self._forced:
                 watcher.poke()
             else:
                 await self._reload()  # an edit saved before the watch began is not missed
+            self.ready.set()
             try:
                 while True:
                     await watcher.changed()
