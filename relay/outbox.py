@@ -80,6 +80,7 @@ class OutboxSender:
         self.last_activity = clock.now()
         self.sent = 0
         self.failures = 0
+        self._delivered: list[Pending] = []  # recorded as sent in this batch, to log once
 
     def poke(self) -> None:
         """New messages were committed: try them now."""
@@ -126,17 +127,40 @@ class OutboxSender:
         return min(nxt, self.clock.now() + self.stuck_after)
 
     async def _send_batch(self, heads: list[Pending]) -> None:
+        self._delivered = []
         batches = together(heads)
-        if len(batches) == 1:  # the usual case: no tasks to make
-            await self._send_together(batches[0])
-            return
-        gate = asyncio.Semaphore(CONCURRENCY)
+        try:
+            if len(batches) == 1:  # the usual case: no tasks to make
+                await self._send_together(batches[0])
+                return
+            gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(batch: list[Pending]) -> None:
-            async with gate:
-                await self._send_together(batch)
+            async def one(batch: list[Pending]) -> None:
+                async with gate:
+                    await self._send_together(batch)
 
-        await asyncio.gather(*(one(b) for b in batches))
+            await asyncio.gather(*(one(b) for b in batches))
+        finally:
+            self._log_delivered()
+
+    def _log_delivered(self) -> None:
+        """One line per purpose for what this batch delivered (after downtime a batch may hold
+        dozens of alerts: a line each was a seventh of the sender's time). Alerts and notices
+        to the journal; the replies to every message only when debugging."""
+        by_purpose: dict[str, list[Pending]] = {}
+        for message in self._delivered:
+            by_purpose.setdefault(message.purpose, []).append(message)
+        self._delivered = []
+        for purpose, messages in by_purpose.items():
+            first = min(messages, key=lambda m: m.id)
+            log.log(
+                logging.DEBUG if purpose == "reply" else logging.INFO,
+                "sent %s #%d%s (try %d)",
+                purpose,
+                first.id,
+                f" and {len(messages) - 1} more" if len(messages) > 1 else "",
+                first.attempts + 1,
+            )
 
     async def _send_together(self, batch: list[Pending]) -> None:
         """One request for the same text to several people (an SOS to 50 is one send, not 50).
@@ -189,19 +213,9 @@ class OutboxSender:
             tries.append(Tried(message.id, retry_at, error=failure))
             failures.append((message, failure, retry_at))
         await self.repo.record(tries)
-        sent = len(results) - len(failures)
-        self.sent += sent
-        if sent:
-            first = results[0][0]
-            # Alerts and notices to the journal; the replies to every message only when debugging.
-            log.log(
-                logging.DEBUG if first.purpose == "reply" else logging.INFO,
-                "sent %s #%d%s (try %d)",
-                first.purpose,
-                first.id,
-                f" and {sent - 1} more" if sent > 1 else "",
-                first.attempts + 1,
-            )
+        failed = {message.id for message, _, _ in failures}
+        self._delivered.extend(m for m, _ in results if m.id not in failed)  # logged per batch
+        self.sent += len(results) - len(failures)
         for message, failure, retry_at in failures:
             self.failures += 1
             if self.on_failed is not None and message.purpose == "alert":

@@ -25,7 +25,6 @@ Errors (`TamperedError`) name only the table and column, never contents, keys or
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -214,13 +213,13 @@ class Sealer:
                 raise ValueError("lookup: purpose must be a short lower-case label")
             key = _hkdf(self._lookup_root, purpose.encode("ascii"))
             self._lookup_keys[purpose] = key
-        return hmac.new(key, _utf8(value), hashlib.sha256).digest()
+        return hmac.digest(key, _utf8(value), "sha256")
 
     def dedupe_tag(self, value: str) -> bytes:
         """A keyed HMAC-SHA256 tag (32 bytes) for inbound de-duplication, e.g. of
         ``f"{sender_uuid}:{timestamp}"``, so the dedupe table holds no sender identifiers.
         """
-        return hmac.new(self._dedupe_key, _utf8(value), hashlib.sha256).digest()
+        return hmac.digest(self._dedupe_key, _utf8(value), "sha256")
 
     # -- signing ----------------------------------------------------------------------------------
 

@@ -103,9 +103,13 @@ class OutboxRepo:
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
         self.sealer = sealer
+        self._tags: dict[str, bytes] = {}  # HMACs of addresses: members, groups, contacts
 
     def _tag(self, address: str) -> bytes:
-        return self.sealer.lookup(address, purpose="outbox-recipient")
+        tag = self._tags.get(address)
+        if tag is None:
+            tag = self._tags[address] = self.sealer.lookup(address, purpose="outbox-recipient")
+        return tag
 
     async def add(self, conn: aiosqlite.Connection, item: Queued, now: datetime) -> None:
         """Queue inside the caller's transaction."""
