@@ -139,6 +139,7 @@ def _open(cache_file: Path, sealer: Sealer, aad: str) -> Rules | None:
 def _write(cache_file: Path, sealer: Sealer, aad: str, rules: Rules) -> None:
     try:
         data = json.dumps(to_plain(rules), separators=(",", ":")).encode()
+        cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a first start
         write_private_file(cache_file, sealer.seal(data, aad=aad), overwrite=True)
     except (OSError, TypeError, ValueError) as exc:
         # Only the next start is slower; say so without the path's contents.

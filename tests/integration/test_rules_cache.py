@@ -140,3 +140,12 @@ def test_discard_removes_the_copy(folder: Path, tmp_path: Path, sealer: Sealer) 
     compiled.discard(cache)
     assert not cache.exists()
     compiled.discard(cache)  # twice is fine
+
+
+def test_a_first_start_makes_the_data_directory_owner_only(
+    folder: Path, tmp_path: Path, sealer: Sealer
+) -> None:
+    cache = tmp_path / "data" / "rules.cache"  # the key came from elsewhere (a credential)
+    load_rules_cached(folder, cache, sealer, allow_placeholders=True)
+    assert cache.exists()
+    assert stat.S_IMODE(cache.parent.stat().st_mode) & 0o077 == 0
