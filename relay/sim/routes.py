@@ -138,13 +138,16 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
             hanging = hang is not None and event is hang[0]
             if hanging:
                 sim.hang_changed(+1)
+            sim.held_changed(+1)
             try:
                 killed = await _wait_or_killed(event, cap, sim.kill_event)
+                if killed:
+                    sim.record_sent(_unanswered(parsed, checked))
             finally:
                 if hanging:
                     sim.hang_changed(-1)
+                sim.held_changed(-1)
             if killed:
-                sim.record_sent(_unanswered(parsed, checked))
                 return web.Response(status=500)  # written to a cut connection: nobody reads it
         answer = sim.decider.decide(parsed)
         _record(sim, request, parsed, answer, checked)

@@ -13,6 +13,7 @@ fail; ``/v2/send`` answers a JSON array. See ``relay.sim.faults`` for what "stuc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import mimetypes
 import secrets
@@ -109,6 +110,7 @@ class SignalSim:
         self._frames_dropped = 0
         self._held: list[tuple[str, str | None]] = []
         self._hanging = 0
+        self._in_signal_cli = 0  # sends held by latency or a hang: signal-cli still working on them
         self.requests: Counter[str] = Counter()
         self._changed = asyncio.Event()
         self._kill = asyncio.Event()  # set while connections are refused or after stop
@@ -141,6 +143,10 @@ class SignalSim:
         """Stop like a killed container: every connection is cut, hung sends are lost."""
         self._kill.set()
         self.faults.release_hung()
+        # The held sends see the kill and record themselves as lost before their connections go
+        # (a cut connection may not let their handler run again).
+        with contextlib.suppress(TimeoutError):
+            await self._wait_until(lambda: True if self._in_signal_cli == 0 else None, 1.0)
         self._abort_connections()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -620,6 +626,14 @@ class SignalSim:
     def hang_changed(self, delta: int) -> None:
         self._hanging += delta
         self._bump()
+
+    def held_changed(self, delta: int) -> None:
+        self._in_signal_cli += delta
+        self._bump()
+
+    async def wait_for_held(self, count: int = 1, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until at least ``count`` sends are held (by latency or a hang) inside "signal-cli"."""
+        await self._wait_until(lambda: True if self._in_signal_cli >= count else None, timeout)
 
     async def wait_for_hanging(self, count: int = 1, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Until at least ``count`` sends are hanging (the client is waiting on them)."""

@@ -148,10 +148,12 @@ async def test_network_failure_for_one_group_member(
 
 async def test_latency_and_a_client_timeout(sim: SignalSim) -> None:
     sim.faults.latency_ms = 60_000
-    timeout = aiohttp.ClientTimeout(total=0.2)
+    timeout = aiohttp.ClientTimeout(total=1.0)
     async with aiohttp.ClientSession(timeout=timeout) as session:
+        sending = asyncio.ensure_future(send(session, sim, [ALICE]))
+        await sim.wait_for_held()  # signal-cli has it (on a busy machine, not at once)
         with pytest.raises(TimeoutError):
-            await send(session, sim, [ALICE])
+            await sending
     assert sim.sent == []  # still "in signal-cli"
     await sim.stop()  # the container dies: the slow send is lost, never delivered
     assert [(s.status, s.delivered) for s in sim.sent] == [(None, False)]
@@ -159,9 +161,11 @@ async def test_latency_and_a_client_timeout(sim: SignalSim) -> None:
 
 async def test_hung_send_is_cut_by_the_client_then_delivered_late(sim: SignalSim) -> None:
     sim.faults.hang_sends()
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.2)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
+        sending = asyncio.ensure_future(send(session, sim, [ALICE], "ALERT"))
+        await sim.wait_for_hanging()  # signal-cli has it (on a busy machine, not at once)
         with pytest.raises(TimeoutError):
-            await send(session, sim, [ALICE], "ALERT")
+            await sending
     assert sim.sent == []
     sim.faults.clear()
     late = await sim.wait_for_sent()
