@@ -70,17 +70,21 @@ class Database:
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path)
-        await db._configure()
-        await db._migrate()
+        try:
+            await db._configure()
+            await db._migrate()
+        except BaseException:
+            await conn.close()  # a refused schema must not leave its thread behind
+            raise
         return db
 
     async def _configure(self) -> None:
         for pragma in (
             "PRAGMA journal_mode=WAL",
-            # NORMAL, and `sync()` before anything is sent: group commit. A check-in is only
+            # NORMAL, and a flush before anything is sent: group commit. A check-in is only
             # confirmed to her after its deadline is on disk, and power loss on a Pi without a
-            # UPS is an ordinary event — so the outbox sender calls `sync()` (one fsync of the
-            # WAL, covering every commit so far) before it hands any message over. A commit
+            # UPS is an ordinary event — so nothing is handed to the sender before one
+            # fdatasync of the WAL covers its commit (`synced_read`, `write_then`). A commit
             # survives kill -9 as soon as it returns (it is in the OS's cache); what power loss
             # can take is only what nobody was told yet. One fsync per batch of sends instead
             # of one per commit: with FULL, 500 messages/s meant 1,000 fsyncs/s (bench/).
