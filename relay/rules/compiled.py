@@ -37,35 +37,28 @@ import relay
 from relay.core.policy import Timings
 from relay.crypto.files import write_private_file
 from relay.crypto.seal import Sealer, TamperedError
+from relay.rules import model
 from relay.rules.issues import RuleIssue
 from relay.rules.loader import fingerprint, load_rules
-from relay.rules.model import (
-    Circle,
-    Contact,
-    DirectoryEntry,
-    Member,
-    ReportPolicy,
-    Retention,
-    Rules,
-    TierSpec,
-)
+from relay.rules.model import Rules
 
 log = logging.getLogger(__name__)
 
 CACHE_NAME = "rules.cache"
 FORMAT = 1
 
+# Every value type a `Rules` holds, by name: the JSON form names them, and nothing else decodes.
 _TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
-        Member,
-        Circle,
-        Contact,
-        DirectoryEntry,
-        ReportPolicy,
-        Retention,
+        model.Member,
+        model.Circle,
+        model.Contact,
+        model.DirectoryEntry,
+        model.ReportPolicy,
+        model.Retention,
+        model.TierSpec,
         RuleIssue,
-        TierSpec,
         Timings,
     )
 }
