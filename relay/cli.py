@@ -180,7 +180,7 @@ def _prepare(config_path: Path) -> Relay | int:
     from relay.crypto.seal import Sealer
     from relay.daemon import Relay
     from relay.logs import setup_logging
-    from relay.rules import RulesInvalid, load_rules
+    from relay.rules import RulesInvalid
     from relay.rules.compiled import CACHE_NAME, load_rules_cached
 
     try:
@@ -197,19 +197,13 @@ def _prepare(config_path: Path) -> Relay | int:
     except KeyProblem as exc:
         key_problem = exc  # the rules' own errors are reported first, as they always were
     try:
-        if sealer is None:
-            rules = load_rules(
-                config.rules_dir, allow_placeholders=config.allow_placeholder_numbers
-            )
-            loaded_from = None
-        else:
-            # The rules that loaded last time, when nothing they depend on changed (sealed).
-            rules, loaded_from = load_rules_cached(
-                config.rules_dir,
-                config.data_dir / CACHE_NAME,
-                sealer,
-                allow_placeholders=config.allow_placeholder_numbers,
-            )
+        # The rules that loaded last time, when nothing they depend on changed (sealed).
+        rules, loaded_from = load_rules_cached(
+            config.rules_dir,
+            config.data_dir / CACHE_NAME,
+            sealer,
+            allow_placeholders=config.allow_placeholder_numbers,
+        )
     except RulesInvalid as exc:
         for rule_issue in exc.issues:
             _error(str(rule_issue))
@@ -221,7 +215,7 @@ def _prepare(config_path: Path) -> Relay | int:
     if probe_to is not None and not probe_to.startswith("+") and probe_to not in rules.members:
         _error(f"{config_path}: canary.to: '{probe_to}' is not a member in the rules")
         return EXIT_CONFIG
-    if key_problem is not None or sealer is None:
+    if sealer is None:
         _error(str(key_problem))
         return EXIT_KEY
     return Relay(config=config, rules=rules, sealer=sealer, rules_loaded_from=loaded_from)

@@ -402,20 +402,20 @@ class Engine:
         now: datetime,
         conn: sqlite3.Connection,
     ) -> Outcome:
-        tag, alias = plain.tag, plain.member.alias
-        if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
+        tag, alias, intent = plain.tag, plain.member.alias, plain.intent
+        seen, own_rows, alert_rows = self._lookup(alias, tag, intent is not None, conn)
+        if seen:
             plain.repeated = True
             return None
-        live = self.watches.opened_here(conn, self.watches.live_rows(conn, alias))
+        live = self.watches.opened_here(conn, own_rows)
         own = live[0] if live else None
-        intent = plain.intent
         if intent is None and plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             what = _change(plain.event)
             decision = on_mark(own, what, now) if own is not None else Decision()
         elif intent is None:
             decision = Decision()
         else:
-            alerts = self.watches.opened_here(conn, self.watches.alert_rows(conn))
+            alerts = self.watches.opened_here(conn, alert_rows)
             decision = on_message(
                 context,
                 alias,
@@ -425,11 +425,28 @@ class Engine:
                 now,
                 new_row_key(),
             )
-            if notice is not None:
-                line = self.catalog.text(plain.member.language, notice)
-                decision = with_notice(decision, alias, intent, line)
+            decision = self._noticed(decision, plain.member, intent, notice)
         rows = self._rows(decision, now, tag)
         return decision, rows.store(conn)
+
+    def _lookup(
+        self, alias: MemberAlias, tag: bytes, alerts: bool, conn: sqlite3.Connection
+    ) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
+        """Plain reads for both paths: was this envelope seen before; if not, her live watch and
+        (when `alerts`) the live alerts she may be answering."""
+        if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
+            return True, [], []
+        live_alerts = self.watches.alert_rows(conn) if alerts else []
+        return False, self.watches.live_rows(conn, alias), live_alerts
+
+    def _noticed(
+        self, decision: Decision, member: Member, intent: intents.Intent, notice: str | None
+    ) -> Decision:
+        """Her reply with the canary's "alerts may be delayed" line, while it is degraded."""
+        if notice is None:
+            return decision
+        line = self.catalog.text(member.language, notice)
+        return with_notice(decision, member.alias, intent, line)
 
     def _seen_tag(self, event: Incoming) -> bytes:
         """The envelope's de-duplication tag (keyed: the table holds no sender)."""
@@ -508,9 +525,7 @@ class Engine:
             photos=photos,
             notices=notices,
         )
-        if self.degraded_notice is not None:
-            line = self.catalog.text(member.language, self.degraded_notice)
-            decision = with_notice(decision, member.alias, intent, line)
+        decision = self._noticed(decision, member, intent, self.degraded_notice)
         await self.apply(decision, now, seen=tag)
         # DEBUG: who wrote what kind of message when is itself sensitive, and this is per message.
         log.debug(
@@ -520,12 +535,7 @@ class Engine:
     async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
         """In one trip: was this envelope seen before, her live watch, and the live alerts."""
 
-        def read(conn: sqlite3.Connection) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
-            if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
-                return True, [], []
-            return False, self.watches.live_rows(conn, alias), self.watches.alert_rows(conn)
-
-        seen, own_rows, alert_rows = await self.db.run(read)
+        seen, own_rows, alert_rows = await self.db.run(partial(self._lookup, alias, tag, True))
         own = await self.watches.opened(own_rows)
         return seen, own[0] if own else None, await self.watches.opened(alert_rows)
 

@@ -127,7 +127,6 @@ class OutboxSender:
         return min(nxt, self.clock.now() + self.stuck_after)
 
     async def _send_batch(self, heads: list[Pending]) -> None:
-        self._delivered = []
         batches = together(heads)
         try:
             if len(batches) == 1:  # the usual case: no tasks to make

@@ -110,9 +110,7 @@ from relay.core.normalize import (
     strip_punctuation_edges,
     tokenize,
 )
-
-# libyaml when present (the same data, ten times faster: these files are read at every start).
-_YAML: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from relay.locales import SAFE_LOADER
 
 COMMANDS: Final = (
     "in",
@@ -436,7 +434,7 @@ def load_default_keywords() -> dict[str, dict[str, list[str]]]:
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
         path = entry.joinpath("keywords.yaml")
         if entry.is_dir() and path.is_file():
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML)  # noqa: S506 — a safe loader, C or Python
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 — a safe loader, C or Python
             result[entry.name] = _validate_keyword_file(entry.name, data)
     return result
 

@@ -11,8 +11,9 @@ import yaml
 
 from relay.core.render import Catalog
 
-# libyaml when present (the same data, ten times faster: these files are read at every start).
-_YAML: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when present, else PyYAML's: the same data, ten to twenty times faster.
+For every YAML file the relay reads: the catalogs and keywords here, and the rules."""
 
 
 def available_languages() -> list[str]:
@@ -46,7 +47,7 @@ def load_catalog() -> Catalog:
         table: dict[str, str] = {}
         for name in catalog_files(language):
             text = root.joinpath(language, name).read_text(encoding="utf-8")
-            raw = yaml.load(text, Loader=_YAML)  # noqa: S506 — a safe loader, C or Python
+            raw = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 — a safe loader, C or Python
             for key, value in (raw or {}).items():
                 if str(key) in table:
                     raise ValueError(f"locales/{language}/{name}: {key} is defined twice")

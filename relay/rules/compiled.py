@@ -67,22 +67,23 @@ _TYPES: dict[str, type] = {
 def load_rules_cached(
     path: Path,
     cache_file: Path,
-    sealer: Sealer,
+    sealer: Sealer | None,
     *,
     allow_placeholders: bool = False,
 ) -> tuple[Rules, str]:
     """`load_rules`, from the sealed copy when it matches; also the folder's fingerprint.
 
     Raises `RulesInvalid` exactly as `load_rules` does (a copy is only ever made of rules that
-    passed). The fingerprint is of the files as read here, for the reload watcher.
+    passed). The fingerprint is of the files as read here, for the reload watcher. Without a
+    sealer (the key could not be loaded) the rules are checked in full and nothing is kept.
     """
     folder = fingerprint(path)
     aad = _aad(folder, allow_placeholders)
-    rules = _open(cache_file, sealer, aad)
+    rules = _open(cache_file, sealer, aad) if sealer is not None else None
     if rules is not None:
         return rules, folder
     rules = load_rules(path, allow_placeholders=allow_placeholders)
-    if fingerprint(path) == folder:  # not edited while it was read: the copy matches its digest
+    if sealer is not None and fingerprint(path) == folder:  # not edited while it was read
         _write(cache_file, sealer, aad, rules)
     return rules, folder
 

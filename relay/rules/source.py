@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from relay.locales import SAFE_LOADER
 from relay.rules.issues import RuleIssue
 
 PathT = tuple[str | int, ...]
@@ -54,11 +55,7 @@ def format_path(path: PathT) -> str:
     return out
 
 
-# libyaml when present: twenty times faster, and it refuses documents nested too deeply itself.
-_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_Base):  # type: ignore[misc,valid-type]
+class _Loader(SAFE_LOADER):  # type: ignore[misc,valid-type]  # libyaml also refuses deep nesting
     """A safe loader whose only implicit types are null and merge: everything else stays text."""
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import dataclasses
 import json
 import secrets
@@ -19,6 +18,7 @@ from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
+from relay.clock import wait_any
 from relay.sim.media import pattern_png
 from relay.sim.records import SentMessage
 from relay.sim.send import NO_ACCOUNT, Answer, SendRequest, parse_body
@@ -273,14 +273,7 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
 
 async def _wait_or_killed(event: asyncio.Event, cap: float, kill: asyncio.Event) -> bool:
     """Wait for ``event`` or ``cap`` seconds; True if the connections were cut meanwhile."""
-    waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(kill.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=cap, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*waiters, return_exceptions=True)
+    await wait_any((event, kill), cap)
     return kill.is_set()
 
 

@@ -193,17 +193,6 @@ class Database:
             await self.conn.execute("COMMIT")
             self._unsynced = True
 
-    @asynccontextmanager
-    async def settled(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The connection between write transactions, for reads that must not see one half-done.
-
-        Every task shares this one connection, and a connection sees its own uncommitted rows:
-        the sender reading the outbox while a decision is being written would send a message
-        that a crash could still roll back.
-        """
-        async with self._write_lock:
-            yield self.conn
-
     async def one(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:
         """The first row of a read, in one trip to the database thread.
 

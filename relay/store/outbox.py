@@ -235,11 +235,6 @@ class OutboxRepo:
         keys = self.sealer.open_json(row["attachments"], aad=aad)
         return tuple(str(k) for k in keys) if isinstance(keys, list) else ()
 
-    async def next_attempt(self) -> datetime | None:
-        """When the earliest waiting head may be tried again (None: nothing pending)."""
-        row = await self.db.one(_NEXT_ATTEMPT)
-        return from_ms(row[0]) if row and row[0] is not None else None
-
     async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> None:
         """Move unsent messages' times by `delta` (the wall clock jumped): a retry due in a
         second stays due in a second, and "stuck for N minutes" counts real minutes."""
