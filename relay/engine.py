@@ -359,6 +359,11 @@ class Engine:
                         sender.offer(ticket, _pending(outcomes, heads, now))
             except Exception:
                 log.exception("deciding %d message(s) failed", len(run))
+                # The commit may have landed before the failure (a flush that failed): the
+                # timer reads every deadline again and the sender looks for itself, so nothing
+                # committed waits on this trip's outcome.
+                self.wake_timer()
+                self.on_queued()
                 return
         for plain, outcome in zip(run, outcomes, strict=True):
             if outcome is None:

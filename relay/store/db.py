@@ -176,8 +176,10 @@ class Database:
 
     def _synced(self, read: Work[T], conn: sqlite3.Connection) -> T:
         if self._unsynced:
-            self._unsynced = False
+            # Cleared only once the flush succeeded: after a failed one (EIO, a full disk),
+            # the next look must flush again before anything is read to be sent.
             _fsync_file(self.path.with_name(self.path.name + "-wal"))
+            self._unsynced = False
         return read(conn)
 
     @asynccontextmanager

@@ -93,3 +93,33 @@ async def test_an_alert_still_unsent_after_a_while_is_reported_to_the_admin(
         await h.to("bob", "ALERT", timeout=10)  # retried until delivered
     finally:
         await h.stop()
+
+
+async def test_a_failed_flush_after_her_commit_still_gets_her_reply_and_the_alert(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The WAL flush after her check-in's commit fails once (EIO, simulated: a disk cannot be
+    made to fail here). The check-in is committed; her reply still goes out once a flush
+    succeeds, and the alert fires on time: the timer is not left asleep past her deadline."""
+    from relay.store import db as store_db
+
+    real = store_db._fsync_file
+    failures = [OSError(5, "Input/output error")]
+    flushed_at: list[int] = []  # how many sends the simulator had seen at each good flush
+
+    def flaky(path: Path) -> None:
+        if failures:
+            raise failures.pop()
+        real(path)
+        flushed_at.append(len(harness.sim.sent))
+
+    monkeypatch.setattr(store_db, "_fsync_file", flaky)
+    await harness.says("alice", "IN 3s Hotel Rex")
+    reply = await harness.to("alice", "Checked in", timeout=3)
+    assert not failures  # the flush did fail once
+    # …and her reply left only after a flush that worked: it never promises what a power cut
+    # could take back.
+    assert any(n <= harness.sim.sent.index(reply) for n in flushed_at)
+    started = time.monotonic()
+    await harness.to("bob", "ALERT", timeout=10)
+    assert time.monotonic() - started < 8  # deadline 3 s + grace 2 s, not "never"

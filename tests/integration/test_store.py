@@ -168,3 +168,35 @@ async def test_a_unit_of_work_runs_in_the_database_thread_all_or_nothing(tmp_pat
     rows = await db.run(lambda conn: conn.execute("SELECT name FROM counters").fetchall())
     assert [r[0] for r in rows] == ["a"]  # the failed unit left nothing behind
     await db.close()
+
+
+async def test_a_failed_flush_is_tried_again_before_the_next_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the sender reads must be durable: a flush that failed leaves the commit unflushed.
+
+    The disk error is simulated (it cannot be caused here); the flushes are counted."""
+    db = await Database.open(tmp_path)
+    flushed: list[Path] = []
+    failing = [True]
+
+    def flush(path: Path) -> None:
+        if failing.pop() if failing else False:
+            raise OSError(5, "Input/output error")
+        flushed.append(path)
+
+    monkeypatch.setattr("relay.store.db._fsync_file", flush)
+    await db.write(lambda conn: conn.execute("INSERT INTO counters (name, value) VALUES ('a', 1)"))
+
+    def read(conn: sqlite3.Connection) -> list[str]:
+        return [r[0] for r in conn.execute("SELECT name FROM counters").fetchall()]
+
+    try:
+        with pytest.raises(OSError):
+            await db.synced_read(read)
+        assert await db.synced_read(read) == ["a"]
+        assert flushed == [tmp_path / f"{DB_NAME}-wal"]  # flushed on the second look
+        assert await db.synced_read(read) == ["a"]
+        assert len(flushed) == 1  # nothing new committed: no third flush
+    finally:
+        await db.close()
