@@ -44,6 +44,13 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _roll_back(conn: sqlite3.Connection) -> None:
+    """End a failed transaction. SQLite leaves it open when COMMIT itself fails (a deferred
+    constraint, a full disk): every later BEGIN would fail, and no check-in could be taken."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def _migrations() -> list[tuple[int, str]]:
     folder = resources.files("relay.store").joinpath("migrations")
     found = []
@@ -156,10 +163,10 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = work(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _roll_back(conn)
             raise
-        conn.execute("COMMIT")
         if tells:
             self._unsynced = True
         return result
@@ -189,10 +196,10 @@ class Database:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                await self.conn.execute("COMMIT")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self.run(_roll_back)
                 raise
-            await self.conn.execute("COMMIT")
             self._unsynced = True
 
     async def one(self, sql: str, params: tuple[object, ...] = ()) -> aiosqlite.Row | None:

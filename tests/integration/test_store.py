@@ -200,3 +200,36 @@ async def test_a_failed_flush_is_tried_again_before_the_next_read(
         assert len(flushed) == 1  # nothing new committed: no third flush
     finally:
         await db.close()
+
+
+async def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) -> None:
+    """SQLite keeps a transaction open when its COMMIT fails (here a deferred foreign key; on
+    a Pi, a full or failing card can do the same). Every later write would then fail with
+    "cannot start a transaction within a transaction": the relay could not take a check-in."""
+    db = await Database.open(tmp_path)
+    try:
+        await db.run(
+            lambda conn: conn.executescript(
+                "CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY);"
+                "CREATE TEMP TABLE child (id INTEGER PRIMARY KEY, parent INTEGER"
+                " REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);"
+            )
+        )
+
+        def orphan(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO counters (name, value) VALUES ('lost', 1)")
+            conn.execute("INSERT INTO child (parent) VALUES (7)")
+
+        with pytest.raises(sqlite3.IntegrityError):
+            await db.write(orphan)
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO child (parent) VALUES (8)")
+
+        await db.write(lambda c: c.execute("INSERT INTO counters (name, value) VALUES ('a', 1)"))
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO counters (name, value) VALUES ('b', 1)")
+        rows = await db.run(lambda conn: conn.execute("SELECT name FROM counters").fetchall())
+        assert sorted(r[0] for r in rows) == ["a", "b"]  # the failed ones left nothing
+    finally:
+        await db.close()
