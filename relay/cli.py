@@ -69,7 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     sim.add_argument("--number", default="+12025550100", help="the simulated relay number")
 
-    status = sub.add_parser("status", help="is the relay healthy? (signal-cli, outbox, check-ins)")
+    status = sub.add_parser(
+        "status",
+        help="is the relay healthy? (signal-cli, outbox, check-ins, end-to-end check, disk)",
+    )
     status.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
 
     link = sub.add_parser(

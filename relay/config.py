@@ -106,6 +106,19 @@ class CanarySection(_Closed):
         return SignalSection._e164(value)
 
 
+class DiskSection(_Closed):
+    """The free-space check on the data directory's disk (relay.disk)."""
+
+    low_free_mb: int = Field(
+        default=500,
+        ge=1,
+        description="tell the admin when less than this many MB are free for the data directory",
+    )
+    check_every: Duration = Field(
+        default=timedelta(minutes=30), description="how often the free space is looked at"
+    )
+
+
 class Config(_Closed):
     signal: SignalSection
     rules_dir: Path
@@ -116,6 +129,7 @@ class Config(_Closed):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     outbox: OutboxSection = OutboxSection()
     canary: CanarySection = CanarySection()
+    disk: DiskSection = DiskSection()
     allow_placeholder_numbers: bool = Field(
         default=False,
         description="accept the sample rules' made-up numbers (the demo and tests only)",

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 from relay import systemd
 from relay.attachments import AttachmentVault
@@ -25,6 +26,7 @@ from relay.config import Config
 from relay.core.commands import KeywordTable, load_default_keywords
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
+from relay.disk import DiskWatch
 from relay.engine import Engine
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.feature_set import default_features
@@ -74,6 +76,7 @@ class Relay:
     watcher: RulesWatcher | None = None
     watchdog: Watchdog | None = None
     canary: Canary | None = None
+    disk: DiskWatch | None = None
     rules_loaded_from: str | None = None  # the rules folder's fingerprint when `rules` was read
 
     async def run(self) -> int:
@@ -193,6 +196,16 @@ class Relay:
         # Finished check-ins, sent messages and expired reports go on schedule (and at start).
         self.retention = RetentionJob.for_engine(engine, self.clock)
         self._start("retention", self.retention.run)
+        self.disk = DiskWatch(
+            cfg.data_dir,
+            cfg.disk.low_free_mb,
+            cfg.disk.check_every,
+            self.clock,
+            partial(_tell_admin, engine, transport),
+        )
+        self.watchdog.disk = self.disk.report
+        self.disk.on_change = self.watchdog.refresh
+        self._start("disk", self.disk.run)
         if overdue:
             await engine.notify_admin("relay_started_late", count=overdue)
         systemd.notify("READY=1", "STATUS=relaying")
@@ -297,3 +310,21 @@ class Relay:
             if task.done():
                 return name
         return None
+
+
+async def _tell_admin(
+    engine: Engine, transport: SignalTransport, key: str, **params: object
+) -> None:
+    """A notice through the outbox; straight to signal-cli-rest-api when the database cannot
+    take it (a full disk stops every write: this notice is the one that must get out without)."""
+    try:
+        await engine.notify_admin(key, **params)
+    except sqlite3.Error:
+        notice = engine.admin_notice(key, **params)
+        address = engine.address(notice.to) if notice is not None else None
+        if notice is None or address is None:
+            raise
+        log.warning("the database refused a notice; sending it to the admin directly")
+        outcome = await transport.send([address], notice.text)
+        if not outcome.ok:
+            raise RuntimeError(f"the direct notice failed ({outcome.failure})") from None

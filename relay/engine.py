@@ -732,12 +732,18 @@ class Engine:
     # --- the admin -------------------------------------------------------------------------------
 
     async def notify_admin(self, key: str, **params: object) -> None:
+        notice = self.admin_notice(key, **params)
+        if notice is not None:
+            await self.apply(Decision(messages=(notice,)), self.clock.now())
+
+    def admin_notice(self, key: str, **params: object) -> Outgoing | None:
+        """The catalog's `key` for the admin, in her language (None: no admin configured)."""
         if self.admin is None:
-            return
+            return None
         to = Recipient(RecipientKind.MEMBER, self.admin, self.admin)
         language = self.context.policy.member(self.admin)
         text = self.catalog.text(language.language if language else "en", key, **params)
-        await self.apply(Decision(messages=(Outgoing(to, text, Purpose.NOTICE),)), self.clock.now())
+        return Outgoing(to, text, Purpose.NOTICE)
 
     async def alert_failed(self, message: Pending, failure: str) -> None:
         """The outbox could not deliver an alert: if no retry will fix it soon, escalate now."""

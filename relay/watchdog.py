@@ -132,6 +132,7 @@ class Watchdog:
     data_dir: Path
     clock: Clock
     canary: Callable[[], CanaryReport | None] = lambda: None
+    disk: Callable[[], dict[str, object] | None] = lambda: None  # relay.disk: free MB, low?
     problem: str | None = None
     open_since: datetime | None = None
     _written: str | None = None
@@ -212,6 +213,7 @@ class Watchdog:
                 "since": _minute(self.open_since),
             },
             "canary": canary,
+            "disk": self.disk(),
             "stalled": self.problem,
         }
 
@@ -265,4 +267,11 @@ def report_status_file(data_dir: Path, out: TextIO) -> bool:
         out.write(f"end-to-end check: ok, delivery last proved {canary.get('last_ok_at')} UTC\n")
     else:
         out.write("end-to-end check: no verdict yet\n")
+    disk = data.get("disk")
+    if isinstance(disk, dict) and isinstance(disk.get("free_mb"), int):
+        if disk.get("low"):
+            healthy = False
+            out.write(f"disk: LOW — {disk['free_mb']} MB free for the data directory\n")
+        else:
+            out.write(f"disk: {disk['free_mb']} MB free\n")
     return healthy
