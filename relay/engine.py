@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -40,7 +40,7 @@ from relay.features import Feature, FeatureContext, Write
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
-from relay.store.db import Database
+from relay.store.db import Database, FlushFailed
 from relay.store.outbox import OutboxRepo, Pending, Queued
 from relay.store.times import to_ms
 from relay.store.watches import WatchRepo
@@ -314,6 +314,9 @@ class Engine:
                 await self.handle(event)
             except Exception:
                 log.exception("handling an event failed")
+                member = self.identify(event) if isinstance(event, Incoming) else None
+                if member is not None:
+                    await self.not_saved([member])
         if run:
             await self._decide_plain(run)
 
@@ -339,6 +342,7 @@ class Engine:
         return _Plain(member, event, intent)
 
     async def _decide_plain(self, run: list[_Plain]) -> None:
+        outcomes: list[Outcome] | None = None
         async with self.lock:
             await self.follow_clock()
             now = self.clock.now()
@@ -354,25 +358,36 @@ class Engine:
                 else:
                     # Her reply needs no look of the sender's: the same trip makes the commit
                     # durable and finds which of its messages are first in their queues.
-                    outcomes, heads = await self.db.write_then(work, _heads)
+                    decided, heads = await self.db.write_then(work, _heads)
                     if heads:
-                        sender.offer(ticket, _pending(outcomes, heads, now))
-            except Exception:
-                log.exception("deciding %d message(s) failed", len(run))
-                # The commit may have landed before the failure (a flush that failed): the
-                # timer reads every deadline again and the sender looks for itself, so nothing
-                # committed waits on this trip's outcome.
+                        sender.offer(ticket, _pending(decided, heads, now))
+                    outcomes = decided
+            except FlushFailed:
+                # Committed; only the disk's confirmation failed. The timer reads every
+                # deadline again and the sender looks for itself (flushing again first), so
+                # nothing committed waits on this trip's outcome.
+                log.error("%d message(s) saved, but the disk did not confirm it", len(run))
                 self.wake_timer()
                 self.on_queued()
                 return
+            except Exception:
+                log.exception("deciding %d message(s) failed", len(run))
+        if outcomes is None:  # rolled back: none of them was saved (told outside the lock)
+            await self.not_saved([plain.member for plain in run])
+            return
+        unsaved = []
         for plain, outcome in zip(run, outcomes, strict=True):
             if outcome is None:
                 if plain.repeated:
                     self._log_plain(plain, Decision())
+                else:
+                    unsaved.append(plain.member)  # her event failed alone (logged)
                 continue
             decision, written = outcome
             self._applied(decision, len(written))
             self._log_plain(plain, decision)
+        if unsaved:
+            await self.not_saved(unsaved)
 
     def _decide_in_thread(
         self,
@@ -433,6 +448,31 @@ class Engine:
             decision = self._noticed(decision, plain.member, intent, notice)
         rows = self._rows(decision, now, tag)
         return decision, rows.store(conn)
+
+    async def not_saved(self, members: Iterable[Member]) -> None:
+        """Tell each that her message was not saved, straight through Signal: the database
+        just failed her, and silence would let her believe a check-in is running."""
+        send = self.sender.send if self.sender is not None else None
+        for member in {m.alias: m for m in members}.values():
+            address = self.known_numbers.get(member.alias)
+            if send is None or address is None:
+                continue
+            text = self.catalog.text(member.language, "not_saved")
+            try:
+                outcome = await send([address], text, [])
+            except Exception as exc:  # noqa: BLE001 — best effort; the failure is logged above
+                log.warning(
+                    "could not tell %s her message was not saved (%s)",
+                    member.alias,
+                    type(exc).__name__,
+                )
+                continue
+            if not outcome.ok:
+                log.warning(
+                    "could not tell %s her message was not saved (%s)",
+                    member.alias,
+                    outcome.failure,
+                )
 
     def _lookup(
         self, alias: MemberAlias, tag: bytes, alerts: bool, conn: sqlite3.Connection

@@ -30,6 +30,11 @@ class SchemaTooNew(Exception):
     """The database was written by a newer peer-relay; refuse rather than guess."""
 
 
+class FlushFailed(OSError):
+    """Committed, but flushing the WAL to the disk failed: nothing read after it may be sent
+    until a later flush succeeds (the next `synced_read` tries again)."""
+
+
 def _fsync_file(path: Path) -> None:
     """Flush a file's data to the disk. fdatasync where there is one, as SQLite itself does:
     it skips the timestamps (a journal commit of its own on ext4), and still writes a changed
@@ -185,7 +190,10 @@ class Database:
         if self._unsynced:
             # Cleared only once the flush succeeded: after a failed one (EIO, a full disk),
             # the next look must flush again before anything is read to be sent.
-            _fsync_file(self.path.with_name(self.path.name + "-wal"))
+            try:
+                _fsync_file(self.path.with_name(self.path.name + "-wal"))
+            except OSError as exc:
+                raise FlushFailed(exc.errno, "flushing the WAL failed") from None
             self._unsynced = False
         return read(conn)
 
