@@ -213,12 +213,8 @@ class Rules:
 
     def member_by_number(self, number: str) -> Member | None:
         """The member with this number, however it is formatted; None for a stranger."""
-        # Signal writes numbers in E.164, the form the rules keep: found without phonenumbers
-        # (about 60 µs a message, for members whose rules give no uuid).
-        alias = self._by_number.get(number)
-        if alias is None:
-            normalised = normalise_number(number)
-            alias = self._by_number.get(normalised) if normalised is not None else None
+        normalised = normalise_number(number)
+        alias = self._by_number.get(normalised) if normalised is not None else None
         return self.members[alias] if alias is not None else None
 
     def member_by_uuid(self, uuid: str) -> Member | None:
