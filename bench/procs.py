@@ -109,9 +109,16 @@ class Child:
 
 
 def spawn(
-    name: str, args: list[str], log_path: Path, *, pin: bool = True, prefix: tuple[str, ...] = ()
+    name: str,
+    args: list[str],
+    log_path: Path,
+    *,
+    pin: bool = True,
+    prefix: tuple[str, ...] = (),
+    repo: Path = REPO,
 ) -> Child:
-    """`python <args>` with output to `log_path`, pinned to `child_core()` when `pin`."""
+    """`python <args>` in `repo` (its `relay/` is the one imported) with output to `log_path`,
+    pinned to `child_core()` when `pin`."""
     core = child_core() if pin else None
     log = log_path.open("ab")
     started = time.perf_counter()
@@ -121,7 +128,7 @@ def spawn(
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
-            cwd=REPO,
+            cwd=repo,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
             start_new_session=bool(prefix),  # a profiled child stops with its profiler
@@ -131,7 +138,7 @@ def spawn(
     return Child(name, proc, log_path, started)
 
 
-def relay(config: Path, log_path: Path, *, pin: bool = True) -> Child:
+def relay(config: Path, log_path: Path, *, pin: bool = True, repo: Path = REPO) -> Child:
     args = ["-m", "relay", "run", "--config", str(config)]
     profile = os.environ.get("BENCH_PROFILE")
     if profile:
@@ -139,10 +146,10 @@ def relay(config: Path, log_path: Path, *, pin: bool = True) -> Child:
         out = Path(profile) / f"{log_path.stem}.{time.time_ns()}.txt"
         spy = str(Path(sys.executable).with_name("py-spy"))
         record = (spy, "record", "--gil", "--format", "raw", "-r", "500", "-o", str(out), "--")
-        child = spawn("relay", args, log_path, pin=pin, prefix=record)
+        child = spawn("relay", args, log_path, pin=pin, prefix=record, repo=repo)
         child.stop_signal = signal.SIGINT
         return child
-    return spawn("relay", args, log_path, pin=pin)
+    return spawn("relay", args, log_path, pin=pin, repo=repo)
 
 
 def echo_bot(service: str, number: str, log_path: Path, *, pin: bool = True) -> Child:

@@ -39,3 +39,30 @@ def test_quick_benchmark_prints_every_figure(tmp_path: Path) -> None:
         assert figure["rows"], figure["name"]
         for row in figure["rows"]:
             assert not math.isnan(row["relay"]), (figure["name"], row["metric"])
+
+
+@pytest.mark.slow
+def test_ab_compares_two_trees(tmp_path: Path) -> None:
+    """`python -m bench.ab`: both trees' relays answer, and a tree without relay/ is refused."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ab", str(REPO), str(REPO), "--samples", "10"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("A ") and "p50 " in lines[0] and "nan" not in lines[0]
+    assert lines[1].startswith("B ") and "p50 " in lines[1] and "nan" not in lines[1]
+    assert "B − A at p50: " in lines[2] and "of 10 pairs" in lines[2]
+    refused = subprocess.run(
+        [sys.executable, "-m", "bench.ab", str(tmp_path), str(REPO)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2 and "holds no relay/ package" in refused.stderr
