@@ -114,7 +114,8 @@ class _Builder:
         self.messages.append(Outgoing(to, text, purpose, watch.id if watch else None, attachments))
 
     def clock(self, moment: datetime, to: Recipient) -> str:
-        return clock(moment, self.zone(to), self.now)
+        weekdays = self.ctx.catalog.weekdays(self.language(to))
+        return clock(moment, self.zone(to), self.now, weekdays)
 
     def done(self) -> Decision:
         return Decision(tuple(self.watches), tuple(self.messages))

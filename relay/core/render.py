@@ -6,9 +6,10 @@ only fills templates, so it stays pure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 from zoneinfo import ZoneInfo
 
 FALLBACK_LANGUAGE = "en"
@@ -27,6 +28,11 @@ class Catalog:
             template = self.messages[FALLBACK_LANGUAGE][key]
         return template.format(**params)
 
+    def weekdays(self, language: str) -> tuple[str, ...]:
+        """Her language's seven short weekday names, Monday first (the ``weekdays`` key)."""
+        names = tuple(self.text(language, "weekdays").split())
+        return names if len(names) == 7 else WEEKDAYS
+
 
 def span(delta: timedelta) -> str:
     """A duration as people say it: ``40s``, ``25 min``, ``1h 30m``, ``2d 3h``."""
@@ -43,13 +49,18 @@ def span(delta: timedelta) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
-def clock(moment: datetime, zone: str, now: datetime) -> str:
-    """A wall-clock time in her zone: ``23:10``; with the weekday when it is not today."""
+WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+"""English short weekday names, Monday first (the catalogs' ``weekdays`` key, for each language)."""
+
+
+def clock(moment: datetime, zone: str, now: datetime, weekdays: Sequence[str] = WEEKDAYS) -> str:
+    """A wall-clock time in her zone: ``23:10``; with the weekday when it is not today
+    (``Tue 23:10``, in her language's `weekdays`: never the box's locale)."""
     tz = ZoneInfo(zone)
     local = moment.astimezone(tz)
     if local.date() == now.astimezone(tz).date():
-        return local.strftime("%H:%M")
-    return local.strftime("%a %H:%M")
+        return f"{local:%H:%M}"
+    return f"{weekdays[local.weekday()]} {local:%H:%M}"
 
 
 def display(alias: str | None) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay.locales import available_languages
+from relay.core.render import WEEKDAYS, Catalog
+from relay.locales import available_languages, load_catalog
 from tests.catalog_checks import (
     catalog_problems,
     read_messages,
@@ -152,3 +153,16 @@ def test_checker_finds_lost_emoji_and_non_text() -> None:
         "checkout: emoji ['💜'] missing",
         "n: not a text but int",
     ]
+
+
+@pytest.mark.parametrize("language", available_languages())
+def test_seven_distinct_weekday_names(language: str) -> None:
+    names = load_catalog().weekdays(language)
+    assert len(names) == 7 and len(set(names)) == 7, (language, names)
+    if language != "en":
+        assert names != load_catalog().weekdays("en"), language
+
+
+def test_a_broken_weekdays_line_falls_back_to_english() -> None:
+    catalog = Catalog({"en": {"weekdays": " ".join(WEEKDAYS)}, "xx": {"weekdays": "a b"}})
+    assert catalog.weekdays("xx") == WEEKDAYS

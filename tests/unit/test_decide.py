@@ -242,3 +242,12 @@ def test_ack_with_words_that_name_nobody_answers_the_newest_alert(ctx: Context) 
     watch, _ = run_timers(ctx, watch, T0 + 95 * MIN)
     d = on_message(ctx, BOB, intents.Ack(target="on"), None, [watch], T0 + 96 * MIN, "x")
     assert d.watches[0].acked_by == BOB
+
+
+def test_a_time_on_another_day_names_the_weekday_in_her_language(ctx: Context) -> None:
+    """T0 is Thursday 20:00 in London; six hours on is Friday 02:00 — in her words, whatever
+    the box's locale says."""
+    for alias, expected in ((ALICE, "Fri 02:00"), (DANA, "vie 02:00")):
+        d = on_message(ctx, alias, intents.CheckIn(6 * 60 * MIN, None), None, [], T0, "w")
+        (reply,) = to(d, alias)
+        assert expected in reply, (alias, reply)
