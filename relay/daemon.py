@@ -12,11 +12,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import cache
 
 from relay import systemd
 from relay.attachments import AttachmentVault
@@ -201,7 +200,7 @@ class Relay:
             cfg.disk.low_free_mb,
             cfg.disk.check_every,
             self.clock,
-            partial(_tell_admin, engine, transport),
+            engine.tell_admin,
         )
         self.watchdog.disk = self.disk.report
         self.disk.on_change = self.watchdog.refresh
@@ -310,21 +309,3 @@ class Relay:
             if task.done():
                 return name
         return None
-
-
-async def _tell_admin(
-    engine: Engine, transport: SignalTransport, key: str, **params: object
-) -> None:
-    """A notice through the outbox; straight to signal-cli-rest-api when the database cannot
-    take it (a full disk stops every write: this notice is the one that must get out without)."""
-    try:
-        await engine.notify_admin(key, **params)
-    except sqlite3.Error:
-        notice = engine.admin_notice(key, **params)
-        address = engine.address(notice.to) if notice is not None else None
-        if notice is None or address is None:
-            raise
-        log.warning("the database refused a notice; sending it to the admin directly")
-        outcome = await transport.send([address], notice.text)
-        if not outcome.ok:
-            raise RuntimeError(f"the direct notice failed ({outcome.failure})") from None

@@ -452,27 +452,27 @@ class Engine:
     async def not_saved(self, members: Iterable[Member]) -> None:
         """Tell each that her message was not saved, straight through Signal: the database
         just failed her, and silence would let her believe a check-in is running."""
-        send = self.sender.send if self.sender is not None else None
         for member in {m.alias: m for m in members}.values():
-            address = self.known_numbers.get(member.alias)
-            if send is None or address is None:
-                continue
             text = self.catalog.text(member.language, "not_saved")
             try:
-                outcome = await send([address], text, [])
+                failure = await self.send_now(
+                    Outgoing(Recipient.member(member.alias), text, Purpose.REPLY)
+                )
             except Exception as exc:  # noqa: BLE001 — best effort; the failure is logged above
+                failure = type(exc).__name__
+            if failure is not None:
                 log.warning(
-                    "could not tell %s her message was not saved (%s)",
-                    member.alias,
-                    type(exc).__name__,
+                    "could not tell %s her message was not saved (%s)", member.alias, failure
                 )
-                continue
-            if not outcome.ok:
-                log.warning(
-                    "could not tell %s her message was not saved (%s)",
-                    member.alias,
-                    outcome.failure,
-                )
+
+    async def send_now(self, message: Outgoing) -> str | None:
+        """`message` straight through Signal, past the outbox, for when the database cannot take
+        it: best effort, never retried. None once signal-cli accepted it, else why not."""
+        address = self.address(message.to)
+        if self.sender is None or address is None:
+            return "no sender or address"
+        outcome = await self.sender.send([address], message.text, [])
+        return None if outcome.ok else outcome.failure or "unknown"
 
     def _lookup(
         self, alias: MemberAlias, tag: bytes, alerts: bool, conn: sqlite3.Connection
@@ -775,6 +775,20 @@ class Engine:
         notice = self.admin_notice(key, **params)
         if notice is not None:
             await self.apply(Decision(messages=(notice,)), self.clock.now())
+
+    async def tell_admin(self, key: str, **params: object) -> None:
+        """`notify_admin`; straight through Signal when the database refuses the notice (a full
+        disk stops every write: this notice is the one that must get out without it)."""
+        try:
+            await self.notify_admin(key, **params)
+        except sqlite3.Error:
+            notice = self.admin_notice(key, **params)
+            if notice is None:
+                raise
+            log.warning("the database refused a notice; sending it to the admin directly")
+            failure = await self.send_now(notice)
+            if failure is not None:
+                raise RuntimeError(f"the direct notice failed ({failure})") from None
 
     def admin_notice(self, key: str, **params: object) -> Outgoing | None:
         """The catalog's `key` for the admin, in her language (None: no admin configured)."""

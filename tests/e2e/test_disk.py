@@ -8,11 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from relay.daemon import _tell_admin
 from relay.exitcodes import EXIT_CHECK_FAILED
-from relay.signal.transport import SignalTransport
 from relay.sim import SignalSim
-from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
+from tests.e2e.conftest import NUMBERS, Harness, write_env
 
 NO_DISK_IS_THIS_BIG = 10**9  # MB: whatever this machine has free, it is less
 
@@ -72,12 +70,10 @@ async def test_when_the_database_refuses_the_notice_it_goes_to_the_admin_directl
     relay = harness.relay
     assert relay is not None and relay.engine is not None
     await relay.engine.db.conn.execute("PRAGMA query_only = ON")
-    transport = SignalTransport(harness.sim.service, RELAY_NUMBER, timeout=3)
     try:
         since = len(harness.sim.sent)
-        await _tell_admin(relay.engine, transport, "disk_low", free=12, low=500)
+        await relay.engine.tell_admin("disk_low", free=12, low=500)
         sent = await harness.to("dana", "12 MB left", since=since)
         assert sent.recipients == [NUMBERS["dana"]]
     finally:
         await relay.engine.db.conn.execute("PRAGMA query_only = OFF")
-        await transport.close()
