@@ -162,6 +162,7 @@ class Relay:
             on_stuck=engine.report_stuck,
             attach=vault.as_data_uri,
             on_failed=engine.alert_failed,
+            on_reached=engine.reached,
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender

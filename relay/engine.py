@@ -34,6 +34,7 @@ from relay.core.decide import (
 )
 from relay.core.render import Catalog, display, span
 from relay.core.state import Phase, Recipient, RecipientKind, Watch
+from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import Feature, FeatureContext, Write
@@ -196,6 +197,9 @@ class Engine:
         # catalog key's line is added to check-in replies ("alerts may be delayed").
         self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
         self.degraded_notice: str | None = None
+        # Addresses signal-cli said no retry soon reaches (→ failure class); cleared by a send
+        # that gets through. The core names nobody unreachable as "watching" her.
+        self.unreachable: dict[str, str] = {}
         self.use_rules(rules)
 
     def add_feature(self, feature: Feature) -> None:
@@ -219,11 +223,37 @@ class Engine:
         self.rules = rules
         for alias, member in rules.members.items():
             self.known_numbers[alias] = member.number
+        self._policy = RulesPolicy(rules, self.timezone, rules_for=self.rules_for)
+        self._set_context()
+
+    def _set_context(self) -> None:
+        gone = frozenset(
+            Recipient.member(alias)
+            for alias, number in self.known_numbers.items()
+            if number in self.unreachable
+        ) | frozenset(Recipient(RecipientKind.OUTSIDE, a) for a in self.unreachable)
         self.context = Context(
-            policy=RulesPolicy(rules, self.timezone, rules_for=self.rules_for),
+            policy=self._policy,
             catalog=self.catalog,
             default_timezone=self.timezone,
+            admin=self.admin,
+            unreachable=gone,
         )
+
+    def mark_unreachable(self, address: str, failure: str) -> None:
+        """signal-cli said a send to `address` cannot get through soon: nobody is told that
+        person is watching until a send to them works again (`reached`)."""
+        if self.unreachable.get(address) != failure:
+            self.unreachable[address] = failure
+            self._set_context()
+
+    def reached(self, addresses: Iterable[str]) -> None:
+        """Sends to `addresses` got through: they are reachable again."""
+        back = [a for a in addresses if a in self.unreachable]
+        for address in back:
+            del self.unreachable[address]
+        if back:
+            self._set_context()
 
     def identify(self, event: Incoming | UntrustedIdentity) -> Member | None:
         member = None
@@ -441,9 +471,10 @@ class Engine:
                 alias,
                 intent,
                 own,
-                self.watches.alerted_in(alerts, alias),
+                answerable(alerts, alias, admin=alias == self.admin, group=plain.event.group_id),
                 now,
                 new_row_key(),
+                said=plain.event.text,
             )
             decision = self._noticed(decision, plain.member, intent, notice)
         rows = self._rows(decision, now, tag)
@@ -543,7 +574,7 @@ class Engine:
             await self.apply(decision, now, seen=tag)
             log.info("%s %s a message; recorded, nothing cancelled", member.alias, what)
             return
-        intent = await self._intent(member, event)
+        intent, pointer = await self._intent(member, event)
         if intent is None:
             await self._discard_photos(event)
             await self.apply(Decision(), now, seen=tag)
@@ -559,16 +590,19 @@ class Engine:
         notices: tuple[str, ...] = ()
         if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
             notices = await self.screener(member, intent.text, now)
+        admin = member.alias == self.admin
         decision = on_message(
             self.context,
             member.alias,
             intent,
             own,
-            self.watches.alerted_in(alerts, member.alias),
+            answerable(alerts, member.alias, admin=admin, group=event.group_id),
             now,
             new_row_key(),
             photos=photos,
             notices=notices,
+            pointer=pointer,
+            said=event.text,
         )
         decision = self._noticed(decision, member, intent, self.degraded_notice)
         await self.apply(decision, now, seen=tag)
@@ -606,21 +640,24 @@ class Engine:
             for ref in event.attachments:
                 await self.vault.discard(ref)
 
-    async def _intent(self, member: Member, event: Incoming) -> intents.Intent | None:
+    async def _intent(
+        self, member: Member, event: Incoming
+    ) -> tuple[intents.Intent | None, Pointer | None]:
+        """What she asks, and what her quote or reaction points at (an answer acts on that)."""
         if event.kind is IncomingKind.REACTION:
             if event.reaction_emoji in ACK_REACTIONS and not event.reaction_removed:
-                return await self._ack_for(event.reaction_target)
-            return None
+                return intents.Ack(), await self._pointer(event.reaction_target)
+            return None, None
         intent = self._words(member, event)
         quoting = event.quote_timestamp is not None
         if quoting and isinstance(intent, intents.Unknown | intents.Ack | intents.Resolved):
-            # A reply quoting an alert ("on my way") answers that alert, whoever else is in danger.
-            quoted = await self._ack_for(event.quote_timestamp)
-            if isinstance(quoted, intents.Ack):
-                if isinstance(intent, intents.Resolved):
-                    return intent  # RESOLVED picks the newest alert she was sent
-                return intents.Ack(target=quoted.target)
-        return _for_relay(event, intent)
+            # A reply quoting an alert ("on my way") answers that alert, whoever else is in
+            # danger; quoting anything else answers nothing (the core says so).
+            pointer = await self._pointer(event.quote_timestamp)
+            if isinstance(intent, intents.Unknown):
+                intent = intents.Ack()
+            return _for_relay(event, intent), pointer
+        return _for_relay(event, intent), None
 
     def _parse(self, member: Member, event: Incoming) -> intents.Intent | None:
         """Her text → what she asks, when neither a quote nor a reaction is involved (pure)."""
@@ -634,14 +671,13 @@ class Engine:
             checkin_secret=member.checkin_secret,
         )
 
-    async def _ack_for(self, signal_timestamp: int | None) -> intents.Intent | None:
-        if signal_timestamp is None:
-            return None
-        watch_id = await self.outbox.watch_for_signal_timestamp(signal_timestamp)
-        if watch_id is None:
-            return None
-        watch = await self.watches.get(watch_id)
-        return intents.Ack(target=watch.member) if watch is not None else None
+    async def _pointer(self, signal_timestamp: int | None) -> Pointer:
+        """The alert a quoted or reacted-to message was (any phase), or none: only the alert
+        message itself (or a repeat) points at an alert, never an all-clear or a reply."""
+        found = await self.outbox.quoted(signal_timestamp) if signal_timestamp else None
+        if found is None or found[0] is None or found[1] != Purpose.ALERT.value:
+            return Pointer(None)
+        return Pointer(await self.watches.get(found[0]))
 
     async def _stranger(self, event: Incoming) -> None:
         # Nothing about a stranger is stored but a count: no number, no text, no time.
@@ -801,7 +837,10 @@ class Engine:
 
     async def alert_failed(self, message: Pending, failure: str) -> None:
         """The outbox could not deliver an alert: if no retry will fix it soon, escalate now."""
-        if failure not in UNREACHABLE or message.attempts > 0 or message.watch_id is None:
+        if failure not in UNREACHABLE:
+            return
+        self.mark_unreachable(message.address, failure)
+        if message.attempts > 0 or message.watch_id is None:
             return
         async with self.lock:
             watch = await self.watches.get(message.watch_id)

@@ -60,9 +60,11 @@ class OutboxSender:
         on_stuck: StuckHook,
         attach: Attach | None = None,
         on_failed: FailedHook | None = None,
+        on_reached: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
+        self.on_reached = on_reached  # addresses a send just got through to
         self.repo = repo
         self.send = send
         self.clock = clock
@@ -215,6 +217,8 @@ class OutboxSender:
         failed = {message.id for message, _, _ in failures}
         self._delivered.extend(m for m, _ in results if m.id not in failed)  # logged per batch
         self.sent += len(results) - len(failures)
+        if self.on_reached is not None:
+            self.on_reached([m.address for m, _ in results if m.id not in failed])
         for message, failure, retry_at in failures:
             self.failures += 1
             if self.on_failed is not None and message.purpose == "alert":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from relay.core.policy import MemberInfo, Tier, Timings
+from relay.core.escalation import Tier
+from relay.core.policy import MemberInfo, Timings
 from relay.core.state import Kind
 from relay.core.types import MemberAlias
 from relay.rules import Rules

@@ -1,8 +1,20 @@
 """The state machine: given the watches an event touches, the event and the time, decide.
 
-`on_message` and `on_timer` return a `Decision`: the watches to store (new or changed) and the
-messages to send. They never read a clock, the database or the network; the daemon carries the
-decision out (store first, then send).
+`on_message`, `on_timer`, `on_undeliverable` and `on_mark` return a `Decision`: the watches to
+store (new or changed) and the messages to send. They never read a clock, the database or the
+network; the runtime carries the decision out (store first, then send). Every change of a watch's
+kind or phase goes through `relay.core.lifecycle`; the ladder through `relay.core.escalation`;
+which alert an answer acts on through `relay.core.targeting`.
+
+Three promises are kept here:
+
+- **Duress is sticky and silent.** Once her duress word (or OUT without her secret) has raised an
+  alert, every reply her phone gets is what it would get had she really checked out; what her
+  phone sends is forwarded to those alerted, marked as sent after the duress word; only someone
+  alerted, the admin, or ``OUT <secret>`` ends it.
+- **No false comfort.** Every "X knows" names only recipients who can be reached; when nobody can,
+  she is told at once, with whom to call (never on a duress alert: the admin is told instead).
+- **Caps are caps.** A check-in never lasts longer than ``checkin_max`` in all, however reached.
 """
 
 from __future__ import annotations
@@ -12,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from relay.core import intents
+from relay.core import escalation, intents
+from relay.core.escalation import Tier
+from relay.core.lifecycle import Event, is_open_alert, moved
 from relay.core.locations import Location, osm_link
-from relay.core.policy import MemberInfo, Policy, Tier, Timings
+from relay.core.policy import MemberInfo, Policy, Timings
 from relay.core.render import Catalog, clock, display, names, span
 from relay.core.state import (
     MAX_CLIENT_NOTES,
@@ -29,10 +43,14 @@ from relay.core.state import (
     RecipientKind,
     Watch,
 )
+from relay.core.targeting import Choice, Miss, Pointer, choose
 from relay.core.types import MemberAlias
 
 LATE_AFTER = timedelta(seconds=5)
 """A timer firing later than this says so in the alert (the relay was down or asleep)."""
+
+PINS_SHOWN = 3
+"""An alert shows her newest few locations (newest first)."""
 
 
 class Purpose(StrEnum):
@@ -62,6 +80,9 @@ class Context:
     policy: Policy
     catalog: Catalog
     default_timezone: str
+    admin: MemberAlias | None = None
+    # Recipients signal-cli said no retry soon reaches (not on Signal, changed safety number).
+    unreachable: frozenset[Recipient] = frozenset()
 
 
 @dataclass(slots=True)
@@ -117,6 +138,12 @@ class _Builder:
         weekdays = self.ctx.catalog.weekdays(self.language(to))
         return clock(moment, self.zone(to), self.now, weekdays)
 
+    def reachable(self, recipients: Sequence[Recipient]) -> list[Recipient]:
+        return escalation.reachable(recipients, self.ctx.unreachable)
+
+    def watchers(self, alias: MemberAlias, kind: Kind) -> list[Recipient]:
+        return escalation.first_watchers(self.tiers(alias, kind), self.ctx.unreachable, alias)
+
     def done(self) -> Decision:
         return Decision(tuple(self.watches), tuple(self.messages))
 
@@ -125,22 +152,13 @@ def _p(key: str, **params: object) -> tuple[str, dict[str, object]]:
     return key, params
 
 
-def _member_recipients(recipients: Sequence[Recipient]) -> list[MemberAlias]:
-    return [MemberAlias(r.address) for r in recipients if r.kind is RecipientKind.MEMBER]
-
-
-def _watchers(b: _Builder, alias: MemberAlias, kind: Kind) -> list[Recipient]:
-    """Who hears first: the first tier that reaches anyone."""
-    for tier in b.tiers(alias, kind):
-        if tier.recipients:
-            return list(tier.recipients)
-    return []
+def _label(recipients: Sequence[Recipient], none: str) -> str:
+    return names([r.label or r.address for r in recipients], none)
 
 
 def _watcher_names(b: _Builder, alias: MemberAlias, kind: Kind) -> str:
-    shown = [r.label or r.address for r in _watchers(b, alias, kind)]
     language = b.info(alias).language
-    return names(shown, b.ctx.catalog.text(language, "watchers_none"))
+    return _label(b.watchers(alias, kind), b.ctx.catalog.text(language, "watchers_none"))
 
 
 # --- member messages ---------------------------------------------------------------------------
@@ -156,15 +174,21 @@ def on_message(
     new_id: str,
     photos: tuple[str, ...] = (),
     notices: tuple[str, ...] = (),
+    pointer: Pointer | None = None,
+    said: str | None = None,
 ) -> Decision:
-    """A member's parsed message. `own` is her watch (live or draft); `answering` the live alerts
-    she was sent; `photos` the attachments she sent (vault keys); `notices` lines the engine adds
-    to her reply (screening warnings, already in her language).
+    """A member's parsed message. `own` is her watch (live or draft); `answering` the open alerts
+    she may answer (`relay.core.targeting.answerable`); `photos` the attachments she sent (vault
+    keys); `notices` lines the runtime adds to her reply (screening warnings, in her language);
+    `pointer` what her quote or reaction pointed at; `said` her text as sent (forwarded to those
+    alerted when it comes after her duress word).
 
-    Every path sends her exactly one reply, so a silent relay is noticed at once — except a duress
-    word, whose reply is exactly the OUT reply.
+    Every path sends her exactly one reply, so a silent relay is noticed at once.
     """
     b = _Builder(ctx, now)
+    if own is not None and own.kind is Kind.DURESS and own.live:
+        _under_duress(b, sender, intent, own, answering, photos, notices, pointer, said)
+        return b.done()
     me = Recipient.member(sender)
     live = own if own is not None and own.live else None
     match intent:
@@ -174,27 +198,27 @@ def on_message(
             # A secret is set and was missing: someone else may hold her phone. Her screen shows
             # the normal OUT reply; nothing closes; her buddies get a silent alert.
             _check_out_reply(b, sender, live)
-            _raise_alarm(b, sender, _mark(live, "no_secret", now), Kind.DURESS)
-        case intents.CheckOut():
-            _check_out(b, sender, live)
+            _raise_alarm(b, sender, _mark(live, "no_secret", now), Event.DURESS)
+        case intents.CheckOut(verified=verified):
+            _check_out(b, sender, live, Event.OUT_SECRET if verified else Event.OUT)
         case intents.Extend(duration=duration, location=location):
             _extend(b, sender, live, duration, _pin(location, now))
         case intents.Ack(target=target):
-            _ack(b, sender, answering, target)
+            _answer(b, sender, answering, pointer, target, resolve=False)
         case intents.Resolved():
-            _resolve(b, sender, answering)
+            _answer(b, sender, answering, pointer, None, resolve=True)
         case intents.Status():
             _status(b, sender, own, answering)
-        case intents.Help():
-            b.send(me, Purpose.REPLY, _p("help"))
         case intents.Sos(note=note, location=location):
-            watch = _gather(b, sender, own, new_id, _pin(location, now), note=note)
-            _raise_alarm(b, sender, watch, Kind.SOS)
+            pin = _pin(location, now)
+            watch = _gather(b, sender, own, new_id, pin, note=note, photos=photos)
+            _raise_alarm(b, sender, watch, Event.SOS, pin, note, photos)
         case intents.Duress(location=location):
             # Her screen must show exactly what OUT shows; the alert goes out silently.
             _check_out_reply(b, sender, live)
-            watch = _gather(b, sender, own, new_id, _pin(location, now))
-            _raise_alarm(b, sender, watch, Kind.DURESS)
+            pin = _pin(location, now)
+            watch = _gather(b, sender, own, new_id, pin, photos=photos)
+            _raise_alarm(b, sender, watch, Event.DURESS, pin, None, photos)
         case intents.Loc(location=location, note=note):
             _keep(b, sender, own, new_id, "loc", pin=_pin(location, now), note=note)
         case intents.Client(text=text):
@@ -205,6 +229,17 @@ def on_message(
                 _keep(
                     b, sender, own, new_id, "client", client=client, photos=photos, notices=notices
                 )
+        case _:
+            _plain_reply(b, sender, intent)
+    return b.done()
+
+
+def _plain_reply(b: _Builder, sender: MemberAlias, intent: intents.Intent) -> None:
+    """Replies that depend on nothing she has running (the same under duress)."""
+    me = Recipient.member(sender)
+    match intent:
+        case intents.Help():
+            b.send(me, Purpose.REPLY, _p("help"))
         case intents.Who():
             _who(b, sender)
         case intents.Buddies():
@@ -219,7 +254,6 @@ def on_message(
             b.send(me, Purpose.REPLY, _p("not_understood"), _p("help"))
         case _:
             b.send(me, Purpose.REPLY, _p("not_yet"), _p("help"))
-    return b.done()
 
 
 def _pin(location: Location | None, now: datetime) -> Pin | None:
@@ -235,6 +269,8 @@ def _with(
     photos: tuple[str, ...] = (),
 ) -> Watch:
     """Her watch with what she just sent added (oldest dropped past the caps)."""
+    if pin is None and client is None and not photos:
+        return watch
     pins = (*watch.pins, pin)[-MAX_PINS:] if pin else watch.pins
     notes = (*watch.client, client)[-MAX_CLIENT_NOTES:] if client else watch.client
     kept = (*watch.photos, *photos)[-MAX_PHOTOS:]
@@ -242,11 +278,17 @@ def _with(
 
 
 def _mark(watch: Watch, what: str, now: datetime) -> Watch:
-    return watch.evolve(marks=(*watch.marks, Mark(now, what)))
+    return moved(watch, Event.MARK, marks=(*watch.marks, Mark(now, what)))
 
 
 def _draft(alias: MemberAlias, now: datetime, new_id: str) -> Watch:
     return Watch(alias, Kind.CHECKIN, Phase.DRAFT, now, now, None, id=new_id)
+
+
+def _noted(watch: Watch, note: str | None) -> Watch:
+    if not note:
+        return watch
+    return watch.evolve(note=f"{watch.note}\n{note}" if watch.note else note)
 
 
 def _gather(
@@ -256,12 +298,11 @@ def _gather(
     new_id: str,
     pin: Pin | None,
     note: str | None = None,
+    photos: tuple[str, ...] = (),
 ) -> Watch:
     """The watch an alarm starts from: her live one or her draft (with all she shared), or new."""
     base = own if own is not None else _draft(alias, b.now, new_id)
-    if note:
-        base = base.evolve(note=f"{base.note}\n{note}" if base.note else note)
-    return _with(base, pin)
+    return _noted(_with(base, pin, photos=photos), note)
 
 
 def _keep(
@@ -279,17 +320,50 @@ def _keep(
     """A location or client details: onto her live check-in, or kept for her next one."""
     me = Recipient.member(alias)
     base = own if own is not None else _draft(alias, b.now, new_id)
-    if note and pin is not None and base.live:
-        base = base.evolve(note=f"{base.note}\n{note}" if base.note else note)
-    watch = _with(base, pin, client, photos)
+    if pin is not None and base.live:
+        base = _noted(base, note)
+    watch = moved(_with(base, pin, client, photos), Event.KEEP)
     b.watches.append(watch)
     key = f"{what}_saved" if watch.live else f"{what}_saved_next"
-    parts = [_p(key)]
-    b.send(me, Purpose.REPLY, *parts)
-    if notices:
-        b.messages[-1] = Outgoing(
-            me, "\n".join([b.messages[-1].text, *notices]), Purpose.REPLY, b.messages[-1].watch_id
-        )
+    _reply(b, me, (_p(key),), notices)
+    if is_open_alert(watch):
+        _news_of(b, watch, pin=pin, client=client, photos=photos)
+
+
+def _reply(
+    b: _Builder,
+    me: Recipient,
+    parts: Sequence[tuple[str, dict[str, object]]],
+    notices: tuple[str, ...] = (),
+    watch: Watch | None = None,
+) -> None:
+    text = "\n".join([b.text(me, *parts), *notices])
+    b.messages.append(Outgoing(me, text, Purpose.REPLY, watch.id if watch else None))
+
+
+def _news_of(
+    b: _Builder,
+    watch: Watch,
+    pin: Pin | None = None,
+    client: ClientNote | None = None,
+    photos: tuple[str, ...] = (),
+    note: str | None = None,
+    lead: tuple[str, dict[str, object]] | None = None,
+) -> None:
+    """What she added to an open alert goes to everyone already alerted, in one short message."""
+    if lead is None and pin is None and client is None and not photos and not note:
+        return
+    for to in watch.alerted:
+        parts = [lead] if lead is not None else [_p("alert_update", who=display(watch.member))]
+        if note:
+            parts.append(_p("alert_note", note=note))
+        if pin is not None:
+            parts.append(_pin_part(b, pin, to))
+        if client is not None:
+            parts.append(_p("alert_client", text=client.text))
+        if photos:
+            parts.append(_p("alert_photos", count=len(photos)))
+        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=photos)
 
 
 def _who(b: _Builder, alias: MemberAlias) -> None:
@@ -298,26 +372,60 @@ def _who(b: _Builder, alias: MemberAlias) -> None:
     if not entries:
         b.send(me, Purpose.REPLY, _p("who_empty"))
         return
-    lines = [_p("who_title")]
-    lines += [_p("who_line", name=name, number=number, what=what) for name, number, what in entries]
-    b.send(me, Purpose.REPLY, *lines)
+    b.send(me, Purpose.REPLY, _p("who_title"), *_directory(b, alias))
+
+
+def _directory(b: _Builder, alias: MemberAlias) -> list[tuple[str, dict[str, object]]]:
+    entries = b.ctx.policy.directory(b.info(alias).language)
+    return [_p("who_line", name=name, number=number, what=what) for name, number, what in entries]
 
 
 def _buddies(b: _Builder, alias: MemberAlias) -> None:
     me = Recipient.member(alias)
     tiers = b.tiers(alias, Kind.CHECKIN)
-    reached = [t for t in tiers if t.recipients]
-    if not reached:
-        b.send(me, Purpose.REPLY, _p("nobody_watching"))
+    if not b.watchers(alias, Kind.CHECKIN):
+        b.send(me, Purpose.REPLY, _p("nobody_watching"), *_directory(b, alias))
         return
     parts = [_p("buddies_title")]
     for number, tier in enumerate(tiers, start=1):
-        who = names([r.label or r.address for r in tier.recipients], "—")
+        who = _label(tier.recipients, "—")
         if tier.after <= timedelta(0):
             parts.append(_p("buddies_tier_now", n=number, who=who))
         else:
             parts.append(_p("buddies_tier_after", n=number, who=who, after=span(tier.after)))
     b.send(me, Purpose.REPLY, *parts)
+
+
+def _length(b: _Builder, alias: MemberAlias, started: datetime, wanted: datetime) -> datetime:
+    """`wanted` as an end time, never more than ``checkin_max`` after the check-in started."""
+    return min(wanted, started + b.ctx.policy.timings(alias).checkin_max)
+
+
+def _start_parts(
+    b: _Builder,
+    alias: MemberAlias,
+    started: datetime,
+    wanted: datetime,
+    restarting: bool,
+) -> tuple[datetime, list[tuple[str, dict[str, object]]]]:
+    """The end time IN grants, and her reply (as a fresh check-in or an updated one)."""
+    me = Recipient.member(alias)
+    timings = b.ctx.policy.timings(alias)
+    deadline = _length(b, alias, started, wanted)
+    parts = [
+        _p(
+            "checkin_restarted" if restarting else "checkin_started",
+            until=b.clock(deadline, me),
+            duration=span(deadline - b.now),
+            watchers=_watcher_names(b, alias, Kind.CHECKIN),
+        )
+    ]
+    if deadline < wanted:
+        parts.append(_p("checkin_capped_total", cap=span(timings.checkin_max)))
+    if not b.watchers(alias, Kind.CHECKIN):
+        parts.append(_p("nobody_watching"))
+        parts.extend(_directory(b, alias))
+    return deadline, parts
 
 
 def _check_in(
@@ -331,23 +439,24 @@ def _check_in(
     photos: tuple[str, ...] = (),
 ) -> None:
     me = Recipient.member(alias)
-    if own is not None and own.phase in (Phase.ALERTED, Phase.ACKED):
-        b.send(me, Purpose.REPLY, _p("alert_open_for_you"))
+    if own is not None and is_open_alert(own):
+        watch = moved(_noted(_with(own, pin, photos=photos), note), Event.KEEP)
+        b.watches.append(watch)
+        _alert_still_open(b, alias, watch)
+        _news_of(b, watch, pin=pin, photos=photos, note=note)
         return
     timings = b.ctx.policy.timings(alias)
-    length = duration or timings.checkin
-    parts = []
-    if length > timings.checkin_max:
-        length = timings.checkin_max
-        parts.append(_p("checkin_capped", cap=span(timings.checkin_max)))
-    deadline = b.now + length
     restarting = own is not None and own.live
     base = own if own is not None else _draft(alias, b.now, new_id)
+    started = base.started_at if restarting else b.now
+    deadline, parts = _start_parts(
+        b, alias, started, b.now + (duration or timings.checkin), restarting
+    )
     watch = _with(
-        base.evolve(
-            kind=Kind.CHECKIN,
-            phase=Phase.ACTIVE,
-            started_at=base.started_at if restarting else b.now,
+        moved(
+            base,
+            Event.RESTART if restarting else Event.START,
+            started_at=started,
             deadline=deadline,
             next_at=_first_wake(b.now, deadline, timings),
             note=note if note else base.note,
@@ -357,18 +466,17 @@ def _check_in(
         photos=photos,
     )
     b.watches.append(watch)
-    reply = [
-        _p(
-            "checkin_restarted" if restarting else "checkin_started",
-            until=b.clock(deadline, me),
-            duration=span(length),
-            watchers=_watcher_names(b, alias, Kind.CHECKIN),
-        ),
-        *parts,
-    ]
-    if not any(t.recipients for t in b.tiers(alias, Kind.CHECKIN)):
-        reply.append(_p("nobody_watching"))
-    b.send(me, Purpose.REPLY, *reply)
+    b.send(me, Purpose.REPLY, *parts)
+
+
+def _alert_still_open(b: _Builder, alias: MemberAlias, watch: Watch) -> None:
+    """IN or EXTEND while her (not silent) alert is open: true news of who has it."""
+    me = Recipient.member(alias)
+    got = b.reachable(watch.alerted)
+    if got:
+        b.send(me, Purpose.REPLY, _p("alert_open_known", watchers=_label(got, "")))
+    else:
+        b.send(me, Purpose.REPLY, _p("alert_open_nobody"), *_directory(b, alias))
 
 
 def _first_wake(now: datetime, deadline: datetime, timings: Timings) -> datetime:
@@ -378,24 +486,29 @@ def _first_wake(now: datetime, deadline: datetime, timings: Timings) -> datetime
     return deadline
 
 
-def _check_out_reply(b: _Builder, alias: MemberAlias, own: Watch | None) -> None:
-    key = "checkout" if own is not None else "checkout_nothing"
+def _check_out_reply(b: _Builder, alias: MemberAlias, running: object | None) -> None:
+    """What OUT shows her: `running` is her live check-in (or, after duress, her cover's end)."""
+    key = "checkout" if running is not None else "checkout_nothing"
     b.send(Recipient.member(alias), Purpose.REPLY, _p(key))
 
 
-def _check_out(b: _Builder, alias: MemberAlias, own: Watch | None) -> None:
+def _check_out(b: _Builder, alias: MemberAlias, own: Watch | None, event: Event) -> None:
     _check_out_reply(b, alias, own)
     if own is None:
         return
-    b.watches.append(own.evolve(phase=Phase.CLOSED, closed_at=b.now, next_at=None))
-    if own.phase in (Phase.ALERTED, Phase.ACKED):
-        for to in own.alerted:
-            b.send(
-                to,
-                Purpose.NOTICE,
-                _p("allclear", who=display(alias), at=b.clock(b.now, to)),
-                watch=own,
-            )
+    b.watches.append(moved(own, event, closed_at=b.now, next_at=None))
+    if is_open_alert(own):
+        _all_clear(b, own)
+
+
+def _all_clear(b: _Builder, watch: Watch) -> None:
+    for to in watch.alerted:
+        b.send(
+            to,
+            Purpose.NOTICE,
+            _p("allclear", who=display(watch.member), at=b.clock(b.now, to)),
+            watch=watch,
+        )
 
 
 def _extend(
@@ -409,19 +522,18 @@ def _extend(
     if own is None:
         b.send(me, Purpose.REPLY, _p("extend_nothing"))
         return
-    if own.phase in (Phase.ALERTED, Phase.ACKED):
-        b.send(me, Purpose.REPLY, _p("alert_open_for_you"))
+    if is_open_alert(own):
+        watch = moved(_with(own, pin), Event.KEEP)
+        b.watches.append(watch)
+        _alert_still_open(b, alias, watch)
+        _news_of(b, watch, pin=pin)
         return
     timings = b.ctx.policy.timings(alias)
-    added = duration or timedelta(minutes=30)
-    parts = []
-    if added > timings.extend_max:
-        added = timings.extend_max
-        parts.append(_p("extend_capped", cap=span(timings.extend_max)))
-    deadline = max(own.deadline, b.now) + added
+    deadline, parts = _extended(b, alias, own.started_at, own.deadline, duration)
     watch = _with(
-        own.evolve(
-            phase=Phase.ACTIVE,
+        moved(
+            own,
+            Event.EXTEND,
             deadline=deadline,
             next_at=_first_wake(b.now, deadline, timings),
             reminded=False,
@@ -429,46 +541,89 @@ def _extend(
         pin,
     )
     b.watches.append(watch)
-    b.send(me, Purpose.REPLY, _p("extended", until=b.clock(deadline, me)), *parts)
+    b.send(me, Purpose.REPLY, *parts)
 
 
-def _pick(answering: Sequence[Watch], target: str | None) -> list[Watch]:
-    found = [w for w in answering if w.phase in (Phase.ALERTED, Phase.ACKED)]
-    if target:
-        # "ACK alice" picks her alert; "ACK on my way" names nobody, so it answers the newest.
-        wanted = target.strip().lower()
-        named = [w for w in found if w.member.lower() == wanted]
-        found = named or found
-    return sorted(found, key=lambda w: w.alert_started_at or w.started_at, reverse=True)
+def _extended(
+    b: _Builder,
+    alias: MemberAlias,
+    started: datetime,
+    deadline: datetime,
+    duration: timedelta | None,
+) -> tuple[datetime, list[tuple[str, dict[str, object]]]]:
+    """The end time EXTEND grants (within ``extend_max`` at a time and ``checkin_max`` in all),
+    and her reply saying what was granted."""
+    me = Recipient.member(alias)
+    timings = b.ctx.policy.timings(alias)
+    wanted = duration or timedelta(minutes=30)
+    added = min(wanted, timings.extend_max)
+    base = max(deadline, b.now)
+    new = _length(b, alias, started, base + added)
+    if new < base:
+        new = base  # already past the cap (rules shortened it): never take time away
+    parts = [_p("extended", until=b.clock(new, me))]
+    if new < base + added:
+        parts.append(_p("extend_capped_total", cap=span(timings.checkin_max)))
+    elif added < wanted:
+        parts.append(_p("extend_capped", cap=span(timings.extend_max)))
+    return new, parts
 
 
-def _ack(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch], target: str | None) -> None:
+# --- answers to alerts -------------------------------------------------------------------------
+
+
+def _answer(
+    b: _Builder,
+    buddy: MemberAlias,
+    answering: Sequence[Watch],
+    pointer: Pointer | None,
+    name: str | None,
+    *,
+    resolve: bool,
+) -> None:
     me = Recipient.member(buddy)
-    found = _pick(answering, target)
-    if not found:
-        b.send(me, Purpose.REPLY, _p("ack_nothing"))
+    wanted = name.strip().lower() if name else None
+    is_member = wanted is not None and b.ctx.policy.member(MemberAlias(wanted)) is not None
+    choice = choose(answering, pointer, wanted, is_member)
+    if choice.watch is None:
+        _missed(b, me, choice, resolve)
+    elif resolve:
+        _resolve(b, buddy, choice.watch)
+    else:
+        _ack(b, buddy, choice.watch)
+
+
+def _missed(b: _Builder, me: Recipient, choice: Choice, resolve: bool) -> None:
+    """An answer that acts on nothing: say why, briefly; ask when it could mean several."""
+    miss = choice.miss or Miss.NONE
+    if miss is Miss.AMBIGUOUS:
+        shown = [display(w.member) for w in choice.among]
+        word = "RESOLVED" if resolve else "ACK"
+        example = f"{word} {choice.among[0].member}"
+        b.send(me, Purpose.REPLY, _p("answer_which", names=", ".join(shown), example=example))
+    elif miss is Miss.NONE:
+        b.send(me, Purpose.REPLY, _p("resolved_nothing" if resolve else "ack_nothing"))
+    else:
+        b.send(me, Purpose.REPLY, _p(f"answer_{miss.value}"))
+
+
+def _ack(b: _Builder, buddy: MemberAlias, watch: Watch) -> None:
+    me = Recipient.member(buddy)
+    if watch.phase is Phase.ACKED:
+        if watch.acked_by is not None and watch.acked_by != buddy:
+            params = {"buddy": display(watch.acked_by), "who": display(watch.member)}
+            b.send(me, Purpose.REPLY, _p("ack_already", **params))
+        else:
+            b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
         return
-    watch = found[0]
-    if watch.phase is Phase.ACKED and watch.acked_by is not None and watch.acked_by != buddy:
-        b.send(
-            me,
-            Purpose.REPLY,
-            _p("ack_already", buddy=display(watch.acked_by), who=display(watch.member)),
-        )
-        return
-    b.watches.append(watch.evolve(phase=Phase.ACKED, acked_by=buddy, next_at=None))
+    b.watches.append(moved(watch, Event.ACK, acked_by=buddy, next_at=None))
     b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
     _tell_her_and_the_others(b, watch, me, "ack_to_member", "ack_to_others", buddy)
 
 
-def _resolve(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch]) -> None:
+def _resolve(b: _Builder, buddy: MemberAlias, watch: Watch) -> None:
     me = Recipient.member(buddy)
-    found = _pick(answering, None)
-    if not found:
-        b.send(me, Purpose.REPLY, _p("resolved_nothing"))
-        return
-    watch = found[0]
-    b.watches.append(watch.evolve(phase=Phase.CLOSED, closed_at=b.now, next_at=None))
+    b.watches.append(moved(watch, Event.RESOLVE, closed_at=b.now, next_at=None))
     b.send(
         me, Purpose.REPLY, _p("resolved_to_all", who=display(watch.member), buddy=display(buddy))
     )
@@ -498,7 +653,7 @@ def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Seque
         )
     elif own is None:
         parts.append(_p("status_none"))
-    elif own.phase in (Phase.ALERTED, Phase.ACKED):
+    elif is_open_alert(own):
         acked = b.text(
             me,
             _p("status_acked_by", buddy=display(own.acked_by))
@@ -507,44 +662,204 @@ def _status(b: _Builder, alias: MemberAlias, own: Watch | None, answering: Seque
         )
         since = own.alert_started_at or own.deadline
         parts.append(_p("status_alerted", since=b.clock(since, me), acked=acked))
+        if not b.reachable(own.alerted):
+            parts.append(_p("alert_open_nobody"))
+            parts.extend(_directory(b, alias))
     else:
-        parts.append(
-            _p(
-                "status_live",
-                until=b.clock(own.deadline, me),
-                left=span(own.deadline - b.now),
-                watchers=_watcher_names(b, alias, own.kind),
-            )
-        )
-    for watch in _pick(answering, None):
-        since = watch.alert_started_at or watch.started_at
-        parts.append(_p("status_watching", who=display(watch.member), since=b.clock(since, me)))
+        parts.append(_status_live(b, alias, own.deadline))
+    parts.extend(_watching(b, me, answering))
     b.send(me, Purpose.REPLY, *parts)
+
+
+def _status_live(b: _Builder, alias: MemberAlias, until: datetime) -> tuple[str, dict[str, object]]:
+    return _p(
+        "status_live",
+        until=b.clock(until, Recipient.member(alias)),
+        left=span(until - b.now),
+        watchers=_watcher_names(b, alias, Kind.CHECKIN),
+    )
+
+
+def _watching(
+    b: _Builder, me: Recipient, answering: Sequence[Watch]
+) -> list[tuple[str, dict[str, object]]]:
+    ordered = sorted(answering, key=lambda w: w.alert_started_at or w.started_at, reverse=True)
+    return [
+        _p(
+            "status_watching",
+            who=display(w.member),
+            since=b.clock(w.alert_started_at or w.started_at, me),
+        )
+        for w in ordered
+    ]
+
+
+# --- after the duress word ---------------------------------------------------------------------
+
+
+def _under_duress(
+    b: _Builder,
+    alias: MemberAlias,
+    intent: intents.Intent,
+    own: Watch,
+    answering: Sequence[Watch],
+    photos: tuple[str, ...],
+    notices: tuple[str, ...],
+    pointer: Pointer | None,
+    said: str | None,
+) -> None:
+    """Her duress alert is open. Her phone gets exactly what it would get had she really checked
+    out (a *cover* check-in, if her phone starts one); nothing it sends ends the alert, except
+    OUT with her secret; what it sends is forwarded to those alerted."""
+    me = Recipient.member(alias)
+    timings = b.ctx.policy.timings(alias)
+    cover = own.cover_until if own.cover_until is not None and own.cover_until > b.now else None
+    watch = own
+    match intent:
+        case intents.CheckOut(verified=True):
+            _check_out(b, alias, own, Event.OUT_SECRET)
+            return
+        case intents.CheckIn(duration=duration, location=location):
+            wanted = b.now + (duration or timings.checkin)
+            until, parts = _start_parts(b, alias, b.now, wanted, cover is not None)
+            watch = moved(_with(own, _pin(location, b.now), photos=photos), Event.COVER)
+            watch = watch.evolve(cover_until=until)
+            b.send(me, Purpose.REPLY, *parts)
+        case intents.Duress():
+            # The duress word again: what OUT shows; those alerted hear it, never the word.
+            _check_out_reply(b, alias, cover)
+            watch = moved(own, Event.DURESS, cover_until=None)
+            at = b.clock(b.now, me)
+            _news_of(b, watch, lead=_p("alert_duress_again", who=display(alias), at=at))
+            b.watches.append(watch)
+            return
+        case intents.CheckOut():
+            _check_out_reply(b, alias, cover)
+            watch = moved(own, Event.COVER, cover_until=None)
+        case intents.Extend(duration=duration, location=location):
+            watch = moved(_with(own, _pin(location, b.now), photos=photos), Event.COVER)
+            if cover is None:
+                b.send(me, Purpose.REPLY, _p("extend_nothing"))
+            else:
+                until, parts = _extended(b, alias, b.now, cover, duration)
+                watch = watch.evolve(cover_until=until)
+                b.send(me, Purpose.REPLY, *parts)
+        case intents.Status():
+            parts = [_p("status_none") if cover is None else _status_live(b, alias, cover)]
+            b.send(me, Purpose.REPLY, *parts, *_watching(b, me, answering))
+        case intents.Sos(location=location):
+            # What a fresh SOS would answer; those alerted hear she sent SOS again.
+            watch = moved(_with(own, _pin(location, b.now), photos=photos), Event.SOS)
+            got = b.reachable(watch.alerted) or b.watchers(alias, Kind.SOS)
+            if got:
+                b.send(me, Purpose.REPLY, _p("sos_sent", watchers=_label(got, "")))
+            else:
+                b.send(me, Purpose.REPLY, _p("sos_nobody"), *_directory(b, alias))
+        case intents.Loc(location=location):
+            watch = moved(_with(own, _pin(location, b.now)), Event.KEEP)
+            b.send(me, Purpose.REPLY, _p("loc_saved" if cover else "loc_saved_next"))
+        case intents.Client(text=text):
+            client = ClientNote(b.now, text.strip()) if text and text.strip() else None
+            if client is None and not photos:
+                b.send(me, Purpose.REPLY, _p("client_empty"))
+            else:
+                watch = moved(_with(own, client=client, photos=photos), Event.KEEP)
+                key = "client_saved" if cover else "client_saved_next"
+                _reply(b, me, (_p(key),), notices)
+        case intents.Ack(target=target):
+            _answer(b, alias, answering, pointer, target, resolve=False)
+        case intents.Resolved():
+            _answer(b, alias, answering, pointer, None, resolve=True)
+        case _:
+            _plain_reply(b, alias, intent)
+    if watch is not own:
+        b.watches.append(watch)
+    if not isinstance(intent, intents.Ack | intents.Resolved):
+        _forward(b, watch, said, photos)
+
+
+def _forward(b: _Builder, watch: Watch, said: str | None, photos: tuple[str, ...]) -> None:
+    """What her phone sent after the duress word, to everyone alerted, marked as such."""
+    text = (said or "").strip()
+    if not text and not photos:
+        return
+    for to in watch.alerted:
+        parts = [_p("duress_forward", who=display(watch.member), at=b.clock(b.now, to))]
+        if text:
+            parts.append(_p("duress_forward_text", text=text))
+        if photos:
+            parts.append(_p("alert_photos", count=len(photos)))
+        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=photos)
 
 
 # --- alarms and timers -------------------------------------------------------------------------
 
 
-def _raise_alarm(b: _Builder, alias: MemberAlias, base: Watch, kind: Kind) -> None:
-    """SOS or duress: alert tier 1 now, no grace. A live check-in (or an open alert, or her draft
-    with what she shared) becomes the alert; everyone is alerted afresh with the new kind."""
-    watch = base.evolve(
-        kind=kind,
-        phase=Phase.ACTIVE,
+def _raise_alarm(
+    b: _Builder,
+    alias: MemberAlias,
+    base: Watch,
+    event: Event,
+    pin: Pin | None = None,
+    note: str | None = None,
+    photos: tuple[str, ...] = (),
+) -> None:
+    """SOS or duress. A check-in that has not alerted yet (or her draft) becomes the alert and
+    tier 1 is alerted now, no grace. An alert already open is joined: it keeps who was alerted
+    and who is on it; they hear one short line (with what she just sent), and — while nobody is
+    on it — tiers the new kind reaches at once are added. `base` already holds what she sent."""
+    if is_open_alert(base):
+        _join(b, alias, base, event, pin, note, photos)
+        return
+    watch = moved(
+        base,
+        event,
         deadline=b.now if base.phase is Phase.DRAFT else base.deadline,
         alerted=(),
         tiers_alerted=0,
         acked_by=None,
     )
-    watch = _start_alert(b, watch, b.now, late=timedelta(0))
+    # An SOS's reply tells her when nobody can be reached; a duress alert's never may.
+    watch = _start_alert(b, watch, b.now, late=timedelta(0), tell_her=False)
     b.watches.append(watch)
-    if kind is Kind.SOS:
-        me = Recipient.member(alias)
-        if watch.alerted:
-            who = names([r.label or r.address for r in watch.alerted], "")
-            b.send(me, Purpose.REPLY, _p("sos_sent", watchers=who), watch=watch)
-        else:
-            b.send(me, Purpose.REPLY, _p("sos_nobody"), watch=watch)
+    if watch.kind is Kind.SOS:
+        _tell_sos(b, alias, watch)
+
+
+def _tell_sos(b: _Builder, alias: MemberAlias, watch: Watch) -> None:
+    me = Recipient.member(alias)
+    got = b.reachable(watch.alerted)
+    if got:
+        b.send(me, Purpose.REPLY, _p("sos_sent", watchers=_label(got, "")), watch=watch)
+    else:
+        b.send(me, Purpose.REPLY, _p("sos_nobody"), *_directory(b, alias), watch=watch)
+
+
+def _join(
+    b: _Builder,
+    alias: MemberAlias,
+    base: Watch,
+    event: Event,
+    pin: Pin | None,
+    note: str | None,
+    photos: tuple[str, ...],
+) -> None:
+    watch = moved(base, event)
+    at = b.clock(b.now, Recipient.member(alias))
+    if watch.kind is Kind.DURESS and base.kind is not Kind.DURESS:
+        lead = _p(_duress_key(watch), who=display(alias), at=at)
+    elif event is Event.DURESS:
+        lead = _p("alert_duress_again", who=display(alias), at=at)
+    else:
+        lead = _p("alert_sos_again", who=display(alias), at=at)
+    _news_of(b, watch, pin=pin, note=note, photos=photos, lead=lead)
+    if watch.phase is Phase.ALERTED:
+        # The new kind's ladder may reach others (an SOS alerts every tier at once): add them.
+        watch, _ = _alert_due_tiers(b, watch.evolve(tiers_alerted=0), timedelta(0))
+        watch = _nobody_check(b, watch.evolve(next_at=_next_alert_wake(b, watch)), tell_her=False)
+    b.watches.append(watch)
+    if watch.kind is Kind.SOS:
+        _tell_sos(b, alias, watch)
 
 
 def _alert_parts(
@@ -555,10 +870,7 @@ def _alert_parts(
         parts = [_p("alert_sos", who=who, at=b.clock(watch.alert_started_at or b.now, to))]
     elif watch.kind is Kind.DURESS:
         at = b.clock(watch.alert_started_at or b.now, to)
-        key = (
-            "alert_no_secret" if any(m.what == "no_secret" for m in watch.marks) else "alert_duress"
-        )
-        parts = [_p(key, who=who, at=at)]
+        parts = [_p(_duress_key(watch), who=who, at=at)]
     else:
         parts = [
             _p(
@@ -570,7 +882,7 @@ def _alert_parts(
         ]
     if watch.note:
         parts.append(_p("alert_note", note=watch.note))
-    for pin in reversed(watch.pins[-3:]):  # newest first
+    for pin in reversed(watch.pins[-PINS_SHOWN:]):  # newest first
         parts.append(_pin_part(b, pin, to))
     for client in watch.client:
         parts.append(_p("alert_client", text=client.text))
@@ -585,6 +897,10 @@ def _alert_parts(
     if late > LATE_AFTER:
         parts.append(_p("alert_late", late=span(late)))
     return parts
+
+
+def _duress_key(watch: Watch) -> str:
+    return "alert_no_secret" if any(m.what == "no_secret" for m in watch.marks) else "alert_duress"
 
 
 def _pin_part(b: _Builder, pin: Pin, to: Recipient) -> tuple[str, dict[str, object]]:
@@ -604,44 +920,65 @@ def _pin_part(b: _Builder, pin: Pin, to: Recipient) -> tuple[str, dict[str, obje
 
 
 def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch:
-    fresh = [r for r in tier.recipients if r not in watch.alerted and r.address != watch.member]
+    fresh = escalation.fresh(tier, watch.alerted, watch.member)
     for to in fresh:
         parts = _alert_parts(b, watch, to, late, escalated=watch.tiers_alerted > 0)
         b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
     return watch.evolve(alerted=watch.alerted + tuple(fresh), tiers_alerted=watch.tiers_alerted + 1)
 
 
-def _start_alert(b: _Builder, watch: Watch, started: datetime, late: timedelta) -> Watch:
-    watch = watch.evolve(phase=Phase.ALERTED, alert_started_at=started, repeats=0)
+def _start_alert(
+    b: _Builder, watch: Watch, started: datetime, late: timedelta, tell_her: bool = True
+) -> Watch:
+    """Tier 1 now (whatever its delay), then every tier whose time has come; then, if nobody
+    reachable got it, she (`tell_her`) and the admin are told."""
+    watch = watch.evolve(alert_started_at=started, repeats=0)
     tiers = b.tiers(watch.member, watch.kind)
     if tiers:
-        watch = _alert_tier(b, watch, tiers[0], late)  # tier 1 at once, whatever its delay
+        watch = _alert_tier(b, watch, tiers[0], late)
     watch, _ = _alert_due_tiers(b, watch, late)
-    return watch.evolve(next_at=_next_alert_wake(b, watch))
+    watch = watch.evolve(next_at=_next_alert_wake(b, watch))
+    return _nobody_check(b, watch, tell_her=tell_her)
 
 
 def _alert_due_tiers(b: _Builder, watch: Watch, late: timedelta) -> tuple[Watch, bool]:
     """Alert every tier whose time has come, in order (after downtime, several at once)."""
     tiers = b.tiers(watch.member, watch.kind)
     started = watch.alert_started_at or b.now
-    progressed = False
-    while watch.tiers_alerted < len(tiers) and started + tiers[watch.tiers_alerted].after <= b.now:
-        watch = _alert_tier(b, watch, tiers[watch.tiers_alerted], late)
-        progressed = True
-    return watch, progressed
+    due = escalation.due(tiers, watch.tiers_alerted, started, b.now)
+    for index in due:
+        watch = _alert_tier(b, watch, tiers[index], late)
+    return watch, bool(due)
 
 
 def _next_alert_wake(b: _Builder, watch: Watch) -> datetime | None:
+    return escalation.next_wake(
+        b.tiers(watch.member, watch.kind),
+        watch.tiers_alerted,
+        watch.alert_started_at or b.now,
+        b.now,
+        b.ctx.policy.timings(watch.member).repeat_every,
+        bool(watch.alerted),
+    )
+
+
+def _nobody_check(b: _Builder, watch: Watch, tell_her: bool = True) -> Watch:
+    """If no recipient of any tier can get this alert, say so at once — to her (never on a
+    duress alert: her phone may not be hers now) and to the admin — once per alert."""
+    if watch.told_nobody:
+        return watch
     tiers = b.tiers(watch.member, watch.kind)
-    timings = b.ctx.policy.timings(watch.member)
-    started = watch.alert_started_at or b.now
-    candidates = []
-    if watch.tiers_alerted < len(tiers):
-        candidates.append(started + tiers[watch.tiers_alerted].after)
-    if watch.alerted and timings.repeat_every > timedelta(0):
-        base = max(b.now, started)
-        candidates.append(base + timings.repeat_every)
-    return min(candidates) if candidates else None
+    done, unreachable = watch.tiers_alerted, b.ctx.unreachable
+    if escalation.still_hopeful(tiers, done, watch.alerted, unreachable, watch.member):
+        return watch
+    me = Recipient.member(watch.member)
+    if tell_her and watch.kind is not Kind.DURESS:
+        b.send(me, Purpose.ALERT, _p("alert_nobody"), *_directory(b, watch.member), watch=watch)
+    admin = b.ctx.admin
+    if admin is not None and admin != watch.member:
+        to = Recipient.member(admin)
+        b.send(to, Purpose.ALERT, _p("admin_nobody", who=display(watch.member)), watch=watch)
+    return watch.evolve(told_nobody=True)
 
 
 def on_timer(ctx: Context, watch: Watch, now: datetime) -> Decision:
@@ -653,23 +990,28 @@ def on_timer(ctx: Context, watch: Watch, now: datetime) -> Decision:
     timings = ctx.policy.timings(watch.member)
     me = Recipient.member(watch.member)
     alert_at = watch.deadline + timings.grace
-    if watch.phase is Phase.ACTIVE and watch.kind is Kind.CHECKIN:
+    if watch.phase is Phase.ACTIVE:
         if now < watch.deadline:
             left = span(watch.deadline - now)
             until = b.clock(watch.deadline, me)
             b.send(me, Purpose.REMINDER, _p("reminder", left=left, until=until), watch=watch)
-            watch = watch.evolve(reminded=True, next_at=watch.deadline)
+            watch = moved(watch, Event.REMIND, reminded=True, next_at=watch.deadline)
         elif now < alert_at:
-            b.send(me, Purpose.REMINDER, _p("due", grace=span(timings.grace)), watch=watch)
-            watch = watch.evolve(phase=Phase.DUE, next_at=alert_at)
+            if b.watchers(watch.member, watch.kind):
+                watchers = _watcher_names(b, watch.member, watch.kind)
+                parts = [_p("due", grace=span(timings.grace), watchers=watchers)]
+            else:
+                parts = [_p("due_nobody"), *_directory(b, watch.member)]
+            b.send(me, Purpose.REMINDER, *parts, watch=watch)
+            watch = moved(watch, Event.DUE, next_at=alert_at)
         else:
             until = b.clock(watch.deadline, me)
             b.send(me, Purpose.REMINDER, _p("due_late", until=until), watch=watch)
-            watch = _start_alert(b, watch, alert_at, now - alert_at)
+            watch = _start_alert(b, moved(watch, Event.ALERT), alert_at, now - alert_at)
     elif watch.phase is Phase.DUE:
-        watch = _start_alert(b, watch, alert_at, late)
+        watch = _start_alert(b, moved(watch, Event.ALERT), alert_at, late)
     elif watch.phase is Phase.ALERTED:
-        watch = _escalate(b, watch, late)
+        watch = _escalate(b, moved(watch, Event.ESCALATE), late)
     else:
         watch = watch.evolve(next_at=None)
     b.watches.append(watch)
@@ -688,12 +1030,13 @@ def _escalate(b: _Builder, watch: Watch, late: timedelta) -> Watch:
                 watch=watch,
             )
         watch = watch.evolve(repeats=watch.repeats + 1)
-    return watch.evolve(next_at=_next_alert_wake(b, watch))
+    watch = watch.evolve(next_at=_next_alert_wake(b, watch))
+    return _nobody_check(b, watch)
 
 
 def alerted_members(watch: Watch) -> list[MemberAlias]:
     """Members who were sent this watch's alert (they may ACK or RESOLVE it)."""
-    return _member_recipients(watch.alerted)
+    return [MemberAlias(r.address) for r in watch.alerted if r.kind is RecipientKind.MEMBER]
 
 
 def on_mark(watch: Watch, what: str, now: datetime) -> Decision:
@@ -707,14 +1050,21 @@ def on_mark(watch: Watch, what: str, now: datetime) -> Decision:
 
 
 def on_undeliverable(ctx: Context, watch: Watch, now: datetime) -> Decision:
-    """An alert could not reach someone (changed safety number, not on Signal): do not wait for
-    the tier's delay — alert the next tier now."""
+    """An alert could not reach someone (changed safety number, not on Signal; already in
+    `ctx.unreachable`): do not wait for the tier's delay — alert the next tier now. When nobody
+    at all can be reached, she and the admin are told."""
     b = _Builder(ctx, now)
     if watch.phase is not Phase.ALERTED:
-        return b.done()
-    tiers = ctx.policy.tiers(watch.member, watch.kind)
-    if watch.tiers_alerted >= len(tiers):
-        return b.done()
-    watch = _alert_tier(b, watch, tiers[watch.tiers_alerted], timedelta(0))
-    b.watches.append(watch.evolve(next_at=_next_alert_wake(b, watch)))
+        return b.done()  # someone is on it, or it is over
+    watch = moved(watch, Event.UNDELIVERABLE)
+    tiers = b.tiers(watch.member, watch.kind)
+    # Tiers that would add nobody reachable are passed over on the way to one that does.
+    while watch.tiers_alerted < len(tiers):
+        tier = tiers[watch.tiers_alerted]
+        hopeful = b.reachable(escalation.fresh(tier, watch.alerted, watch.member))
+        watch = _alert_tier(b, watch, tier, timedelta(0))
+        if hopeful:
+            break
+    watch = watch.evolve(next_at=_next_alert_wake(b, watch))
+    b.watches.append(_nobody_check(b, watch))
     return b.done()

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from relay.core.state import Kind, Recipient
+from relay.core.escalation import Tier
+from relay.core.state import Kind
 from relay.core.types import MemberAlias
 
 
@@ -24,14 +25,6 @@ class Timings:
     grace: timedelta  # after the deadline, wait this long for OUT before alerting
     escalate_after: timedelta  # unacknowledged this long → next tier
     repeat_every: timedelta  # unacknowledged alerts repeat this often
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """One rung of the escalation ladder. `after` counts from the moment the alert started."""
-
-    after: timedelta
-    recipients: tuple[Recipient, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,10 @@
 """Everything that affects the check-in / alert state machine lives in this file and in `decide.py`.
 
 A `Watch` is one thing the relay keeps time for: a member's check-in (a date), or an alert raised by
-SOS or a duress word. Its phase moves along one line:
-
-    ACTIVE → (reminder) → DUE ("are you OK?") → ALERTED (tier 1, 2 … repeats) → ACKED → CLOSED
-
-`OUT` moves any phase to CLOSED. `next_at` is when the timer must wake for this watch; the store
-keeps it, so a restart rebuilds every deadline from the database.
+SOS or a duress word. Which phases and kinds it may move between, and on which events, is the table
+in `relay.core.lifecycle` (drawn in its docstring); nothing changes a phase but that table.
+`next_at` is when the timer must wake for this watch; the store keeps it, so a restart rebuilds
+every deadline from the database.
 """
 
 from __future__ import annotations
@@ -110,6 +108,10 @@ class Watch:
     client: tuple[ClientNote, ...] = ()
     photos: tuple[str, ...] = ()  # attachment vault keys
     marks: tuple[Mark, ...] = ()
+    # After the duress word her phone is shown a *cover*: what it would see had she really checked
+    # out. `cover_until` is the end of a check-in her phone started since (None: none running).
+    cover_until: datetime | None = None
+    told_nobody: bool = False  # she (and the admin) were told nobody can get this alert
     id: str = field(default="", compare=False)
 
     @property

@@ -21,7 +21,7 @@ from relay.rules.model import (
     ReportPolicy,
     Retention,
     Rules,
-    Tier,
+    TierRule,
 )
 from relay.rules.values import normalise_number
 
@@ -42,7 +42,7 @@ __all__ = [
     "RuleIssue",
     "Rules",
     "RulesInvalid",
-    "Tier",
+    "TierRule",
     "Timings",
     "fingerprint",
     "format_duration",

@@ -4,7 +4,7 @@ A `Rules` value is built only by `relay.rules.load_rules` after every check pass
 changes; a reload builds a new one. Phone numbers, UUIDs, duress words and secrets are left out
 of every ``repr`` so a stray log line cannot carry them.
 
-Escalation tiers: ``Tier.after`` counts from the moment the alert started (tier 1 normally at
+Escalation tiers: ``TierRule.after`` counts from the moment the alert started (tier 1 normally at
 zero). A tier whose ``after`` the rules leave out comes ``escalate_after`` (hers, if she has her
 own timings) after the tier before it.
 """
@@ -83,7 +83,7 @@ class TierSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Tier:
+class TierRule:
     """One resolved tier. ``after``: since the alert started; ``index``: 1 for the first."""
 
     index: int
@@ -161,7 +161,7 @@ class Rules:
     _circles_of: Mapping[MemberAlias, tuple[Circle, ...]] = field(init=False, repr=False)
     _watching: Mapping[MemberAlias, tuple[MemberAlias, ...]] = field(init=False, repr=False)
     # Ladders depend only on the kind and her escalate_after: built once each, on first use.
-    _ladders: dict[tuple[AlertKind, timedelta], tuple[Tier, ...]] = field(init=False, repr=False)
+    _ladders: dict[tuple[AlertKind, timedelta], tuple[TierRule, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         buddies: dict[MemberAlias, list[MemberAlias]] = {alias: [] for alias in self.members}
@@ -251,7 +251,7 @@ class Rules:
 
     # ---- escalation ----------------------------------------------------------------------
 
-    def escalation(self, kind: AlertKind, alias: str | None = None) -> tuple[Tier, ...]:
+    def escalation(self, kind: AlertKind, alias: str | None = None) -> tuple[TierRule, ...]:
         """The tiers for an alert of ``kind``, first first, with every ``after`` resolved.
 
         A tier the rules give no time comes ``escalate_after`` after the one before: hers when
@@ -263,8 +263,8 @@ class Rules:
             ladder = self._ladders[(kind, escalate)] = self._ladder(kind, escalate)
         return ladder
 
-    def _ladder(self, kind: AlertKind, escalate: timedelta) -> tuple[Tier, ...]:
-        tiers: list[Tier] = []
+    def _ladder(self, kind: AlertKind, escalate: timedelta) -> tuple[TierRule, ...]:
+        tiers: list[TierRule] = []
         previous: timedelta | None = None
         for index, spec in enumerate(self.tier_specs[kind], start=1):
             if spec.after is not None:
@@ -272,7 +272,7 @@ class Rules:
             else:
                 after = timedelta(0) if previous is None else previous + escalate
             tiers.append(
-                Tier(
+                TierRule(
                     index=index,
                     after=after,
                     buddies=spec.buddies,
@@ -286,7 +286,7 @@ class Rules:
             previous = after
         return tuple(tiers)
 
-    def recipients_for(self, alias: str, tier: Tier) -> tuple[Recipient, ...]:
+    def recipients_for(self, alias: str, tier: TierRule) -> tuple[Recipient, ...]:
         """Who this tier reaches for her alert, never herself, each once, in rule order.
 
         Someone reached by an earlier tier is listed again; the caller knows whom it alerted.
@@ -312,7 +312,7 @@ class Rules:
             out.append(Recipient(RecipientKind.OUTSIDE, contact.number, label=contact.label))
         return tuple(out)
 
-    def reaches_someone(self, alias: str, tier: Tier) -> bool:
+    def reaches_someone(self, alias: str, tier: TierRule) -> bool:
         """Whether `recipients_for` would name anyone, without listing a circle of thousands."""
         if tier.groups or tier.contacts:
             return True
@@ -327,7 +327,7 @@ class Rules:
 
     def alert_path(
         self, alias: str, kind: AlertKind = "missed"
-    ) -> tuple[tuple[Tier, tuple[Recipient, ...]], ...]:
+    ) -> tuple[tuple[TierRule, tuple[Recipient, ...]], ...]:
         """Every tier of her ``kind`` alerts with whom it reaches: what BUDDIES tells her."""
         return tuple(
             (tier, self.recipients_for(alias, tier)) for tier in self.escalation(kind, alias)

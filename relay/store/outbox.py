@@ -283,12 +283,13 @@ class OutboxRepo:
             return 0, None
         return int(row[0]), from_ms(row[1]) if row[1] is not None else None
 
-    async def watch_for_signal_timestamp(self, signal_timestamp: int) -> str | None:
-        """Which watch a relay message (quoted or reacted to by a buddy) belonged to."""
+    async def quoted(self, signal_timestamp: int) -> tuple[str | None, str] | None:
+        """A relay message quoted or reacted to: the watch it belonged to and its purpose (an
+        answer acts only on an alert itself), or None when no such message is known."""
         row = await self.db.one(
-            "SELECT watch_id FROM outbox WHERE signal_timestamp = ?", (signal_timestamp,)
+            "SELECT watch_id, purpose FROM outbox WHERE signal_timestamp = ?", (signal_timestamp,)
         )
-        return None if row is None else row[0]
+        return None if row is None else (row[0], row[1])
 
     async def purge_sent(self, conn: aiosqlite.Connection, before: datetime) -> int:
         cursor = await conn.execute(

@@ -69,6 +69,8 @@ class WatchRepo:
             "client": [[to_ms(c.at), c.text] for c in watch.client],
             "photos": list(watch.photos),
             "marks": [[to_ms(m.at), m.what] for m in watch.marks],
+            "cover_until": opt_ms(watch.cover_until),
+            "told_nobody": watch.told_nobody,
         }
         return self.sealer.seal_json(detail, aad=aad_for("watches", "detail", watch.id))
 
@@ -102,6 +104,8 @@ class WatchRepo:
             client=tuple(ClientNote(from_ms(at), text) for at, text in detail.get("client", ())),
             photos=tuple(detail.get("photos", ())),
             marks=tuple(Mark(from_ms(at), what) for at, what in detail.get("marks", ())),
+            cover_until=opt_dt(detail.get("cover_until")),
+            told_nobody=bool(detail.get("told_nobody", False)),
         )
 
     async def _select(self, where: str, params: Iterable[object]) -> list[Watch]:
@@ -216,6 +220,7 @@ class WatchRepo:
                     alert_started_at=(
                         watch.alert_started_at + delta if watch.alert_started_at else None
                     ),
+                    cover_until=watch.cover_until + delta if watch.cover_until else None,
                 ),
             )
         return len(live)

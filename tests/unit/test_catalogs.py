@@ -126,7 +126,7 @@ def test_checker_finds_a_broken_folder(tmp_path: Path) -> None:
     broken["checkout_typo"] = "💜 Glad you're safe."
     broken["alert_missed"] = "🚨 ALERT: {whom} didn't check out at {until}."
     broken["reminder"] = "⏰ {left} left (until {until}). Reply when you're safe, or +30."
-    broken["due"] = "Are you OK? Reply OUT — I'll alert your buddies in {grace!z}."
+    broken["due"] = "Are you OK? Reply OUT — I'll alert {watchers} in {grace!z}."
     broken["help"] = "IN 60 — check in"
     folder = tmp_path / "xx"
     folder.mkdir()

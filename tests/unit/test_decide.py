@@ -10,7 +10,8 @@ import pytest
 
 from relay.core import intents
 from relay.core.decide import Context, Decision, Purpose, on_message, on_timer
-from relay.core.policy import MemberInfo, Tier, Timings
+from relay.core.escalation import Tier
+from relay.core.policy import MemberInfo, Timings
 from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 from relay.locales import load_catalog
@@ -204,7 +205,7 @@ def test_extend_is_capped(ctx: Context) -> None:
 
 def test_checkin_without_watchers_warns_her(ctx: Context) -> None:
     d = on_message(ctx, CAROL, intents.CheckIn(None, None), None, [], T0, "w")
-    assert "Nobody can receive your alerts" in to(d, "carol")[0]
+    assert "Nobody can get your alerts" in to(d, "carol")[0]
     assert d.watches[0].deadline == T0 + 60 * MIN  # the rules' default length
 
 
