@@ -161,7 +161,9 @@ class Rules:
     _circles_of: Mapping[MemberAlias, tuple[Circle, ...]] = field(init=False, repr=False)
     _watching: Mapping[MemberAlias, tuple[MemberAlias, ...]] = field(init=False, repr=False)
     # Ladders depend only on the kind and her escalate_after: built once each, on first use.
-    _ladders: dict[tuple[AlertKind, timedelta], tuple[TierRule, ...]] = field(init=False, repr=False)
+    _ladders: dict[tuple[AlertKind, timedelta], tuple[TierRule, ...]] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         buddies: dict[MemberAlias, list[MemberAlias]] = {alias: [] for alias in self.members}
