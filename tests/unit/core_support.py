@@ -33,8 +33,12 @@ T0 = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 ADMIN = MemberAlias("fay")
 MEMBERS = tuple(MemberAlias(n) for n in ("alice", "bob", "carol", "dana", "elena", "fay"))
-BUDDIES = {"alice": ("bob", "carol"), "carol": ("bob", "dana"), "dana": ("elena",),
-           "elena": ("alice", "bob")}
+BUDDIES = {
+    "alice": ("bob", "carol"),
+    "carol": ("bob", "dana"),
+    "dana": ("elena",),
+    "elena": ("alice", "bob"),
+}
 SECRET = {"dana"}  # members with a check-in secret
 TIMINGS = Timings(
     checkin=60 * MIN,
@@ -93,7 +97,9 @@ class Driver:
     _ids: int = 0
 
     def own(self, alias: MemberAlias) -> Watch | None:
-        found = [w for w in self.watches.values() if w.member == alias and w.phase is not Phase.CLOSED]
+        found = [
+            w for w in self.watches.values() if w.member == alias and w.phase is not Phase.CLOSED
+        ]
         assert len(found) <= 1, found
         return found[0] if found else None
 
@@ -131,7 +137,7 @@ class Driver:
         )
 
     def pointer_to(self, stamp: int) -> Pointer:
-        """What a quote of (or 👍 on) the message with this stamp points at, as the runtime sees it."""
+        """What a quote of (or 👍 on) the message with this stamp points at (as the runtime)."""
         message = self.sent[stamp - 1].message
         if message.purpose is not Purpose.ALERT or message.watch_id is None:
             return Pointer(None)
@@ -149,7 +155,9 @@ class Driver:
         self.now += delta
         done = []
         for _ in range(10):
-            due = [w for w in self.watches.values() if w.next_at is not None and w.next_at <= self.now]
+            due = [
+                w for w in self.watches.values() if w.next_at is not None and w.next_at <= self.now
+            ]
             if not due:
                 break
             for watch in due:
@@ -168,7 +176,8 @@ class Driver:
 
     def stamp_of(self, alias: str, contains: str) -> int:
         """The newest message to `alias` whose text contains `contains`."""
+        to = Recipient.member(MemberAlias(alias))
         for sent in reversed(self.sent):
-            if sent.message.to == Recipient.member(MemberAlias(alias)) and contains in sent.message.text:
+            if sent.message.to == to and contains in sent.message.text:
                 return sent.stamp
         raise AssertionError(f"nothing to {alias} with {contains!r}")

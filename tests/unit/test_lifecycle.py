@@ -1,4 +1,4 @@
-"""The lifecycle table: every row, the drawing in the docstring, and that nothing else moves a phase."""
+"""The lifecycle table: every row, the drawing in its docstring, nothing else moving a phase."""
 
 from __future__ import annotations
 
@@ -35,9 +35,7 @@ def test_the_drawing_is_the_table() -> None:
 
 
 @pytest.mark.parametrize(("key", "target"), sorted(TABLE.items()), ids=lambda v: str(v))
-def test_each_row_of_the_table(
-    key: tuple[Kind, Phase, Event], target: tuple[Kind, Phase]
-) -> None:
+def test_each_row_of_the_table(key: tuple[Kind, Phase, Event], target: tuple[Kind, Phase]) -> None:
     kind, phase, event = key
     assert step(kind, phase, event) == target
     watch = Watch(MemberAlias("alice"), kind, phase, T0, T0, None, id="w")
@@ -45,11 +43,7 @@ def test_each_row_of_the_table(
     assert (after.kind, after.phase) == target
 
 
-ILLEGAL = [
-    key
-    for key in itertools.product(Kind, Phase, Event)
-    if key not in TABLE
-]
+ILLEGAL = [key for key in itertools.product(Kind, Phase, Event) if key not in TABLE]
 
 
 @pytest.mark.parametrize("key", ILLEGAL, ids=lambda v: str(v))
@@ -61,7 +55,7 @@ def test_every_other_event_is_refused(key: tuple[Kind, Phase, Event]) -> None:
 
 
 def test_a_duress_alert_is_never_ended_from_her_phone_but_by_her_secret() -> None:
-    for (kind, phase, event), (_, to) in TABLE.items():
+    for (kind, _, event), (_, to) in TABLE.items():
         if kind is Kind.DURESS and to is Phase.CLOSED:
             assert event in (Event.OUT_SECRET, Event.RESOLVE), event
         if kind is Kind.DURESS:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from relay.core import intents
-from relay.core.state import Kind, Phase
+from relay.core.state import Kind, Phase, Watch
+from relay.core.types import MemberAlias
 from tests.unit.core_support import MIN, Driver
 
 IN_5 = intents.CheckIn(5 * MIN, None)
 OUT = intents.CheckOut()
 
 
-def alert_of(d: Driver, alias: str):  # noqa: ANN201 — a Watch
-    watch = d.own(alias)  # type: ignore[arg-type]
+def alert_of(d: Driver, alias: str) -> Watch:
+    watch = d.own(MemberAlias(alias))
     assert watch is not None
     return watch
 
@@ -40,7 +41,7 @@ def test_only_someone_alerted_the_admin_or_her_secret_ends_a_duress_alert() -> N
     d.say("dana", intents.Resolved())  # never sent alice's alert
     assert alert_of(d, "alice").phase is Phase.ALERTED
     d.say("fay", intents.Resolved(), pointer=None)  # the admin may close any open alert
-    assert d.own("alice") is None  # type: ignore[arg-type]
+    assert d.own(MemberAlias("alice")) is None
     assert not any("closed your alert" in t for t in d.texts("alice"))
 
 
@@ -52,7 +53,7 @@ def test_out_with_her_secret_is_the_one_way_her_phone_ends_a_duress_alert() -> N
     d.say("dana", intents.CheckOut(verified=False))
     assert alert_of(d, "dana").kind is Kind.DURESS
     d.say("dana", intents.CheckOut(verified=True))
-    assert d.own("dana") is None  # type: ignore[arg-type]
+    assert d.own(MemberAlias("dana")) is None
     assert any("is safe" in t for t in d.texts("elena"))
 
 
@@ -150,7 +151,7 @@ def test_resolved_quoting_an_alert_closes_that_alert() -> None:
     d.say("dana", intents.Sos())
     quoted = d.stamp_of("fay", "SOS from Carol")
     d.say("fay", intents.Resolved(), pointer=d.pointer_to(quoted))
-    assert d.own("carol") is None  # type: ignore[arg-type]
+    assert d.own(MemberAlias("carol")) is None
     assert alert_of(d, "elena").phase is Phase.ALERTED
     assert alert_of(d, "dana").phase is Phase.ALERTED
 
@@ -239,4 +240,5 @@ def test_sos_during_a_check_in_alert_joins_it() -> None:
     joined = d.say("alice", intents.Sos())
     watch = alert_of(d, "alice")
     assert watch.kind is Kind.SOS and watch.phase is Phase.ACKED and watch.acked_by == "bob"
-    assert [m.text.splitlines()[0] for m in d.to("bob", joined)][0].startswith("🆘 Alice sent SOS")
+    first = d.texts("bob", joined)[0]
+    assert first.startswith("🆘 Alice sent SOS")
