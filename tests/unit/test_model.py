@@ -50,6 +50,7 @@ def _fixed(key: str) -> str:
     chunks = re.split(r"\{[^}]*\}", CATALOG.messages["en"][key])
     return max(chunks, key=len)
 
+
 NEVER_ON_HER_PHONE_UNDER_DURESS = tuple(
     _fixed(key)
     for key in (
@@ -104,7 +105,9 @@ class Relay(RuleBasedStateMachine):
             self.duress.discard(alias)
         self._check(step)
 
-    def _expected(self, buddy: str, pointer_watch: Watch | None, pointed: bool, name: str | None) -> str | None:
+    def _expected(
+        self, buddy: str, pointer_watch: Watch | None, pointed: bool, name: str | None
+    ) -> str | None:
         """The reference targeting: quote/reaction, else name, else her only open alert."""
         mine = [
             w
@@ -125,10 +128,13 @@ class Relay(RuleBasedStateMachine):
                 return None
         return mine[0].id if len(mine) == 1 else None
 
-    def _answer(self, buddy: str, intent: intents.Intent, stamp: int | None, name: str | None) -> None:
+    def _answer(
+        self, buddy: str, intent: intents.Intent, stamp: int | None, name: str | None
+    ) -> None:
         step = self._begin(buddy, "resolve" if isinstance(intent, intents.Resolved) else "ack")
         pointer = self.d.pointer_to(stamp) if stamp is not None else None
-        step.expected = self._expected(buddy, pointer.watch if pointer else None, pointer is not None, name)
+        pointed = pointer.watch if pointer else None
+        step.expected = self._expected(buddy, pointed, pointer is not None, name)
         step.answer = True
         target = self.d.watches.get(step.expected) if step.expected else None
         step.decision = self.d.say(buddy, intent, pointer=pointer)
@@ -253,8 +259,7 @@ class Relay(RuleBasedStateMachine):
             changed = {
                 w.id
                 for w in step.decision.watches
-                if step.before.get(w.id) is None
-                or step.before[w.id].phase is not w.phase
+                if step.before.get(w.id) is None or step.before[w.id].phase is not w.phase
             }
             assert changed <= ({step.expected} if step.expected else set()), (changed, step)
         # Exactly one reply to whoever sent a message.
