@@ -227,17 +227,23 @@ class Engine:
         self._set_context()
 
     def _set_context(self) -> None:
-        gone = frozenset(
+        gone = set(
             Recipient.member(alias)
             for alias, number in self.known_numbers.items()
             if number in self.unreachable
-        ) | frozenset(Recipient(RecipientKind.OUTSIDE, a) for a in self.unreachable)
+        )
+        for address in self.unreachable:  # an outside number, or a group (with or without prefix)
+            gone |= {
+                Recipient(RecipientKind.OUTSIDE, address),
+                Recipient(RecipientKind.GROUP, address),
+                Recipient(RecipientKind.GROUP, address.removeprefix("group.")),
+            }
         self.context = Context(
             policy=self._policy,
             catalog=self.catalog,
             default_timezone=self.timezone,
             admin=self.admin,
-            unreachable=gone,
+            unreachable=frozenset(gone),
         )
 
     def mark_unreachable(self, address: str, failure: str) -> None:
