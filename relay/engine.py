@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
+import aiosqlite
+
 from relay.canary import with_notice
 from relay.clock import Clock, has_stepped, step_of
 from relay.core import intents
@@ -27,8 +29,10 @@ from relay.core.decide import (
     Decision,
     Outgoing,
     Purpose,
+    Stuck,
     on_mark,
     on_message,
+    on_stuck,
     on_timer,
     on_undeliverable,
 )
@@ -661,6 +665,8 @@ class Engine:
             # danger; quoting anything else answers nothing (the core says so).
             pointer = await self._pointer(event.quote_timestamp)
             if isinstance(intent, intents.Unknown):
+                if event.group_id is not None:
+                    return None, None  # group chatter quoting an alert is not an answer
                 intent = intents.Ack()
             return _for_relay(event, intent), pointer
         return _for_relay(event, intent), None
@@ -863,33 +869,19 @@ class Engine:
         )
 
     async def report_stuck(self, stuck: list[Pending], now: datetime) -> None:
-        """Alerts still unsent after a while: the admin must reach those buddies another way."""
-        lines = []
-        admin_info = self.context.policy.member(self.admin) if self.admin else None
-        language = admin_info.language if admin_info else "en"
+        """Alerts still unsent after a while: the core words the admin's notice (`on_stuck`)."""
+        items = []
         for message in stuck:
             watch = await self.watches.get(message.watch_id) if message.watch_id else None
-            lines.append(
-                self.catalog.text(
-                    language,
-                    "undeliverable",
-                    who=display(watch.member) if watch else "?",
-                    recipient=display(message.label) or "?",
-                    age=span(now - message.created_at),
-                    reason=(message.last_error or "unknown").replace("_", " "),
-                )
-            )
+            items.append(Stuck(watch, message.label, message.created_at, message.last_error))
             log.warning(
                 "alert #%d still unsent after %s; telling the admin",
                 message.id,
                 span(now - message.created_at),
             )
-        admin = self.known_numbers.get(self.admin) if self.admin else None
-        async with self.db.transaction() as conn:
-            await self.outbox.mark_reported(conn, [m.id for m in stuck])
-            if admin is not None:
-                for text in lines:
-                    await self.outbox.add(
-                        conn, Queued(admin, text, "notice", None, self.admin or ""), now
-                    )
-        self.on_queued()
+        ids = [m.id for m in stuck]
+
+        async def reported(conn: aiosqlite.Connection) -> None:
+            await self.outbox.mark_reported(conn, ids)
+
+        await self.apply(on_stuck(self.context, items, now), now, write=reported)

@@ -15,7 +15,9 @@ What stays: her membership (the rules are the admin's); messages still waiting t
 (an alert she is a buddy on, an all-clear about her: someone's safety depends on them); the
 reports' who-less moderation record; de-duplication tags (keyed HMACs, gone within two days).
 
-While she has a live check-in or alert FORGET deletes nothing and says why: an alert must never
+After her duress word FORGET deletes nothing either, but her phone is answered as if she had
+really checked out (and those alerted hear what it sent). While she has a live check-in or alert
+FORGET deletes nothing and says why: an alert must never
 be dropped silently, and whoever holds her phone must not be able to make it vanish.
 
 The question is remembered in memory only: after a restart she is simply asked again.
@@ -32,12 +34,13 @@ from typing import Final
 import aiosqlite
 
 from relay.core import intents
-from relay.core.decide import Decision, Outgoing, Purpose
-from relay.core.state import Recipient
+from relay.core.decide import Context, Decision, Outgoing, Purpose, forwarded
+from relay.core.state import Kind, Recipient, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, TamperedError, aad_for
 from relay.features import FeatureContext, FeatureResult, Write
 from relay.incidents.store import LogRepo
+from relay.policy import RulesPolicy
 from relay.reports.store import ReportRepo
 from relay.retention import vault_keys_in_use
 from relay.rules import Member
@@ -95,6 +98,8 @@ class ForgetFeature:
             return ctx.catalog.text(member.language, key, **params)
 
         own = await WatchRepo(ctx.db, ctx.sealer).live_for(alias)
+        if own is not None and own.kind is Kind.DURESS and own.live:
+            return await self._under_duress(ctx, member, intent, event, now, own)
         if own is not None and own.live:
             self.asked.pop(alias, None)
             log.info("%s: FORGET refused while a check-in or alert is live", alias)
@@ -124,6 +129,37 @@ class ForgetFeature:
             Decision(messages=(Outgoing(me, _done_text(ctx, member, plan), Purpose.REPLY),)),
             write=_eraser(ctx, alias, plan, now),
         )
+
+    async def _under_duress(
+        self,
+        ctx: FeatureContext,
+        member: Member,
+        intent: intents.Intent,
+        event: Incoming,
+        now: datetime,
+        own: Watch,
+    ) -> FeatureResult:
+        """After the duress word her phone sees what it would see had she really checked out,
+        and nothing is deleted: the open alert, and her log, may be all her buddies have. Those
+        alerted hear what her phone sent."""
+        alias = member.alias
+        cover = own.cover_until is not None and own.cover_until > now
+        asked_at = self.asked.get(alias)
+        confirmed = isinstance(intent, intents.Forget) and intent.confirmed
+        if cover:
+            self.asked.pop(alias, None)
+            text = ctx.catalog.text(member.language, "forget_live")
+        elif not confirmed or asked_at is None or now - asked_at > self.confirm_within:
+            self.asked[alias] = now
+            minutes = round(self.confirm_within.total_seconds() / 60)
+            text = ctx.catalog.text(member.language, "forget_ask", minutes=minutes)
+        else:
+            del self.asked[alias]
+            text = _done_text(ctx, member, await _plan(ctx, member))
+        context = Context(RulesPolicy(ctx.rules, ctx.timezone), ctx.catalog, ctx.timezone)
+        forward = forwarded(context, own, event.text, now)
+        me = Recipient.member(alias)
+        return FeatureResult(Decision(messages=(Outgoing(me, text, Purpose.REPLY), *forward)))
 
 
 def _done_text(ctx: FeatureContext, member: Member, plan: _Plan) -> str:

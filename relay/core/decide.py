@@ -778,6 +778,14 @@ def _under_duress(
         _forward(b, watch, said, photos)
 
 
+def forwarded(ctx: Context, watch: Watch, said: str | None, now: datetime) -> tuple[Outgoing, ...]:
+    """What her phone sent after the duress word, as messages to those alerted (for features,
+    such as FORGET, that answer her phone themselves)."""
+    b = _Builder(ctx, now)
+    _forward(b, watch, said, ())
+    return tuple(b.messages)
+
+
 def _forward(b: _Builder, watch: Watch, said: str | None, photos: tuple[str, ...]) -> None:
     """What her phone sent after the duress word, to everyone alerted, marked as such."""
     text = (said or "").strip()
@@ -1067,4 +1075,35 @@ def on_undeliverable(ctx: Context, watch: Watch, now: datetime) -> Decision:
             break
     watch = watch.evolve(next_at=_next_alert_wake(b, watch))
     b.watches.append(_nobody_check(b, watch))
+    return b.done()
+
+
+@dataclass(frozen=True, slots=True)
+class Stuck:
+    """An alert message still unsent after the outbox's limit: whose alert, to whom, since when."""
+
+    watch: Watch | None
+    recipient: str  # how the recipient is shown (alias or label)
+    queued_at: datetime
+    failure: str | None
+
+
+def on_stuck(ctx: Context, stuck: Sequence[Stuck], now: datetime) -> Decision:
+    """Alerts still unsent after a while: the admin must reach those people another way."""
+    b = _Builder(ctx, now)
+    if ctx.admin is None:
+        return b.done()
+    admin = Recipient(RecipientKind.MEMBER, ctx.admin, ctx.admin)
+    for item in stuck:
+        b.send(
+            admin,
+            Purpose.NOTICE,
+            _p(
+                "undeliverable",
+                who=display(item.watch.member) if item.watch else "?",
+                recipient=display(item.recipient) or "?",
+                age=span(now - item.queued_at),
+                reason=(item.failure or "unknown").replace("_", " "),
+            ),
+        )
     return b.done()

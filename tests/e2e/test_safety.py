@@ -239,3 +239,20 @@ async def test_a_second_sos_is_one_short_line_not_a_second_blast(harness: Harnes
     await harness.to("alice", "Alert sent to", since=mark)
     await settle(harness)
     assert not any("SOS from Alice" in t for t in texts_since(harness, "bob", mark))
+
+
+async def test_forget_after_the_duress_word_looks_done_and_deletes_nothing(
+    harness: Harness,
+) -> None:
+    await harness.says("alice", "lemonade")
+    await harness.to("bob", "SILENT ALERT")
+    mark = len(harness.sim.sent)
+    await harness.says("alice", "FORGET")
+    await harness.to("alice", "send FORGET YES", since=mark)
+    await harness.says("alice", "FORGET YES")
+    done = await harness.to("alice", "Done. Deleted", since=mark)
+    assert "running" not in done.message
+    await harness.to("bob", "“FORGET YES”", since=mark)
+    assert harness.relay is not None and harness.relay.engine is not None
+    watch = await harness.relay.engine.watches.live_for("alice")  # type: ignore[arg-type]
+    assert watch is not None and watch.kind == "duress" and watch.live
