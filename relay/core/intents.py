@@ -179,6 +179,11 @@ class Withdraw:
 
 
 @dataclass(frozen=True, slots=True)
+class Drill:
+    """``DRILL``: a practice alert to her first tier, and a report of who got it and answered."""
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """Anything the parser could not read. Answered with the help text, never ignored.
 
@@ -224,6 +229,7 @@ Intent = (
     | Approve
     | Reject
     | Withdraw
+    | Drill
     | Unknown
     | BadArgument
 )
