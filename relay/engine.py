@@ -41,7 +41,7 @@ from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
-from relay.features import Feature, FeatureContext, Write
+from relay.features import AnswerHooks, Feature, FeatureContext, Write
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
@@ -204,6 +204,10 @@ class Engine:
         # Addresses signal-cli said no retry soon reaches (→ failure class); cleared by a send
         # that gets through. The core names nobody unreachable as "watching" her.
         self.unreachable: dict[str, str] = {}
+        # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
+        # added to STATUS; and what must move when the wall clock jumps besides the watches.
+        self.chain: AnswerHooks | None = None
+        self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
 
     def add_feature(self, feature: Feature) -> None:
@@ -376,6 +380,8 @@ class Engine:
         if event.kind not in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             intent = self._parse(member, event)
             if type(intent) in self.features:
+                return None
+            if intent is not None and self.chain is not None and self.chain.general(member, intent):
                 return None
             if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
                 return None  # screening reads the reports: the general path
@@ -589,6 +595,11 @@ class Engine:
             await self._discard_photos(event)
             await self.apply(Decision(), now, seen=tag)
             return
+        if self.chain is not None:
+            early = await self.chain.before(member, event, intent, alerts, now)
+            if early is not None:  # a practice answer (relay.chain): never a real alert's
+                await self.apply(early.decision, now, seen=tag, write=early.write)
+                return
         feature = self.features.get(type(intent))
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
@@ -615,6 +626,8 @@ class Engine:
             said=event.text,
         )
         decision = self._noticed(decision, member, intent, self.degraded_notice)
+        if self.chain is not None:
+            decision = await self.chain.after(member, event, intent, own, decision, now)
         await self.apply(decision, now, seen=tag)
         # DEBUG: who wrote what kind of message when is itself sensitive, and this is per message.
         log.debug(
@@ -774,6 +787,8 @@ class Engine:
         async with self.db.transaction() as conn:
             moved = await self.watches.shift(conn, step)
             await self.outbox.shift(conn, step)
+            for shift in self.on_clock_step:
+                await shift(conn, step)
         log.warning(
             "the wall clock jumped %s%s; moved %d live watch(es) with it",
             "+" if step > timedelta(0) else "-",

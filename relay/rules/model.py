@@ -123,8 +123,10 @@ class WelcomePolicy:
     lines: Mapping[str, str] = field(default_factory=dict)  # language → the collective's words
 
     def line_for(self, language: str) -> str | None:
-        return self.lines.get(language) or self.lines.get(language.split("-")[0]) or (
-            self.lines.get("en")
+        return (
+            self.lines.get(language)
+            or self.lines.get(language.split("-")[0])
+            or (self.lines.get("en"))
         )
 
 
@@ -136,7 +138,8 @@ class DrillSchedule:
 
 @dataclass(frozen=True, slots=True)
 class DrillPolicy:
-    """Practice alerts: which tiers of her missed-check-in ladder, when she hears back, how often."""
+    """Practice alerts: which tiers of her missed-check-in ladder, when she hears back, how
+    often she may ask, and the schedule."""
 
     tiers: tuple[int, ...] = (1,)
     report_after: timedelta = timedelta(minutes=10)
