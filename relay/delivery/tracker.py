@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -44,6 +45,8 @@ REMEMBER = timedelta(days=2)
 drill's report need minutes; a phone off for a weekend still counts when it comes back)."""
 
 TRACKED = frozenset({"alert", "drill"})
+EARLY_KEPT = 256
+"""Receipts kept for messages not recorded yet (most are for replies, never tracked)."""
 
 
 class Tracker:
@@ -53,6 +56,9 @@ class Tracker:
         self.clock = clock
         self.wake = asyncio.Event()
         self._stamps: set[bytes] = set()  # keyed timestamps of tracked messages (receipts' filter)
+        # Receipts for timestamps not known yet: a phone can answer before the sender has
+        # recorded what signal-cli accepted. Replayed by `sent`; the oldest are dropped.
+        self._early: OrderedDict[int, list[Receipt]] = OrderedDict()
 
     def voice(self) -> Voice:
         engine = self.engine
@@ -92,6 +98,9 @@ class Tracker:
         self._stamps.update(self.store.stamp_tag(item.stamp) for item in items)
         if any(item.check_at is not None for item in items):
             self.wake.set()
+        early = [r for item in items for r in self._early.pop(item.stamp, [])]
+        for event in dict.fromkeys(early):  # one receipt may name several of these messages
+            await self.receipt(event)
 
     def _undelivered_after(self, watch: Watch | None) -> timedelta | None:
         if watch is None:
@@ -100,7 +109,12 @@ class Tracker:
 
     async def receipt(self, event: Receipt) -> None:
         """A phone's receipt: marks the tracked messages it names as on that phone (and read)."""
-        stamps = [t for t in event.timestamps if self.store.stamp_tag(t) in self._stamps]
+        stamps = []
+        for stamp in event.timestamps:
+            if self.store.stamp_tag(stamp) in self._stamps:
+                stamps.append(stamp)
+            else:
+                self._keep_early(stamp, event)
         if not stamps:
             return
         senders = self._sender_tags(event)
@@ -114,6 +128,12 @@ class Tracker:
         if ids:
             read = event.kind in ("read", "viewed")
             await self.store.mark(ids, read=read, at=self.clock.now())
+
+    def _keep_early(self, stamp: int, event: Receipt) -> None:
+        self._early.setdefault(stamp, []).append(event)
+        self._early.move_to_end(stamp)
+        while len(self._early) > EARLY_KEPT:
+            self._early.popitem(last=False)
 
     def _sender_tags(self, event: Receipt) -> set[bytes]:
         addresses = {a for a in (event.sender_number, event.sender_uuid) if a}

@@ -47,12 +47,28 @@ FAST = {
 
 
 def write_env(
-    tmp_path: Path, service: str, timings: dict[str, str] | None = None, **config: object
+    tmp_path: Path,
+    service: str,
+    timings: dict[str, str] | None = None,
+    *,
+    welcome: bool = False,
+    undelivered_after: str | None = None,
+    **config: object,
 ) -> Path:
-    """Sample rules (short timings), a data dir with a fresh key, and a config file."""
+    """Sample rules (short timings), a data dir with a fresh key, and a config file.
+
+    The sample's welcome is off unless `welcome` (tests that count every message a member gets
+    would count two more), and so is `escalation.undelivered_after` unless given: the simulator
+    sends no receipts by default, so every alert would look undelivered."""
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules_dir)
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": timings or FAST}))
+    (rules_dir / "welcome.yaml").write_text(yaml.safe_dump({"welcome": {"enabled": welcome}}))
+    escalation = yaml.safe_load((rules_dir / "escalation.yaml").read_text())
+    escalation["escalation"].pop("undelivered_after", None)
+    if undelivered_after is not None:
+        escalation["escalation"]["undelivered_after"] = undelivered_after
+    (rules_dir / "escalation.yaml").write_text(yaml.safe_dump(escalation, allow_unicode=True))
     data_dir = tmp_path / "data"
     init_data_dir(data_dir)
     doc: dict[str, object] = {
