@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from relay.core.render import display
+from relay.core.state import Recipient, RecipientKind
 from relay.core.voice import Voice
 
 STATUS_SHOWN = 8
@@ -61,20 +62,37 @@ def shown(reach: Reach, voice: Voice, to: str) -> str:
     return voice.text(to, "reach_group", name=name) if reach.group else name
 
 
+def label_of(recipient: Recipient) -> str:
+    """The label a recipient's messages are tracked under (as the outbox labels them)."""
+    if recipient.label:
+        return recipient.label
+    return recipient.address if recipient.kind is RecipientKind.MEMBER else ""
+
+
 def status_lines(
     voice: Voice,
     to: str,
+    alerted: Sequence[Recipient],
     reaches: Sequence[Reach],
     now: datetime,
     acked_by: str | None = None,
 ) -> list[str]:
-    """Her STATUS, for her open alert: one line per recipient — on the phone when, read when,
-    or sent and not on the phone yet — so she knows whom the alert really reached.
+    """Her STATUS, for her open alert: one line per person alerted — on the phone when, read
+    when, sent and not on the phone yet, or not even sent yet (the relay is still trying) — so
+    she knows whom the alert really reached.
 
     Never for a duress alert (her phone may not be hers now): the caller makes sure."""
     lines = []
-    ordered = sorted(reaches, key=lambda r: (r.tier, r.sent_at, r.label))
-    for reach in ordered[:STATUS_SHOWN]:
+    by_label = {r.label: r for r in reaches}
+    for recipient in alerted[:STATUS_SHOWN]:
+        label = label_of(recipient)
+        reach = by_label.get(label)
+        if reach is None:
+            group = recipient.kind is RecipientKind.GROUP
+            who = shown(Reach(label, group, 0, now), voice, to)
+            on_it = acked_by is not None and label == acked_by and not group
+            lines.append(voice.text(to, "reach_on_it" if on_it else "reach_not_sent", who=who))
+            continue
         who = shown(reach, voice, to)
         at = reach.on_phone
         if acked_by is not None and reach.label == acked_by and not reach.group:
@@ -87,6 +105,6 @@ def status_lines(
         else:
             key, params = "reach_on_phone", {"at": voice.clock(to, at, now)}
         lines.append(voice.text(to, key, who=who, **params))
-    if len(ordered) > STATUS_SHOWN:
-        lines.append(voice.text(to, "reach_more", count=len(ordered) - STATUS_SHOWN))
+    if len(alerted) > STATUS_SHOWN:
+        lines.append(voice.text(to, "reach_more", count=len(alerted) - STATUS_SHOWN))
     return lines

@@ -154,7 +154,7 @@ class Tracker:
         """Her STATUS lines for her open alert: whom it reached, when (never for duress: the
         caller checks)."""
         reaches = await self.store.reaches(ALERT, watch.id)
-        return status_lines(self.voice(), alias, reaches, now, watch.acked_by)
+        return status_lines(self.voice(), alias, watch.alerted, reaches, now, watch.acked_by)
 
     async def shift(self, conn: aiosqlite.Connection, step: timedelta) -> None:
         """The wall clock jumped (the engine's `follow_clock`): move the looks with it."""
