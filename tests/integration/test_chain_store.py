@@ -13,7 +13,7 @@ from relay.core.drills import Asked, AskedBy, Drill, DrillState
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.delivery.store import ALERT, DRILL, DeliveryStore, Sent
+from relay.delivery.store import ALERT, DeliveryStore, Sent
 from relay.drills.store import DrillStore
 from relay.store.db import DB_NAME, Database
 
