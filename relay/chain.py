@@ -30,6 +30,7 @@ from relay.core.render import display
 from relay.core.state import Kind, Phase, Recipient, Watch
 from relay.core.targeting import answerable
 from relay.delivery import DeliveryStore, Tracker
+from relay.delivery.store import ALERT
 from relay.drills import Drills, DrillStore
 from relay.features import FeatureResult
 from relay.rules import Member
@@ -113,6 +114,8 @@ class Chain:
         now: datetime,
     ) -> Decision:
         lines: list[str] = []
+        if isinstance(intent, intents.Ack):
+            await self._answer_proves_delivery(member, decision, now)
         if isinstance(intent, intents.Status):
             # Never after her duress word: her phone shows what it would had she checked out.
             if own is not None and is_open_alert(own) and own.kind is not Kind.DURESS:
@@ -129,6 +132,15 @@ class Chain:
                 who = display(real[0].member)
                 lines = [voice.text(member.alias, "drill_real_first", who=who)]
         return appended(decision, Recipient.member(member.alias), lines)
+
+    async def _answer_proves_delivery(
+        self, member: Member, decision: Decision, now: datetime
+    ) -> None:
+        """Her ACK proves the alert reached her phone, receipt or not (STATUS shows it so)."""
+        number = self.engine.address(Recipient.member(member.alias))
+        for watch in decision.watches:
+            if number is not None and watch.acked_by == member.alias:
+                await self.tracker.answered(ALERT, watch.id, number, now)
 
     def _practice_pending(self, member: Member, event: Incoming, intent: intents.Intent) -> bool:
         """A 1:1 answer from someone a practice alert still waits on."""
