@@ -151,7 +151,7 @@ def test_the_report_says_per_person_on_the_phone_answered_how_fast() -> None:
     assert message.to == Recipient.member(ALICE)
     lines = message.text.splitlines()
     assert lines[1] == "✅ Bob: answered after 2 min (on the phone 20:00)"
-    assert lines[2] == "❌ Carol: the relay could not send it (not on Signal? a new phone?) — no answer"
+    assert lines[2].startswith("❌ Carol: the relay could not send it")
     assert lines[3].startswith("1 of 2 answered")
 
 
