@@ -88,6 +88,8 @@ class Drills:
         self.running: dict[str, Drill] = {}
         self.wake = asyncio.Event()
         self._last_scheduled: datetime | None = None
+        self._first_at: datetime | None = None  # before the first scheduled run: when it is due
+        self._plan: str | None = None  # the schedule `_first_at` was planned for
 
     def settings(self) -> DrillSettings:
         policy = self.engine.rules.drills
@@ -103,7 +105,7 @@ class Drills:
 
     async def load(self) -> None:
         self.running = {d.id: d for d in await self.store.running()}
-        self._last_scheduled = await self.store.last_scheduled()
+        self._last_scheduled, self._first_at, self._plan = await self.store.schedule_state()
 
     def _saver(self, drills: Sequence[Drill], extra: Write | None = None) -> Write | None:
         if not drills and extra is None:
@@ -232,7 +234,14 @@ class Drills:
             self.requests.mkdir(mode=0o700, parents=True, exist_ok=True)
         while True:
             self.wake.clear()
-            for step in (self._take_requests, self._report_due, self._scheduled_due, self._purge):
+            steps = (
+                self._take_requests,
+                self._report_due,
+                self._plan_schedule,
+                self._scheduled_due,
+                self._purge,
+            )
+            for step in steps:
                 try:
                     await step()
                 except Exception:
@@ -261,10 +270,27 @@ class Drills:
         schedule = self.engine.rules.drills.schedule
         if schedule is None:
             return None
+        if self._last_scheduled is None:
+            return self._first_at  # planned by `_plan_schedule` (None until then)
         now = self.clock.now()
         return next_scheduled(
             self._last_scheduled, schedule.every, schedule.at, self.engine.timezone, now
         )
+
+    async def _plan_schedule(self) -> None:
+        """Before the first scheduled run, fix when it is due (in the store): the first `at`
+        after the schedule appeared — not pushed back by every restart or wake-up."""
+        schedule = self.engine.rules.drills.schedule
+        if schedule is None or self._last_scheduled is not None:
+            return
+        plan = f"{schedule.every.total_seconds():.0f}s@{schedule.at}"
+        if self._first_at is not None and self._plan == plan:
+            return
+        now = self.clock.now()
+        first = next_scheduled(None, schedule.every, schedule.at, self.engine.timezone, now)
+        async with self.engine.db.transaction() as conn:
+            await self.store.plan_first(conn, first, plan)
+        self._first_at, self._plan = first, plan
 
     async def _take_requests(self) -> None:
         if self.requests is None or not self.requests.is_dir():

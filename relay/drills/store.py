@@ -64,9 +64,20 @@ class DrillStore:
         )
         return opt_dt(row[0]) if row is not None else None
 
-    async def last_scheduled(self) -> datetime | None:
-        row = await self.db.one("SELECT last_run FROM drill_schedule WHERE id = 1")
-        return from_ms(row[0]) if row is not None else None
+    async def schedule_state(self) -> tuple[datetime | None, datetime | None, str | None]:
+        """(last run, first run due, the plan it was due for) of the rules' schedule."""
+        row = await self.db.one("SELECT last_run, first_at, plan FROM drill_schedule WHERE id = 1")
+        if row is None:
+            return None, None, None
+        return opt_dt(row[0]), opt_dt(row[1]), row[2]
+
+    @staticmethod
+    async def plan_first(conn: aiosqlite.Connection, first_at: datetime, plan: str) -> None:
+        await conn.execute(
+            "INSERT INTO drill_schedule (id, first_at, plan) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET first_at = excluded.first_at, plan = excluded.plan",
+            (to_ms(first_at), plan),
+        )
 
     @staticmethod
     async def mark_scheduled(conn: aiosqlite.Connection, at: datetime) -> None:

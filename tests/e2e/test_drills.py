@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from relay.cli import main as cli
 from relay.sim import SignalSim
+from tests.drills.conftest import SteppedClock
 from tests.e2e.chain_support import add_watchers, count_to, eventually, set_drills
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
 
@@ -141,3 +144,37 @@ async def test_a_drill_and_a_missed_checkin_the_checkin_alert_goes_out(drilling:
     await h.to("bob", "Alice is on it", timeout=10)
     await eventually(lambda: count_to(h, "alice", "you're on it for Bob") == 1)
     await sim.wait_for_sent(lambda s: "Your practice alert" in s.message, timeout=15)
+
+
+async def test_the_rules_schedule_a_drill_for_everyone(phones: SignalSim, tmp_path: Path) -> None:
+    """`drills.schedule`: at the next 03:00 (London), every member's first tier gets a practice;
+    not again until `every` has passed; each member gets her report, the admin the gaps."""
+    config = write_env(tmp_path, phones.service)
+    set_drills(tmp_path / "rules", report_after="10m", schedule={"every": "4w", "at": "03:00"})
+    clock = SteppedClock()
+    h = Harness(phones, config)
+    relay = h.relay_for_restart()
+    relay.clock = clock
+    h.relay, h.task = relay, asyncio.create_task(relay.run())
+    await asyncio.wait_for(relay.ready.wait(), timeout=10)
+    await phones.wait_for_client(timeout=10)
+    try:
+        local = clock.now().astimezone(ZoneInfo("Europe/London"))
+        three = datetime.combine(local.date(), time(3, 0), ZoneInfo("Europe/London"))
+        if three <= local:
+            three += timedelta(days=1)
+        clock.advance(three - local + timedelta(seconds=1))
+        await h.to("bob", "PRACTICE", timeout=10)  # alice's first tier
+        await h.to("alice", "The admin started a practice for you")
+        await h.to("carol", "PRACTICE")
+        clock.advance(timedelta(minutes=11))
+        gaps = await h.to("dana", "Practice alerts nobody answered", timeout=10)
+        assert "Alice" in gaps.message and "Elena" in gaps.message
+        await h.to("elena", "Tu simulacro")
+        clock.advance(timedelta(days=1))
+        await asyncio.sleep(1)
+        assert count_to(h, "bob", "PRACTICE") == 1  # not again until four weeks have passed
+        clock.advance(timedelta(weeks=4))
+        await eventually(lambda: count_to(h, "bob", "PRACTICE") == 2)
+    finally:
+        await h.stop()

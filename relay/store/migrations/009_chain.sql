@@ -51,8 +51,11 @@ CREATE TABLE drills (
 CREATE INDEX drills_report ON drills (report_at) WHERE report_at IS NOT NULL;
 CREATE INDEX drills_member ON drills (member_tag, started_at);
 
--- When the rules' scheduled drill last ran (one row).
+-- The rules' scheduled drill (one row): when it last ran; before its first run, when that is
+-- due and for which schedule (`plan`: every and at), so a restart does not push it back.
 CREATE TABLE drill_schedule (
     id           INTEGER PRIMARY KEY CHECK (id = 1),
-    last_run     INTEGER NOT NULL
+    last_run     INTEGER,
+    first_at     INTEGER,
+    plan         TEXT
 );
