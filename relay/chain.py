@@ -59,6 +59,7 @@ class Chain:
         """The background tasks to supervise: each sleeps until it has something to do."""
         return [
             ("deliveries", self.tracker.run),
+            ("deliveries-sent", self.tracker.record_sent),
             ("drills", self.drills.run),
             ("drill-requests", self.drills.watch_requests),
             ("welcome", self.welcomer.run),
@@ -179,7 +180,7 @@ def install(engine: Engine, sender: OutboxSender, data_dir: Path, clock: Clock) 
     engine.chain = chain
     engine.add_feature(drills)
     engine.on_clock_step.append(tracker.shift)
-    sender.on_sent = tracker.sent
+    sender.on_sent = tracker.sent_soon
     canary = engine.on_receipt  # the canary's, when it runs: every receipt goes to both
 
     async def receipt(event: Receipt) -> None:

@@ -27,7 +27,7 @@ Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
 Attach = Callable[[str], str | None]  # vault key → data URI (None: deleted meanwhile)
 StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
 FailedHook = Callable[[Pending, str], Awaitable[None]]
-SentHook = Callable[[list[tuple[Pending, int]]], Awaitable[None]]
+SentHook = Callable[[list[tuple[Pending, int]]], None]
 
 
 def backoff(attempts: int, cap: timedelta) -> timedelta:
@@ -67,6 +67,7 @@ class OutboxSender:
         self.on_failed = on_failed
         self.on_reached = on_reached  # addresses a send just got through to
         # Messages signal-cli accepted, with its timestamp (relay.delivery tracks receipts).
+        # Called in the sender's loop: it must return at once (the tracker queues them).
         self.on_sent: SentHook | None = None
         self.repo = repo
         self.send = send
@@ -222,13 +223,10 @@ class OutboxSender:
         self.sent += len(results) - len(failures)
         if self.on_reached is not None:
             self.on_reached([m.address for m, _ in results if m.id not in failed])
-        if self.on_sent is not None:
+        if self.on_sent is not None:  # handed over, not awaited: it must never slow sending
             accepted = [(m, o.timestamp) for m, o in results if o.ok and o.timestamp is not None]
             if accepted:
-                try:
-                    await self.on_sent(accepted)
-                except Exception:  # tracking is extra: it must never stop sending
-                    log.exception("recording sent messages for their receipts failed")
+                self.on_sent(accepted)
         for message, failure, retry_at in failures:
             self.failures += 1
             if self.on_failed is not None and message.purpose == "alert":

@@ -133,6 +133,16 @@ class DeliveryStore:
             tells=False,
         )
 
+    async def answered_in(
+        self, conn: aiosqlite.Connection, about: str, ref: str, address: str, at: datetime
+    ) -> None:
+        """`mark_answered`, inside the caller's transaction (the one that records the answer)."""
+        await conn.execute(
+            "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?) "
+            "WHERE about = ? AND ref = ? AND recipient_tag = ?",
+            (to_ms(at), about, ref, self.recipient_tag(address)),
+        )
+
     async def reaches(self, about: str, ref: str) -> list[Reach]:
         rows = await self.db.conn.execute_fetchall(
             "SELECT row_key, label, tier, sent_at, delivered_at, read_at FROM deliveries "

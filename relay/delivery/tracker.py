@@ -45,6 +45,7 @@ REMEMBER = timedelta(days=2)
 drill's report need minutes; a phone off for a weekend still counts when it comes back)."""
 
 TRACKED = frozenset({"alert", "drill"})
+PURGE_EVERY = timedelta(hours=1)
 EARLY_KEPT = 256
 """Receipts kept for messages not recorded yet (most are for replies, never tracked)."""
 
@@ -59,6 +60,8 @@ class Tracker:
         # Receipts for timestamps not known yet: a phone can answer before the sender has
         # recorded what signal-cli accepted. Replayed by `sent`; the oldest are dropped.
         self._early: OrderedDict[int, list[Receipt]] = OrderedDict()
+        self._purged: datetime | None = None
+        self._sent: asyncio.Queue[tuple[datetime, list[tuple[Pending, int]]]] = asyncio.Queue()
 
     def voice(self) -> Voice:
         engine = self.engine
@@ -69,13 +72,28 @@ class Tracker:
 
     # --- what was sent, what came back -------------------------------------------------------
 
-    async def sent(self, results: Sequence[tuple[Pending, int]]) -> None:
-        """Messages signal-cli accepted (the outbox sender's hook): alerts and practice only."""
+    def sent_soon(self, results: Sequence[tuple[Pending, int]]) -> None:
+        """The outbox sender's hook: what signal-cli accepted, queued for `record_sent` (alerts
+        and practice only), so the sender never waits on this bookkeeping."""
+        tracked = [(m, t) for m, t in results if m.purpose in TRACKED and m.watch_id is not None]
+        if tracked:
+            self._sent.put_nowait((self.clock.now(), tracked))
+
+    async def record_sent(self) -> None:
+        """The task that records what `sent_soon` queued, in order."""
+        while True:
+            at, results = await self._sent.get()
+            try:
+                await self.sent(results, at)
+            except Exception:
+                log.exception("recording sent messages for their receipts failed")
+
+    async def sent(self, results: Sequence[tuple[Pending, int]], now: datetime) -> None:
+        """Messages signal-cli accepted at `now`: a row per recipient, a keyed stamp each."""
         items = []
         for message, stamp in results:
             if message.purpose not in TRACKED or message.watch_id is None:
                 continue
-            now = self.clock.now()
             if message.purpose == "drill":
                 items.append(
                     Sent(
@@ -171,8 +189,13 @@ class Tracker:
             await self.clock.sleep_until(await self.store.next_check(), self.wake)
 
     async def purge(self) -> None:
+        """Rows older than `REMEMBER`, at most once an hour (not at every wake-up)."""
+        now = self.clock.now()
+        if self._purged is not None and now - self._purged < PURGE_EVERY:
+            return
+        self._purged = now
         with contextlib.suppress(aiosqlite.Error):
-            await self.store.purge(self.clock.now() - REMEMBER)
+            await self.store.purge(now - REMEMBER)
 
     async def check_due(self) -> None:
         async with self.engine.lock:

@@ -90,6 +90,7 @@ class Drills:
         self._last_scheduled: datetime | None = None
         self._first_at: datetime | None = None  # before the first scheduled run: when it is due
         self._plan: str | None = None  # the schedule `_first_at` was planned for
+        self._purged: datetime | None = None
 
     def settings(self) -> DrillSettings:
         policy = self.engine.rules.drills
@@ -207,15 +208,7 @@ class Drills:
             # An answer proves the practice reached her phone, whatever the receipts said.
             if number is not None:
                 for drill in changed:
-                    await conn.execute(
-                        "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?) "
-                        "WHERE about = 'drill' AND ref = ? AND recipient_tag = ?",
-                        (
-                            round(now.timestamp() * 1000),
-                            drill.id,
-                            self.tracker.store.recipient_tag(number),
-                        ),
-                    )
+                    await self.tracker.store.answered_in(conn, DRILL, drill.id, number, now)
 
         unique = list(dict.fromkeys(texts))
         reply = Outgoing(Recipient.member(member.alias), "\n".join(unique), Purpose.REPLY)
@@ -393,9 +386,14 @@ class Drills:
         log.info("scheduled practice drills: %d started", started)
 
     async def _purge(self) -> None:
+        """Finished drills past the rate limit's reach, at most once an hour."""
+        now = self.clock.now()
+        if self._purged is not None and now - self._purged < timedelta(hours=1):
+            return
+        self._purged = now
         keep = max(KEEP, self.engine.rules.drills.min_interval)
         async with self.engine.db.transaction() as conn:
-            await self.store.purge(conn, self.clock.now() - keep)
+            await self.store.purge(conn, now - keep)
 
 
 def member_named(drills: Sequence[Drill], name: str | None) -> list[Drill]:
