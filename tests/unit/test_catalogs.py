@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import pytest
 import yaml
 
-from relay.core.render import WEEKDAYS, Catalog
-from relay.locales import available_languages, load_catalog
+from relay.core.render import clock
+from relay.locales import available_languages
 from tests.catalog_checks import (
     catalog_problems,
     read_messages,
@@ -126,7 +127,7 @@ def test_checker_finds_a_broken_folder(tmp_path: Path) -> None:
     broken["checkout_typo"] = "💜 Glad you're safe."
     broken["alert_missed"] = "🚨 ALERT: {whom} didn't check out at {until}."
     broken["reminder"] = "⏰ {left} left (until {until}). Reply when you're safe, or +30."
-    broken["due"] = "Are you OK? Reply OUT — I'll alert your buddies in {grace!z}."
+    broken["due"] = "Are you OK? Reply OUT — I'll alert your buddies in {grace, plural, one {x}}."
     broken["help"] = "IN 60 — check in"
     folder = tmp_path / "xx"
     folder.mkdir()
@@ -156,13 +157,10 @@ def test_checker_finds_lost_emoji_and_non_text() -> None:
 
 
 @pytest.mark.parametrize("language", available_languages())
-def test_seven_distinct_weekday_names(language: str) -> None:
-    names = load_catalog().weekdays(language)
-    assert len(names) == 7 and len(set(names)) == 7, (language, names)
+def test_a_time_on_another_day_names_the_weekday_in_her_language(language: str) -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
+    days = {clock(now + timedelta(days=d), "UTC", now, language) for d in range(1, 8)}
+    assert len(days) == 7, (language, days)
+    assert clock(now, "UTC", now, language) == "12:00"
     if language != "en":
-        assert names != load_catalog().weekdays("en"), language
-
-
-def test_a_broken_weekdays_line_falls_back_to_english() -> None:
-    catalog = Catalog({"en": {"weekdays": " ".join(WEEKDAYS)}, "xx": {"weekdays": "a b"}})
-    assert catalog.weekdays("xx") == WEEKDAYS
+        assert clock(now + timedelta(days=1), "UTC", now, language) != "Tue 12:00", language
