@@ -40,7 +40,7 @@ _NOT_SOS: Final = frozenset(
     # One slip from "sos" and an everyday word in en, es, pt or fr: never an alarm.
     {"so", "os", "sis", "sus", "son", "sob", "sod", "sow", "sox", "soy", "sol", "sot", "sou"}
     | {"soi", "sas", "ses", "dos", "nos", "los", "vos", "cos", "aos", "sms", "soso", "sosa"}
-    | {"sop", "xos", "sps", "ss"}
+    | {"sop", "xos", "sps", "ss", "sous", "sors", "sons", "sols", "sots"}
 )
 
 _ANSWER_WORDS: Final = {"extend": "+30", "help": "HELP"}

@@ -161,6 +161,8 @@ PHRASES: list[tuple[str, str, str]] = [
     ("fr", "au secour", GUESSED),
     ("fr", "SOSS", GUESSED),
     ("fr", "SORTEI", ASK_OUT),
+    ("fr", "sors", MENU),  # "get out", and one slip from SOS: an everyday word, never an alarm
+    ("fr", "sous", MENU),
     ("fr", "aide", MENU),
     ("fr", "bonjour", MENU),
 ]
