@@ -75,7 +75,7 @@ async def test_report_moderation_broadcast_check_and_client_warning(
     found = await harness.to("bob", "1 warning matches")
     assert "#1 · " in found.message and "violent — he choked me at the Rex" in found.message
     await harness.says("elena", "revisar ab12cdf")  # her own word for CHECK; one letter off
-    await harness.to("elena", "Coinciden 1 aviso(s)")
+    await harness.to("elena", "Coincide 1 aviso")
     await harness.says("dana", "CHECK +44 7700 900999")
     await harness.to("dana", "No warnings match")
 
