@@ -18,13 +18,19 @@ from relay.core.types import MemberAlias
 
 
 def screened_text(intent: intents.Intent) -> str | None:
-    """The text of this message to screen, or None."""
+    """The text of this message to screen, or None — also when it cannot hold a number, plate,
+    email or handle (no digit, no ``@``): such a message skips the look-up in the store and is
+    decided with the others of its burst, in one trip."""
     match intent:
-        case intents.Client(text=text) if text and text.strip():
+        case intents.Client(text=text) if text and _may_identify(text):
             return text
-        case intents.CheckIn(note=note) if note and note.strip():
+        case intents.CheckIn(note=note) if note and _may_identify(note):
             return note
     return None
+
+
+def _may_identify(text: str) -> bool:
+    return "@" in text or any(ch.isdigit() for ch in text)
 
 
 def with_screening(
