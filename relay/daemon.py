@@ -33,6 +33,7 @@ from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender, Send
 from relay.reports import make_screener
+from relay.reports.store import ReportRepo
 from relay.retention import RetentionJob
 from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
@@ -147,6 +148,9 @@ class Relay:
         for feature in default_features():
             engine.add_feature(feature)
         engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
+        rekeyed = await ReportRepo(db, self.sealer).rekey()
+        if rekeyed:
+            log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
         self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)

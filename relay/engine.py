@@ -36,7 +36,9 @@ from relay.core.decide import (
     on_timer,
     on_undeliverable,
 )
+from relay.core.photos import photos_along
 from relay.core.render import Catalog, display, span
+from relay.core.screened import screened_text, with_screening
 from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
@@ -71,6 +73,7 @@ UNREACHABLE = frozenset(
 
 TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
 TIMER_LOG_EACH = 20  # a pass with more due than this logs one line per batch, not per watch
+_LOCATED = (intents.Loc, intents.CheckIn, intents.Extend, intents.Sos, intents.Duress)
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
 
@@ -377,7 +380,7 @@ class Engine:
             intent = self._parse(member, event)
             if type(intent) in self.features:
                 return None
-            if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
+            if intent is not None and screened_text(intent) and self.screener is not None:
                 return None  # screening reads the reports: the general path
         return _Plain(member, event, intent)
 
@@ -598,8 +601,10 @@ class Engine:
             return
         photos = await self._keep_photos(intent, event)
         notices: tuple[str, ...] = ()
-        if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
-            notices = await self.screener(member, intent.text, now)
+        screened = screened_text(intent)
+        if screened is not None and self.screener is not None:
+            notices = await self.screener(member, screened, now)
+        new_id = new_row_key()
         admin = member.alias == self.admin
         decision = on_message(
             self.context,
@@ -608,12 +613,16 @@ class Engine:
             own,
             answerable(alerts, member.alias, admin=admin, group=event.group_id),
             now,
-            new_row_key(),
+            new_id,
             photos=photos,
             notices=notices,
             pointer=pointer,
             said=event.text,
         )
+        decision = photos_along(
+            self.context, decision, member.alias, intent, own, photos, now, new_id
+        )
+        decision = with_screening(decision, member.alias, intent, notices)
         decision = self._noticed(decision, member, intent, self.degraded_notice)
         await self.apply(decision, now, seen=tag)
         # DEBUG: who wrote what kind of message when is itself sensitive, and this is per message.
@@ -629,13 +638,18 @@ class Engine:
         return seen, own[0] if own else None, await self.watches.opened(alert_rows)
 
     async def _keep_photos(self, intent: intents.Intent, event: Incoming) -> tuple[str, ...]:
-        """Photos sent with client details, a check-in or an SOS: sealed into the vault.
-
-        A location share's map snapshot is not kept: the coordinates say more, in fewer bytes."""
+        """Photos she sent, with any command or alone: sealed into the vault, to travel with her
+        alert (`relay.core.photos`). A location share's map snapshot is not kept: the
+        coordinates say more, in fewer bytes."""
         if self.vault is None or not event.attachments:
             return ()
-        if not isinstance(intent, intents.Client | intents.CheckIn | intents.Sos):
-            await self._discard_photos(event)
+        shared = intent if isinstance(intent, _LOCATED) else None
+        if (
+            shared is not None
+            and shared.location is not None
+            and shared.location.source == "signal"
+        ):
+            await self._discard_photos(event)  # a location share's map snapshot
             return ()
         keys = []
         for ref in event.attachments:

@@ -26,6 +26,11 @@ Status = Literal["pending", "approved"]
 Action = Literal["submitted", "rated", "approved", "rejected", "removed", "withdrawn", "expired"]
 
 AUTHOR_PURPOSE: Final = "report-author"
+KEYS_VERSION: Final = 2
+"""Which screening tags a stored report has: 2 adds number endings and plate starts. Reports
+stored under an older version are given the new tags at start-up (`ReportRepo.rekey`)."""
+_KEYS_COUNTER: Final = "report_keys_version"
+
 _KINDS: Final[dict[object, IdentifierKind]] = {
     "phone": "phone",
     "plate": "plate",
@@ -201,7 +206,10 @@ class ReportRepo:
         )
         await conn.executemany(
             "INSERT INTO report_keys (tag, number) VALUES (?, ?)",
-            [(tag, report.number) for tag in sorted(all_tags(self.sealer, report.identifiers))],
+            [
+                (tag, report.number)
+                for tag in sorted(all_tags(self.sealer, report.identifiers, index=True))
+            ],
         )
         await conn.executemany(
             "INSERT INTO report_photos (number, position, vault_key) VALUES (?, ?, ?)",
@@ -210,6 +218,31 @@ class ReportRepo:
         await record(conn, report.number, "submitted", report.created_at)
         if report.status == "approved":
             await record(conn, report.number, "approved", report.created_at)
+
+    async def rekey(self) -> int:
+        """Give every stored report the screening tags of `KEYS_VERSION` (once: a counter
+        remembers it); returns how many reports were re-keyed. The tags are keyed HMACs, so
+        only the running relay, which holds the key, can compute them — not a SQL migration."""
+        if await self.db.counter(_KEYS_COUNTER) >= KEYS_VERSION:
+            return 0
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT * FROM reports") as cur:
+                rows = list(await cur.fetchall())
+            for row in rows:
+                report = await self._report(row)
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO report_keys (tag, number) VALUES (?, ?)",
+                    [
+                        (tag, report.number)
+                        for tag in sorted(all_tags(self.sealer, report.identifiers, index=True))
+                    ],
+                )
+            await conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (_KEYS_COUNTER, KEYS_VERSION),
+            )
+        return len(rows)
 
     async def rate(
         self, conn: aiosqlite.Connection, number: int, severity: int, now: datetime
