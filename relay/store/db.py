@@ -49,6 +49,26 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _private(path: Path) -> None:
+    """The database file exists and is owner-only (0600), whatever the umask.
+
+    SQLite gives a new WAL and shared-memory file the main file's mode (it chmods them to match
+    when it creates them), so making the main file 0600 before SQLite opens it covers all three;
+    files left by an older release are brought down to 0600 here too. The data directory is 0700
+    already: files must not rely on it (a copy made with `cp -r`, a backup tool, a moved folder).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            os.chmod(path.with_name(path.name + suffix), 0o600)
+        except FileNotFoundError:
+            continue
+
+
 def _roll_back(conn: sqlite3.Connection) -> None:
     """End a failed transaction. SQLite leaves it open when COMMIT itself fails (a deferred
     constraint, a full disk): every later BEGIN would fail, and no check-in could be taken."""
@@ -79,6 +99,7 @@ class Database:
     @classmethod
     async def open(cls, data_dir: Path) -> Database:
         path = data_dir / DB_NAME
+        _private(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path)
