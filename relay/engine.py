@@ -37,6 +37,7 @@ from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import Feature, FeatureContext, Write
+from relay.logs import watch_ref
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
@@ -499,18 +500,13 @@ class Engine:
 
     def _log_plain(self, plain: _Plain, decision: Decision) -> None:
         if plain.repeated:
-            log.info("skipped a repeated envelope from %s", plain.member.alias)
+            log.info("skipped a repeated envelope")
         elif plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            what = _change(plain.event)
-            log.info("%s %s a message; recorded, nothing cancelled", plain.member.alias, what)
+            log.info("a member %s a message; recorded, nothing cancelled", _change(plain.event))
         else:
-            # DEBUG: who wrote what kind of message when is itself sensitive, and per message.
-            log.debug(
-                "%s: %s → %d message(s)",
-                plain.member.alias,
-                type(plain.intent).__name__,
-                len(decision.messages),
-            )
+            # Nothing of who, which command or how many messages: a duress word is one reply
+            # and a few alerts, where the OUT it looks like is one reply.
+            log.debug("decided a member's message")
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Receipt):
@@ -533,7 +529,7 @@ class Engine:
         tag = self._seen_tag(event)
         seen, own, alerts = await self._read(member.alias, tag)
         if seen:
-            log.info("skipped a repeated envelope from %s", member.alias)
+            log.info("skipped a repeated envelope")
             return
         if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             # An edit or delete never cancels anything: someone else may hold her phone. It is
@@ -541,7 +537,7 @@ class Engine:
             what = _change(event)
             decision = on_mark(own, what, now) if own is not None else Decision()
             await self.apply(decision, now, seen=tag)
-            log.info("%s %s a message; recorded, nothing cancelled", member.alias, what)
+            log.info("a member %s a message; recorded, nothing cancelled", what)
             return
         intent = await self._intent(member, event)
         if intent is None:
@@ -572,10 +568,7 @@ class Engine:
         )
         decision = self._noticed(decision, member, intent, self.degraded_notice)
         await self.apply(decision, now, seen=tag)
-        # DEBUG: who wrote what kind of message when is itself sensitive, and this is per message.
-        log.debug(
-            "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
-        )
+        log.debug("decided a member's message")  # who, what and how many: see _log_plain
 
     async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
         """In one trip: was this envelope seen before, her live watch, and the live alerts."""
@@ -692,8 +685,7 @@ class Engine:
                 self._log_timers(chunk, now, backlog=len(due) > TIMER_LOG_EACH)
             return len(due)
 
-    @staticmethod
-    def _log_timers(watches: list[Watch], now: datetime, *, backlog: bool) -> None:
+    def _log_timers(self, watches: list[Watch], now: datetime, *, backlog: bool) -> None:
         """One line per watch, or — for a backlog (after downtime) — one line per batch."""
         if backlog:
             oldest = min((w.next_at for w in watches if w.next_at is not None), default=now)
@@ -707,9 +699,8 @@ class Engine:
             late = now - watch.next_at if watch.next_at else None
             log.log(
                 level,
-                "timer for %s's %s (%s)%s",
-                watch.member,
-                watch.kind,
+                "timer for watch %s (%s)%s",
+                watch_ref(self.sealer, watch.id),
                 watch.phase,
                 f", {span(late)} late" if late and late.total_seconds() > 30 else "",
             )

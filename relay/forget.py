@@ -97,7 +97,7 @@ class ForgetFeature:
         own = await WatchRepo(ctx.db, ctx.sealer).live_for(alias)
         if own is not None and own.live:
             self.asked.pop(alias, None)
-            log.info("%s: FORGET refused while a check-in or alert is live", alias)
+            log.info("FORGET refused while a check-in or alert is live")
             return reply(say("forget_live"))
         asked_at = self.asked.get(alias)
         confirmed = isinstance(intent, intents.Forget) and intent.confirmed
@@ -109,11 +109,11 @@ class ForgetFeature:
         try:
             plan = await _plan(ctx, member)
         except TamperedError as exc:
-            log.warning("%s: FORGET stopped: %s did not open", alias, exc.where)
+            log.warning("FORGET stopped: %s did not open", exc.where)
             return reply(say("forget_failed"))
         log.info(
-            "%s: FORGET: %d watch(es), %d message(s), %d photo(s), %d report(s), %d log entr(ies)",
-            alias,
+            # Whose data went is hers to know: no alias in the journal.
+            "FORGET: %d watch(es), %d message(s), %d photo(s), %d report(s), %d log entr(ies)",
             len(plan.watches),
             len(plan.messages),
             len(plan.photos),
