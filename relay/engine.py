@@ -548,6 +548,8 @@ class Engine:
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
             await self.apply(result.decision, now, seen=tag, write=result.write)
+            if result.after is not None:
+                await result.after()  # e.g. FORGET's checkpoint: once her rows are committed gone
             # No alias here: "alice: Report" in a journal would say who reported, and when.
             log.info("a %s handled by %s", type(intent).__name__, type(feature).__name__)
             return

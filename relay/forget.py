@@ -11,6 +11,12 @@ as the reply that lists what was deleted:
   to her (`relay.reports`);
 - her incident log, with its photos.
 
+Then at once, not at the next retention pass: the WAL is checkpointed and truncated. With
+``secure_delete`` on (`relay.store.db`) the deleted rows' cells and freed pages were overwritten
+with zeros; the checkpoint writes those zeroed pages over the old ones in the main file and empties
+the WAL, whose older frames still held her sealed values byte for byte. Her vault files were
+unlinked in the transaction.
+
 What stays: her membership (the rules are the admin's); messages still waiting to reach others
 (an alert she is a buddy on, an all-clear about her: someone's safety depends on them); the
 reports' who-less moderation record; de-duplication tags (keyed HMACs, gone within two days).
@@ -42,6 +48,7 @@ from relay.reports.store import ReportRepo
 from relay.retention import vault_keys_in_use
 from relay.rules import Member
 from relay.signal.events import Incoming
+from relay.store.outbox import drop_refs
 from relay.store.watches import WatchRepo
 
 log = logging.getLogger(__name__)
@@ -123,6 +130,7 @@ class ForgetFeature:
         return FeatureResult(
             Decision(messages=(Outgoing(me, _done_text(ctx, member, plan), Purpose.REPLY),)),
             write=_eraser(ctx, alias, plan, now),
+            after=ctx.db.checkpoint,
         )
 
 
@@ -195,7 +203,7 @@ async def _messages(
     keys: set[str] = set()
     mine = set(watch_ids)
     async with conn.execute(
-        "SELECT id, row_key, watch_id, sent_at, purpose, attachments FROM outbox "
+        "SELECT id, row_key, watch_id, sent_at, purpose, attachments, recipient FROM outbox "
         "WHERE recipient_tag = ?",
         (recipient_tag,),
     ) as cursor:
@@ -204,13 +212,18 @@ async def _messages(
         chunk = list(watch_ids[start : start + _CHUNK])
         marks = ",".join("?" * len(chunk))
         async with conn.execute(
-            "SELECT id, row_key, watch_id, sent_at, purpose, attachments FROM outbox "  # noqa: S608 — placeholders only
+            "SELECT id, row_key, watch_id, sent_at, purpose, attachments, recipient FROM outbox "  # noqa: S608 — placeholders only
             f"WHERE sent_at IS NOT NULL AND watch_id IN ({marks})",
             chunk,
         ) as cursor:
             rows += await cursor.fetchall()
     for row in rows:
-        if row["sent_at"] is None and row["purpose"] != "reply" and row["watch_id"] not in mine:
+        watch_id = row["watch_id"]  # rows written before migration 006; later ones seal it
+        if watch_id is None and row["sent_at"] is None and row["purpose"] != "reply":
+            aad = aad_for("outbox", "recipient", row["row_key"])
+            payload = sealer.open_json(row["recipient"], aad=aad)
+            watch_id = payload.get("watch") if isinstance(payload, dict) else None
+        if row["sent_at"] is None and row["purpose"] != "reply" and watch_id not in mine:
             # On its way to her and not about her: an alert she is a buddy on, a notice for the
             # admin about someone's alert. Someone's safety depends on it arriving.
             continue
@@ -239,6 +252,8 @@ def _eraser(ctx: FeatureContext, alias: MemberAlias, plan: _Plan, now: datetime)
                 chunk = ids[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 await conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)  # noqa: S608 — fixed names, placeholders
+        mine = set(plan.watches)
+        await drop_refs(conn, ctx.sealer, lambda watch_id: watch_id not in mine)
         photos = set(plan.photos)
         photos.update(await ReportRepo(ctx.db, ctx.sealer).forget_author(conn, alias, now))
         photos.update(await LogRepo(ctx.db, ctx.sealer).forget(conn, alias))

@@ -205,7 +205,14 @@ class OutboxSender:
         failures = []
         for message, outcome in results:
             if outcome.ok:
-                tries.append(Tried(message.id, now, signal_timestamp=outcome.timestamp))
+                tries.append(
+                    Tried(
+                        message.id,
+                        now,
+                        signal_timestamp=outcome.timestamp,
+                        watch_id=message.watch_id,
+                    )
+                )
                 continue
             failure = outcome.failure or "unknown"
             retry_at = now + backoff(message.attempts, self.retry_cap)
