@@ -164,6 +164,18 @@ def _key_lines(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ..
             _key_lines(value_node, key, out)
 
 
+def _refuse_anchors(name: str, text: str) -> None:
+    """The config is a page of plain keys: anchors, aliases and merges have no use in it, and
+    nested merges (``<<: [*a, *a]``) make a safe loader's work double with each level. One pass
+    over the parser's events (linear in the text) refuses them before anything is built."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 1
+            raise ConfigInvalid(
+                [f"{name}:{line}: anchors and aliases (&name, *name, <<) are not used in the config"]
+            )
+
+
 def load_config(path: Path) -> Config:
     """Read and validate the config file; raise `ConfigInvalid` with every problem at once."""
     name = str(path)
@@ -172,6 +184,7 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigInvalid([f"{name}: cannot read the config file ({exc.strerror})"]) from None
     try:
+        _refuse_anchors(name, text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
