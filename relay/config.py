@@ -170,10 +170,9 @@ def _refuse_anchors(name: str, text: str) -> None:
     over the parser's events (linear in the text) refuses them before anything is built."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            line = event.start_mark.line + 1
-            raise ConfigInvalid(
-                [f"{name}:{line}: anchors and aliases (&name, *name, <<) are not used in the config"]
-            )
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            problem = "anchors and aliases (&name, *name, <<) are not used in the config"
+            raise ConfigInvalid([f"{name}:{line}: {problem}"])
 
 
 def load_config(path: Path) -> Config:

@@ -4,10 +4,10 @@ Owns the YAML dialect of the rules: every scalar is text (so ``no``, ``on``, ``+
 stay what the admin typed — the models convert), except an empty value or ``null`` / ``~``, which
 is "not given". Keys may not repeat within a mapping (PyYAML would silently keep the last one and
 drop, say, a member's buddies). Anchors and ``<<`` merge keys work; the expanded size is bounded:
-every value built, every key looked at (a key a merge skips because the mapping already has it
-included) and every mapping merged in counts toward `MAX_VALUES`, so work grows with the count, never
-with the nesting of merges (``<<: [*b, *b]`` twenty levels deep is refused at once, not after
-2**20 steps).
+every value built, every key looked at (a key a merge skips because the mapping has it already
+included) and every mapping merged in counts toward `MAX_VALUES`, so work grows with that count,
+never with the nesting of merges (``<<: [*b, *b]`` twenty levels deep is refused at once, not
+after 2**20 steps).
 
 Files in one directory merge by top-level section: mapping sections (``members:`` …) merge by
 their keys — the same key in two files is an error naming both places; list sections
