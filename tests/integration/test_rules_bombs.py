@@ -93,7 +93,7 @@ def anchored_documents(draw: st.DrawFn) -> str:
         if form == "merge":
             value = f'{{<<: [{refs}], k{level}: "v"}}'
         elif form == "nested":
-            value = f'{{<<: [{refs}], m{level}: {{<<: [{refs}]}}, s: [{refs}]}}'
+            value = f"{{<<: [{refs}], m{level}: {{<<: [{refs}]}}, s: [{refs}]}}"
         else:
             value = f"*b{level - 1}"
         lines.append(f"    l{level}: &b{level} {value}")
