@@ -588,18 +588,12 @@ class Engine:
         if not isinstance(intent, intents.Client | intents.CheckIn | intents.Sos):
             await self._discard_photos(event)
             return ()
-        keys = []
-        for ref in event.attachments:
-            key = await self.vault.keep(ref)
-            if key is not None:
-                keys.append(key)
-        return tuple(keys)
+        return await self.vault.keep_all(event.attachments)
 
     async def _discard_photos(self, event: Incoming) -> None:
         """Attachments the relay does not keep: signal-cli's plaintext copy goes at once."""
-        if self.vault is not None:
-            for ref in event.attachments:
-                await self.vault.discard(ref)
+        if self.vault is not None and event.attachments:
+            await self.vault.discard(event.attachments)
 
     async def _intent(self, member: Member, event: Incoming) -> intents.Intent | None:
         if event.kind is IncomingKind.REACTION:
