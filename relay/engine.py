@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from relay.canary import with_notice
 from relay.clock import Clock, has_stepped, step_of
-from relay.core import intents
+from relay.core import group_alert, intents
 from relay.core.commands import KeywordTable, parse
 from relay.core.decide import (
     Context,
@@ -101,6 +101,7 @@ def _pending(outcomes: list[Outcome], heads: set[int], now: datetime) -> list[Pe
             last_error=None,
             label=w.queued.label,
             attachments=w.queued.attachments,
+            withheld=w.queued.withheld,
         )
         for outcome in outcomes
         if outcome is not None
@@ -293,6 +294,7 @@ class Engine:
             message.watch_id,
             label,
             message.attachments,
+            message.withheld,
         )
 
     # --- inbound ---------------------------------------------------------------------------------
@@ -442,7 +444,7 @@ class Engine:
                 alias,
                 intent,
                 own,
-                self.watches.alerted_in(alerts, alias),
+                self._sent_to(alerts, alias),
                 now,
                 new_row_key(),
             )
@@ -484,6 +486,11 @@ class Engine:
             return True, [], []
         live_alerts = self.watches.alert_rows(conn) if alerts else []
         return False, self.watches.live_rows(conn, alias), live_alerts
+
+    def _sent_to(self, alerts: list[Watch], alias: MemberAlias) -> list[Watch]:
+        """The live alerts she was sent: to her, or to the Signal group of a circle of hers."""
+        groups = [c.group for c in self.rules.circles_of(alias) if c.group is not None]
+        return group_alert.answerable(alerts, alias, groups)
 
     def _noticed(
         self, decision: Decision, member: Member, intent: intents.Intent, notice: str | None
@@ -562,7 +569,7 @@ class Engine:
             member.alias,
             intent,
             own,
-            self.watches.alerted_in(alerts, member.alias),
+            self._sent_to(alerts, member.alias),
             now,
             new_row_key(),
             photos=photos,

@@ -27,6 +27,8 @@ Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
 Attach = Callable[[str], str | None]  # vault key → data URI (None: deleted meanwhile)
 StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
 FailedHook = Callable[[Pending, str], Awaitable[None]]
+GroupCheck = Callable[[Pending], Awaitable[bool]]
+"""May this group message go with what was withheld from it? (`relay.groups.GroupGuard`)"""
 
 
 def backoff(attempts: int, cap: timedelta) -> timedelta:
@@ -60,9 +62,11 @@ class OutboxSender:
         on_stuck: StuckHook,
         attach: Attach | None = None,
         on_failed: FailedHook | None = None,
+        check_group: GroupCheck | None = None,
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
+        self.check_group = check_group
         self.repo = repo
         self.send = send
         self.clock = clock
@@ -190,12 +194,20 @@ class OutboxSender:
             return
         await asyncio.gather(*(self._send_one(m) for m in batch))
 
-    def _files(self, message: Pending) -> list[str]:
-        files = [self.attach(key) for key in message.attachments] if self.attach else []
+    def _files(self, message: Pending, keys: tuple[str, ...] | None = None) -> list[str]:
+        wanted = message.attachments if keys is None else keys
+        files = [self.attach(key) for key in wanted] if self.attach else []
         return [f for f in files if f]
 
     async def _send_one(self, message: Pending) -> None:
-        outcome = await self.send([message.address], message.text, self._files(message))
+        text, files = message.text, self._files(message)
+        # A group's alert: the full text and photos only if its members were checked just now
+        # and all belong (relay.groups); else the safe text, which says the details go
+        # privately to whoever answers.
+        withheld = message.withheld
+        if withheld is not None and self.check_group and await self.check_group(message):
+            text, files = withheld[0], self._files(message, withheld[1])
+        outcome = await self.send([message.address], text, files)
         await self._record([(message, outcome)])
 
     async def _record(self, results: list[tuple[Pending, SendOutcome]]) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from relay.core import intents
+from relay.core import group_alert, intents
 from relay.core.locations import Location, osm_link
 from relay.core.policy import MemberInfo, Policy, Tier, Timings
 from relay.core.render import Catalog, clock, display, names, span
@@ -49,6 +49,9 @@ class Outgoing:
     purpose: Purpose
     watch_id: str | None = None
     attachments: tuple[str, ...] = ()  # attachment vault keys (photos, exported files)
+    # To a Signal group: the full alert and its photos, sent instead of `text` only if the
+    # group's members check out just before sending (relay.core.group_alert, relay.groups).
+    withheld: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +461,9 @@ def _ack(b: _Builder, buddy: MemberAlias, answering: Sequence[Watch], target: st
         return
     b.watches.append(watch.evolve(phase=Phase.ACKED, acked_by=buddy, next_at=None))
     b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
+    if me not in watch.alerted:  # she had it through a group: the details come to her alone
+        parts = _alert_parts(b, watch, me, timedelta(0), escalated=False)
+        b.send(me, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
     _tell_her_and_the_others(b, watch, me, "ack_to_member", "ack_to_others", buddy)
 
 
@@ -607,6 +613,11 @@ def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch
     fresh = [r for r in tier.recipients if r not in watch.alerted and r.address != watch.member]
     for to in fresh:
         parts = _alert_parts(b, watch, to, late, escalated=watch.tiers_alerted > 0)
+        if to.kind is RecipientKind.GROUP:
+            full = (b.text(to, *parts), watch.photos)
+            safe = b.text(to, *group_alert.safe_parts(parts))
+            b.messages.append(Outgoing(to, safe, Purpose.ALERT, watch.id, withheld=full))
+            continue
         b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
     return watch.evolve(alerted=watch.alerted + tuple(fresh), tiers_alerted=watch.tiers_alerted + 1)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -36,6 +36,7 @@ class Queued:
     watch_id: str | None = None
     label: str = ""  # an alias, a group or contact label: how notices about it name the recipient
     attachments: tuple[str, ...] = ()  # attachment vault keys
+    withheld: tuple[str, tuple[str, ...]] | None = None  # a group's full alert (core.group_alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Pending:
     last_error: str | None
     label: str
     attachments: tuple[str, ...] = ()
+    withheld: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +156,13 @@ class OutboxRepo:
 
     def _row(self, item: Queued, now: datetime) -> tuple[object, ...]:
         row_key = new_row_key()
-        payload = {"to": item.address, "label": item.label, "watch": item.watch_id}
+        payload: dict[str, object] = {
+            "to": item.address,
+            "label": item.label,
+            "watch": item.watch_id,
+        }
+        if item.withheld is not None:
+            payload["full"], payload["files"] = item.withheld[0], list(item.withheld[1])
         return (
             row_key,
             self._tag(item.address),
@@ -234,6 +242,7 @@ class OutboxRepo:
             attempts=row["attempts"],
             last_error=row["last_error"],
             attachments=self._attachments(row),
+            withheld=_withheld(payload),
         )
 
     def _attachments(self, row: aiosqlite.Row) -> tuple[str, ...]:
@@ -376,3 +385,10 @@ async def drop_refs(
             doomed.append((row[0],))
     await conn.executemany("DELETE FROM sent_refs WHERE tag = ?", doomed)
     return len(doomed), unreadable
+
+
+def _withheld(payload: Mapping[str, object]) -> tuple[str, tuple[str, ...]] | None:
+    full, files = payload.get("full"), payload.get("files")
+    if not isinstance(full, str):
+        return None
+    return full, tuple(str(f) for f in files) if isinstance(files, list) else ()
