@@ -76,6 +76,11 @@ class OutboxSection(_Closed):
         default=timedelta(minutes=2),
         description="tell the admin when an alert is still unsent after this long",
     )
+    wipe_after: Duration = Field(
+        default=timedelta(seconds=30),
+        description="once everything is sent, how soon the database's write-ahead log is "
+        "emptied of what was sent (0: at once)",
+    )
 
 
 class CanarySection(_Closed):

@@ -166,6 +166,8 @@ class Relay:
             check_group=GroupGuard(
                 transport, cfg.signal.number, lambda: engine.rules, engine.notify_admin
             ).cleared,
+            wipe=db.checkpoint,
+            wipe_after=cfg.outbox.wipe_after,
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender

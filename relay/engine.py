@@ -43,7 +43,7 @@ from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
 from relay.store.db import Database, FlushFailed
 from relay.store.outbox import OutboxRepo, Pending, Queued
-from relay.store.times import to_ms
+from relay.store.times import hour_ms
 from relay.store.watches import WatchRepo
 
 if TYPE_CHECKING:
@@ -265,7 +265,7 @@ class Engine:
         return _Rows(
             watches=self.watches.rows(decision.watches),
             outbox=self.outbox.rows(queued, now),
-            seen=(seen, to_ms(now)) if seen is not None else None,
+            seen=(seen, hour_ms(now)) if seen is not None else None,
             queued=queued,
         )
 

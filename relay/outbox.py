@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -63,10 +64,18 @@ class OutboxSender:
         attach: Attach | None = None,
         on_failed: FailedHook | None = None,
         check_group: GroupCheck | None = None,
+        wipe: Callable[[], Awaitable[None]] | None = None,
+        wipe_after: timedelta = timedelta(seconds=30),
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
         self.check_group = check_group
+        # Sent rows are deleted as they are recorded; the WAL keeps their old pages until a
+        # checkpoint. `wipe` (Database.checkpoint) runs once nothing is left to send,
+        # `wipe_after` after the first send since the last wipe.
+        self.wipe = wipe
+        self.wipe_after = wipe_after
+        self._unwiped_since: datetime | None = None
         self.repo = repo
         self.send = send
         self.clock = clock
@@ -118,6 +127,7 @@ class OutboxSender:
             if look.heads:
                 await self._send_batch(look.heads)
                 continue  # more may be due right away (the next message to each recipient)
+            await self._wipe_if_due(now)
             self._asleep = True
             try:
                 await self.clock.sleep_until(self._wake_at(look.next_attempt), self.wake)
@@ -125,10 +135,31 @@ class OutboxSender:
                 self._asleep = False
 
     def _wake_at(self, nxt: datetime | None) -> datetime | None:
+        wipe = self._wipe_due()
         if nxt is None:
-            return None
+            return wipe
         # Also wake when the oldest waiting alert becomes "stuck", to tell the admin in time.
-        return min(nxt, self.clock.now() + self.stuck_after)
+        soonest = min(nxt, self.clock.now() + self.stuck_after)
+        return soonest if wipe is None else min(soonest, wipe)
+
+    def _wipe_due(self) -> datetime | None:
+        if self.wipe is None or self._unwiped_since is None:
+            return None
+        return self._unwiped_since + self.wipe_after
+
+    async def _wipe_if_due(self, now: datetime) -> None:
+        due = self._wipe_due()
+        if self.wipe is None or due is None or now < due:
+            return
+        try:
+            await self.wipe()
+        except sqlite3.Error as exc:  # a reader held the log: the next quiet moment tries again
+            log.warning(
+                "emptying the write-ahead log failed (%s); trying again later", type(exc).__name__
+            )
+            self._unwiped_since = now
+            return
+        self._unwiped_since = None
 
     async def _send_batch(self, heads: list[Pending]) -> None:
         batches = together(heads)
@@ -231,6 +262,8 @@ class OutboxSender:
             tries.append(Tried(message.id, retry_at, error=failure))
             failures.append((message, failure, retry_at))
         await self.repo.record(tries)
+        if self._unwiped_since is None and len(failures) < len(results):
+            self._unwiped_since = now
         failed = {message.id for message, _, _ in failures}
         self._delivered.extend(m for m, _ in results if m.id not in failed)  # logged per batch
         self.sent += len(results) - len(failures)

@@ -50,7 +50,7 @@ from relay.reports import purge_expired
 from relay.rules import Retention, Rules
 from relay.store.db import Database
 from relay.store.outbox import drop_refs
-from relay.store.times import from_ms, to_ms
+from relay.store.times import HOUR_MS, from_ms, to_ms
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
@@ -184,13 +184,15 @@ async def _purge_watches(
     async with conn.execute(
         "SELECT id, phase, started_at, closed_at, detail FROM watches "
         "WHERE phase IN ('closed', 'draft') AND coalesce(closed_at, started_at) <= ?",
-        (to_ms(now - shortest),),
+        (to_ms(now - shortest) + HOUR_MS,),  # the column is to the hour; the detail decides
     ) as cursor:
         rows = await cursor.fetchall()
     doomed: list[str] = []
     keys: set[str] = set()
     unreadable = 0
     for row in rows:
+        # The columns hold the hour it closed (rounded up) or started (down); the exact times
+        # are sealed in the detail (rows from before issue 17 have exact columns only).
         ended = from_ms(row["closed_at"] if row["closed_at"] is not None else row["started_at"])
         try:
             detail = sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
@@ -200,6 +202,7 @@ async def _purge_watches(
             if ended <= now - longest:
                 doomed.append(row["id"])
             continue
+        ended = _exact_end(detail, ended)
         if row["phase"] == "draft":
             keep_for, ended = retention.checkins, max(ended, _last_added(detail))
         else:
@@ -211,6 +214,16 @@ async def _purge_watches(
         marks = ",".join("?" * len(chunk))
         await conn.execute(f"DELETE FROM watches WHERE id IN ({marks})", chunk)  # noqa: S608 — placeholders only
     return len(doomed), keys, unreadable
+
+
+def _exact_end(detail: JsonValue, coarse: datetime) -> datetime:
+    """When a watch closed (or a draft started), from its sealed detail; else the column's."""
+    if isinstance(detail, dict):
+        for name in ("closed_at", "started_at"):
+            value = detail.get(name)
+            if isinstance(value, int):
+                return from_ms(value)
+    return coarse
 
 
 def _alerted(detail: JsonValue) -> bool:

@@ -47,19 +47,21 @@ async def hers(engine: Engine, alias: str) -> Hers:
             row = await cur.fetchone()
         return int(row[0]) if row else 0
 
-    watches = WatchRepo(db, sealer)
+    # Closed watches carry random tags and reports a tag per row (issue 17): found with the key.
+    watches = WatchRepo(db, sealer).opened(
+        list(
+            await db.conn.execute_fetchall(
+                "SELECT id, phase, next_at, started_at, closed_at, detail FROM watches"
+            )
+        )
+    )
     recipient = sealer.lookup(NUMBERS[alias], purpose=OUTBOX_RECIPIENT_PURPOSE)
     return Hers(
-        watches=await count(
-            "SELECT count(*) FROM watches WHERE member_tag = ?", watches.member_tag(alias)
-        ),
+        watches=len([w for w in await watches if w.member == alias]),
         messages_to_her=await count(
             "SELECT count(*) FROM outbox WHERE recipient_tag = ?", recipient
         ),
-        reports=await count(
-            "SELECT count(*) FROM reports WHERE author_tag = ?",
-            ReportRepo(db, sealer).author_tag(alias),
-        ),
+        reports=len(await ReportRepo(db, sealer).authored(db.conn, alias)),
         log_entries=await count(
             "SELECT count(*) FROM incident_entries WHERE owner_tag = ?",
             LogRepo(db, sealer).owner_tag(alias),
