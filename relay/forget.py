@@ -33,6 +33,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 import aiosqlite
@@ -48,6 +49,7 @@ from relay.reports.store import ReportRepo
 from relay.retention import vault_keys_in_use
 from relay.rules import Member
 from relay.signal.events import Incoming
+from relay.store.db import Database
 from relay.store.outbox import drop_refs
 from relay.store.watches import WatchRepo
 
@@ -130,8 +132,16 @@ class ForgetFeature:
         return FeatureResult(
             Decision(messages=(Outgoing(me, _done_text(ctx, member, plan), Purpose.REPLY),)),
             write=_eraser(ctx, alias, plan, now),
-            after=ctx.db.checkpoint,
+            after=partial(_empty_the_log, ctx.db),
         )
+
+
+async def _empty_the_log(db: Database) -> None:
+    """After her rows are committed gone: the WAL's old pages of them go too, now."""
+    if not await db.checkpoint():
+        # Another connection (`peer-relay status`, a backup) was reading; the sender empties
+        # the log `outbox.wipe_after` after her reply goes.
+        log.warning("FORGET: the write-ahead log was in use; it is emptied shortly")
 
 
 def _done_text(ctx: FeatureContext, member: Member, plan: _Plan) -> str:

@@ -64,7 +64,7 @@ class OutboxSender:
         attach: Attach | None = None,
         on_failed: FailedHook | None = None,
         check_group: GroupCheck | None = None,
-        wipe: Callable[[], Awaitable[None]] | None = None,
+        wipe: Callable[[], Awaitable[bool]] | None = None,
         wipe_after: timedelta = timedelta(seconds=30),
     ) -> None:
         self.attach = attach
@@ -152,14 +152,15 @@ class OutboxSender:
         if self.wipe is None or due is None or now < due:
             return
         try:
-            await self.wipe()
-        except sqlite3.Error as exc:  # a reader held the log: the next quiet moment tries again
+            done = await self.wipe()
+        except sqlite3.Error as exc:  # the log stayed locked: the next quiet moment tries again
             log.warning(
                 "emptying the write-ahead log failed (%s); trying again later", type(exc).__name__
             )
             self._unwiped_since = now
             return
-        self._unwiped_since = None
+        # Another connection's reader held the log: try again `wipe_after` from now.
+        self._unwiped_since = None if done else now
 
     async def _send_batch(self, heads: list[Pending]) -> None:
         batches = together(heads)

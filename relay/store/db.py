@@ -240,21 +240,25 @@ class Database:
         rows = list(await self.conn.execute_fetchall(sql, params))
         return rows[0] if rows else None
 
-    async def checkpoint(self) -> None:
-        """Move the WAL into the main file and truncate it, so deleted pages leave the WAL."""
+    async def checkpoint(self) -> bool:
+        """Move the WAL into the main file and truncate it, so deleted pages leave the WAL.
+
+        False when another connection's reader (`peer-relay status`, a backup) kept SQLite
+        from finishing: the WAL still holds old pages, and a later checkpoint must try again."""
         async with self._write_lock:
             for attempt in range(CHECKPOINT_TRIES):
                 try:
                     # Its result row read to the end: a statement left open would block the
                     # next COMMIT on this connection ("SQL statements in progress").
-                    await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
-                    return
+                    rows = list(await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+                    return not rows or int(rows[0][0]) == 0  # (busy, log frames, checkpointed)
                 except sqlite3.OperationalError as exc:
                     # SQLITE_LOCKED: another task's read on this connection has a statement
                     # open between two awaits; it ends within milliseconds.
                     if "locked" not in str(exc) or attempt == CHECKPOINT_TRIES - 1:
                         raise
                 await asyncio.sleep(0.01)
+        return False  # pragma: no cover — the last try raises
 
     async def bump_counter(self, name: str) -> None:
         async with self.transaction() as conn:

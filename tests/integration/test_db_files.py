@@ -4,6 +4,7 @@ shared-memory file, new or left by an older release (issue 17, finding 7)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +56,24 @@ async def test_files_left_readable_by_an_older_release_are_made_owner_only(
     finally:
         await db.close()
     assert modes == dict.fromkeys(modes, 0o600)
+
+
+async def test_a_checkpoint_held_up_by_another_reader_says_so(tmp_path: Path) -> None:
+    """`peer-relay status` or a backup reading the database keeps the WAL from being emptied:
+    the checkpoint says so, and the caller (the sender, FORGET) tries again later."""
+    db = await Database.open(tmp_path)
+    try:
+        await db.bump_counter("strangers")
+        reader = sqlite3.connect(tmp_path / DB_NAME)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT * FROM counters").fetchall()  # a read snapshot, held
+            await db.bump_counter("strangers")
+            assert await db.checkpoint() is False
+            assert (tmp_path / f"{DB_NAME}-wal").stat().st_size > 0
+        finally:
+            reader.close()
+        assert await db.checkpoint() is True
+        assert (tmp_path / f"{DB_NAME}-wal").stat().st_size == 0
+    finally:
+        await db.close()
