@@ -29,6 +29,7 @@ from relay.disk import DiskWatch
 from relay.engine import Engine
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.feature_set import default_features
+from relay.groups import GroupGuard
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender, Send
@@ -167,6 +168,11 @@ class Relay:
             attach=vault.as_data_uri,
             on_failed=engine.alert_failed,
             on_reached=engine.reached,
+            check_group=GroupGuard(
+                transport, cfg.signal.number, lambda: engine.rules, engine.notify_admin
+            ).cleared,
+            wipe=db.checkpoint,
+            wipe_after=cfg.outbox.wipe_after,
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender

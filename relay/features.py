@@ -33,6 +33,9 @@ Write = Callable[[aiosqlite.Connection], Awaitable[None]]
 class FeatureResult:
     decision: Decision
     write: Write | None = None
+    after: Callable[[], Awaitable[None]] | None = None
+    """Run once the write is committed (still under the engine's lock): work that cannot run
+    inside a transaction, such as FORGET's WAL checkpoint."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from relay.core import escalation, intents
+from relay.core import escalation, group_alert, intents
 from relay.core.escalation import Tier
 from relay.core.guesses import short_answer
 from relay.core.lifecycle import Event, is_open_alert, moved
@@ -68,6 +68,9 @@ class Outgoing:
     purpose: Purpose
     watch_id: str | None = None
     attachments: tuple[str, ...] = ()  # attachment vault keys (photos, exported files)
+    # To a Signal group: the full alert and its photos, sent instead of `text` only if the
+    # group's members check out just before sending (relay.core.group_alert, relay.groups).
+    withheld: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +404,7 @@ def _news_of(
             parts.append(_p("alert_client", text=client.text))
         if photos:
             parts.append(_p("alert_photos", count=len(photos)))
-        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=photos)
+        _send_alert(b, to, watch, parts, photos)
 
 
 def _who(b: _Builder, alias: MemberAlias) -> None:
@@ -656,6 +659,9 @@ def _ack(b: _Builder, buddy: MemberAlias, watch: Watch) -> None:
         return
     b.watches.append(moved(watch, Event.ACK, acked_by=buddy, next_at=None))
     b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
+    if me not in watch.alerted:  # she had it through a group: the details come to her alone
+        parts = _alert_parts(b, watch, me, timedelta(0), escalated=False)
+        b.send(me, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
     _tell_her_and_the_others(b, watch, me, "ack_to_member", "ack_to_others", buddy)
 
 
@@ -837,7 +843,7 @@ def _forward(b: _Builder, watch: Watch, said: str | None, photos: tuple[str, ...
             parts.append(_p("duress_forward_text", text=text))
         if photos:
             parts.append(_p("alert_photos", count=len(photos)))
-        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=photos)
+        _send_alert(b, to, watch, parts, photos)
 
 
 # --- alarms and timers -------------------------------------------------------------------------
@@ -973,8 +979,25 @@ def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch
     fresh = escalation.fresh(tier, watch.alerted, watch.member)
     for to in fresh:
         parts = _alert_parts(b, watch, to, late, escalated=watch.tiers_alerted > 0)
-        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
+        _send_alert(b, to, watch, parts, watch.photos)
     return watch.evolve(alerted=watch.alerted + tuple(fresh), tiers_alerted=watch.tiers_alerted + 1)
+
+
+def _send_alert(
+    b: _Builder,
+    to: Recipient,
+    watch: Watch,
+    parts: Sequence[tuple[str, dict[str, object]]],
+    attachments: tuple[str, ...] = (),
+) -> None:
+    """An alert (or news of one) to `to`. A Signal group reads only the safe parts until the
+    sender has checked its members (`relay.core.group_alert`); the rest is withheld."""
+    if to.kind is RecipientKind.GROUP:
+        full = (b.text(to, *parts, about=watch.member), attachments)
+        safe = b.text(to, *group_alert.safe_parts(parts), about=watch.member)
+        b.messages.append(Outgoing(to, safe, Purpose.ALERT, watch.id, withheld=full))
+        return
+    b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=attachments)
 
 
 def _start_alert(

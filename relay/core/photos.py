@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from relay.core import intents
+from relay.core import group_alert, intents
 from relay.core.decide import Context, Decision, Outgoing, Purpose
 from relay.core.render import display
 from relay.core.state import MAX_PHOTOS, Kind, Phase, Recipient, RecipientKind, Watch
@@ -77,18 +77,22 @@ def _language(ctx: Context, to: Recipient) -> str:
 
 def _forward(ctx: Context, watch: Watch, photos: tuple[str, ...]) -> list[Outgoing]:
     """The new photos to everyone her open alert already reached (the next tiers get them with
-    the alert itself)."""
+    the alert itself). A Signal group gets them only once its members are checked
+    (`relay.core.group_alert`): until then, who and that details go to whoever answers."""
     who = display(watch.member)
-    return [
-        Outgoing(
-            to,
-            ctx.catalog.text(_language(ctx, to), "alert_photos_more", who=who, count=len(photos)),
-            Purpose.ALERT,
-            watch.id,
-            photos,
-        )
-        for to in watch.alerted
-    ]
+    out = []
+    for to in watch.alerted:
+        language = _language(ctx, to)
+        text = ctx.catalog.text(language, "alert_photos_more", who=who, count=len(photos))
+        if to.kind is RecipientKind.GROUP:
+            safe = "\n".join(
+                ctx.catalog.text(language, key, who=who)
+                for key in ("alert_update", group_alert.PRIVATE_NOTICE)
+            )
+            out.append(Outgoing(to, safe, Purpose.ALERT, watch.id, withheld=(text, photos)))
+        else:
+            out.append(Outgoing(to, text, Purpose.ALERT, watch.id, photos))
+    return out
 
 
 def _told(ctx: Context, sender: MemberAlias, watch: Watch, count: int, now: datetime) -> str:
