@@ -5,8 +5,9 @@ before it went down (that run leaves its sealed copy of the checked rules, `rela
 its own start is reported as the cold start: rules never seen before, checked in full). Then
 `count` check-ins whose deadlines passed while the relay was down (spread over the last hour) are
 stored, and the relay is spawned again. Ready = spawn → its receive WebSocket reaches the
-simulator (Python start, rules, database, every task running). Queued = spawn → the outbox holds
-an alert for every overdue check-in (read from the database, as a second reader). Handed over =
+simulator (Python start, rules, database, every task running). Queued = spawn → every overdue
+check-in's alert is committed (its watch is 'alerted' in the commit that queues the alert; read
+from the database, as a second reader). Handed over =
 spawn → the simulator got all of them.
 """
 
@@ -39,7 +40,9 @@ def _alerts_queued(db: Path) -> int:
     except sqlite3.Error:
         return 0
     try:
-        row = conn.execute("SELECT COUNT(*) FROM outbox WHERE purpose = 'alert'").fetchone()
+        # The watches, not the outbox: an alert's row goes once it is sent (issue 17), and each
+        # watch turns 'alerted' in the very commit that queues its alert.
+        row = conn.execute("SELECT COUNT(*) FROM watches WHERE phase = 'alerted'").fetchone()
         return int(row[0])
     except sqlite3.Error:
         return 0

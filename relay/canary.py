@@ -309,9 +309,9 @@ def announcer(engine: Engine, refresh_status: Callable[[], None]) -> ChangeHook:
             )
             admin = engine.context.policy.member(engine.admin) if engine.admin else None
             zone = admin.timezone if admin is not None else engine.timezone
-            weekdays = engine.catalog.weekdays(admin.language if admin is not None else "en")
+            language = admin.language if admin is not None else "en"
             key = "canary_unreachable" if report.reason == "send_failed" else "canary_silent"
-            await engine.notify_admin(key, since=clock(since, zone, now, weekdays))
+            await engine.notify_admin(key, since=clock(since, zone, now, language))
         elif report.previous == "degraded":
             engine.degraded_notice = None
             log.warning("messages reach phones again; the canary is ok")

@@ -28,7 +28,7 @@ from relay.core.drills import Drill
 from relay.core.lifecycle import is_open_alert
 from relay.core.render import display
 from relay.core.state import Kind, Phase, Recipient, Watch
-from relay.core.targeting import answerable
+from relay.core.targeting import Pointer, answerable
 from relay.delivery import DeliveryStore, Tracker
 from relay.delivery.store import ALERT
 from relay.drills import Drills, DrillStore
@@ -59,7 +59,7 @@ class Chain:
         """The background tasks to supervise: each sleeps until it has something to do."""
         return [
             ("deliveries", self.tracker.run),
-            ("deliveries-sent", self.tracker.record_sent),
+            ("deliveries-recorded", self.tracker.record_queued),
             ("drills", self.drills.run),
             ("drill-requests", self.drills.watch_requests),
             ("welcome", self.welcomer.run),
@@ -83,6 +83,7 @@ class Chain:
         member: Member,
         event: Incoming,
         intent: intents.Intent,
+        pointer: Pointer | None,
         alerts: list[Watch],
         now: datetime,
     ) -> FeatureResult | None:
@@ -93,6 +94,8 @@ class Chain:
         reacting = event.kind is IncomingKind.REACTION
         stamp = event.reaction_target if reacting else event.quote_timestamp
         if stamp is not None:
+            if pointer is not None and pointer.watch is not None:
+                return None  # it points at a real alert: the core answers it
             drill_id = await self.drills.drill_of_stamp(stamp)
             if drill_id is None:
                 return None  # a quote of a real alert, or of something else: the core decides

@@ -76,6 +76,11 @@ class OutboxSection(_Closed):
         default=timedelta(minutes=2),
         description="tell the admin when an alert is still unsent after this long",
     )
+    wipe_after: Duration = Field(
+        default=timedelta(seconds=30),
+        description="once everything is sent, how soon the database's write-ahead log is "
+        "emptied of what was sent (0: at once)",
+    )
 
 
 class CanarySection(_Closed):
@@ -164,6 +169,17 @@ def _key_lines(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ..
             _key_lines(value_node, key, out)
 
 
+def _refuse_anchors(name: str, text: str) -> None:
+    """The config is a page of plain keys: anchors, aliases and merges have no use in it, and
+    nested merges (``<<: [*a, *a]``) make a safe loader's work double with each level. One pass
+    over the parser's events (linear in the text) refuses them before anything is built."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            problem = "anchors and aliases (&name, *name, <<) are not used in the config"
+            raise ConfigInvalid([f"{name}:{line}: {problem}"])
+
+
 def load_config(path: Path) -> Config:
     """Read and validate the config file; raise `ConfigInvalid` with every problem at once."""
     name = str(path)
@@ -172,6 +188,7 @@ def load_config(path: Path) -> Config:
     except OSError as exc:
         raise ConfigInvalid([f"{name}: cannot read the config file ({exc.strerror})"]) from None
     try:
+        _refuse_anchors(name, text)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -31,10 +31,12 @@ from relay.disk import DiskWatch
 from relay.engine import Engine
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.feature_set import default_features
+from relay.groups import GroupGuard
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outbox import OutboxSender, Send
 from relay.reports import make_screener
+from relay.reports.store import ReportRepo
 from relay.retention import RetentionJob
 from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
@@ -150,6 +152,9 @@ class Relay:
         for feature in default_features():
             engine.add_feature(feature)
         engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
+        rekeyed = await ReportRepo(db, self.sealer).rekey()
+        if rekeyed:
+            log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
         self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
@@ -166,6 +171,11 @@ class Relay:
             attach=vault.as_data_uri,
             on_failed=engine.alert_failed,
             on_reached=engine.reached,
+            check_group=GroupGuard(
+                transport, cfg.signal.number, lambda: engine.rules, engine.notify_admin
+            ).cleared,
+            wipe=db.checkpoint,
+            wipe_after=cfg.outbox.wipe_after,
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender

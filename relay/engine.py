@@ -36,18 +36,21 @@ from relay.core.decide import (
     on_timer,
     on_undeliverable,
 )
+from relay.core.photos import photos_along
 from relay.core.render import Catalog, display, span
+from relay.core.screened import screened_text, with_screening
 from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import AnswerHooks, Feature, FeatureContext, Write
+from relay.logs import watch_ref
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
 from relay.store.db import Database, FlushFailed
 from relay.store.outbox import OutboxRepo, Pending, Queued
-from relay.store.times import to_ms
+from relay.store.times import hour_ms
 from relay.store.watches import WatchRepo
 
 if TYPE_CHECKING:
@@ -71,6 +74,7 @@ UNREACHABLE = frozenset(
 
 TIMER_BATCH = 200  # due watches written per transaction (see fire_due)
 TIMER_LOG_EACH = 20  # a pass with more due than this logs one line per batch, not per watch
+_LOCATED = (intents.Loc, intents.CheckIn, intents.Extend, intents.Sos, intents.Duress)
 ACK_REACTIONS = frozenset({"👍", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿"})
 
 
@@ -105,6 +109,7 @@ def _pending(outcomes: list[Outcome], heads: set[int], now: datetime) -> list[Pe
             last_error=None,
             label=w.queued.label,
             attachments=w.queued.attachments,
+            withheld=w.queued.withheld,
         )
         for outcome in outcomes
         if outcome is not None
@@ -307,7 +312,7 @@ class Engine:
         return _Rows(
             watches=self.watches.rows(decision.watches),
             outbox=self.outbox.rows(queued, now),
-            seen=(seen, to_ms(now)) if seen is not None else None,
+            seen=(seen, hour_ms(now)) if seen is not None else None,
             queued=queued,
         )
 
@@ -336,6 +341,7 @@ class Engine:
             message.watch_id,
             label,
             message.attachments,
+            message.withheld,
         )
 
     # --- inbound ---------------------------------------------------------------------------------
@@ -383,7 +389,7 @@ class Engine:
                 return None
             if intent is not None and self.chain is not None and self.chain.general(member, intent):
                 return None
-            if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
+            if intent is not None and screened_text(intent) and self.screener is not None:
                 return None  # screening reads the reports: the general path
         return _Plain(member, event, intent)
 
@@ -487,7 +493,7 @@ class Engine:
                 alias,
                 intent,
                 own,
-                answerable(alerts, alias, admin=alias == self.admin, group=plain.event.group_id),
+                self._sent_to(alerts, alias),
                 now,
                 new_row_key(),
                 said=plain.event.text,
@@ -531,6 +537,12 @@ class Engine:
         live_alerts = self.watches.alert_rows(conn) if alerts else []
         return False, self.watches.live_rows(conn, alias), live_alerts
 
+    def _sent_to(self, alerts: list[Watch], alias: MemberAlias) -> list[Watch]:
+        """The open alerts she may answer: sent to her, or to the Signal group of a circle of
+        hers; every open one for the admin."""
+        groups = [c.group for c in self.rules.circles_of(alias) if c.group is not None]
+        return answerable(alerts, alias, admin=alias == self.admin, groups=groups)
+
     def _noticed(
         self, decision: Decision, member: Member, intent: intents.Intent, notice: str | None
     ) -> Decision:
@@ -546,18 +558,13 @@ class Engine:
 
     def _log_plain(self, plain: _Plain, decision: Decision) -> None:
         if plain.repeated:
-            log.info("skipped a repeated envelope from %s", plain.member.alias)
+            log.info("skipped a repeated envelope")
         elif plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            what = _change(plain.event)
-            log.info("%s %s a message; recorded, nothing cancelled", plain.member.alias, what)
+            log.info("a member %s a message; recorded, nothing cancelled", _change(plain.event))
         else:
-            # DEBUG: who wrote what kind of message when is itself sensitive, and per message.
-            log.debug(
-                "%s: %s → %d message(s)",
-                plain.member.alias,
-                type(plain.intent).__name__,
-                len(decision.messages),
-            )
+            # Nothing of who, which command or how many messages: a duress word is one reply
+            # and a few alerts, where the OUT it looks like is one reply.
+            log.debug("decided a member's message")
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Receipt):
@@ -580,7 +587,7 @@ class Engine:
         tag = self._seen_tag(event)
         seen, own, alerts = await self._read(member.alias, tag)
         if seen:
-            log.info("skipped a repeated envelope from %s", member.alias)
+            log.info("skipped a repeated envelope")
             return
         if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             # An edit or delete never cancels anything: someone else may hold her phone. It is
@@ -588,7 +595,7 @@ class Engine:
             what = _change(event)
             decision = on_mark(own, what, now) if own is not None else Decision()
             await self.apply(decision, now, seen=tag)
-            log.info("%s %s a message; recorded, nothing cancelled", member.alias, what)
+            log.info("a member %s a message; recorded, nothing cancelled", what)
             return
         intent, pointer = await self._intent(member, event)
         if intent is None:
@@ -596,7 +603,7 @@ class Engine:
             await self.apply(Decision(), now, seen=tag)
             return
         if self.chain is not None:
-            early = await self.chain.before(member, event, intent, alerts, now)
+            early = await self.chain.before(member, event, intent, pointer, alerts, now)
             if early is not None:  # a practice answer (relay.chain): never a real alert's
                 await self.apply(early.decision, now, seen=tag, write=early.write)
                 return
@@ -604,35 +611,39 @@ class Engine:
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
             await self.apply(result.decision, now, seen=tag, write=result.write)
+            if result.after is not None:
+                await result.after()  # e.g. FORGET's checkpoint: once her rows are committed gone
             # No alias here: "alice: Report" in a journal would say who reported, and when.
             log.info("a %s handled by %s", type(intent).__name__, type(feature).__name__)
             return
         photos = await self._keep_photos(intent, event)
         notices: tuple[str, ...] = ()
-        if isinstance(intent, intents.Client) and intent.text and self.screener is not None:
-            notices = await self.screener(member, intent.text, now)
-        admin = member.alias == self.admin
+        screened = screened_text(intent)
+        if screened is not None and self.screener is not None:
+            notices = await self.screener(member, screened, now)
+        new_id = new_row_key()
         decision = on_message(
             self.context,
             member.alias,
             intent,
             own,
-            answerable(alerts, member.alias, admin=admin, group=event.group_id),
+            self._sent_to(alerts, member.alias),
             now,
-            new_row_key(),
+            new_id,
             photos=photos,
             notices=notices,
             pointer=pointer,
             said=event.text,
         )
+        decision = photos_along(
+            self.context, decision, member.alias, intent, own, photos, now, new_id
+        )
+        decision = with_screening(decision, member.alias, intent, notices)
         decision = self._noticed(decision, member, intent, self.degraded_notice)
         if self.chain is not None:
             decision = await self.chain.after(member, event, intent, own, decision, now)
         await self.apply(decision, now, seen=tag)
-        # DEBUG: who wrote what kind of message when is itself sensitive, and this is per message.
-        log.debug(
-            "%s: %s → %d message(s)", member.alias, type(intent).__name__, len(decision.messages)
-        )
+        log.debug("decided a member's message")  # who, what and how many: see _log_plain
 
     async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
         """In one trip: was this envelope seen before, her live watch, and the live alerts."""
@@ -642,26 +653,25 @@ class Engine:
         return seen, own[0] if own else None, await self.watches.opened(alert_rows)
 
     async def _keep_photos(self, intent: intents.Intent, event: Incoming) -> tuple[str, ...]:
-        """Photos sent with client details, a check-in or an SOS: sealed into the vault.
-
-        A location share's map snapshot is not kept: the coordinates say more, in fewer bytes."""
+        """Photos she sent, with any command or alone: sealed into the vault, to travel with her
+        alert (`relay.core.photos`). A location share's map snapshot is not kept: the
+        coordinates say more, in fewer bytes."""
         if self.vault is None or not event.attachments:
             return ()
-        if not isinstance(intent, intents.Client | intents.CheckIn | intents.Sos):
-            await self._discard_photos(event)
+        shared = intent if isinstance(intent, _LOCATED) else None
+        if (
+            shared is not None
+            and shared.location is not None
+            and shared.location.source == "signal"
+        ):
+            await self._discard_photos(event)  # a location share's map snapshot
             return ()
-        keys = []
-        for ref in event.attachments:
-            key = await self.vault.keep(ref)
-            if key is not None:
-                keys.append(key)
-        return tuple(keys)
+        return await self.vault.keep_all(event.attachments)
 
     async def _discard_photos(self, event: Incoming) -> None:
         """Attachments the relay does not keep: signal-cli's plaintext copy goes at once."""
-        if self.vault is not None:
-            for ref in event.attachments:
-                await self.vault.discard(ref)
+        if self.vault is not None and event.attachments:
+            await self.vault.discard(event.attachments)
 
     async def _intent(
         self, member: Member, event: Incoming
@@ -699,10 +709,10 @@ class Engine:
     async def _pointer(self, signal_timestamp: int | None) -> Pointer:
         """The alert a quoted or reacted-to message was (any phase), or none: only the alert
         message itself (or a repeat) points at an alert, never an all-clear or a reply."""
-        found = await self.outbox.quoted(signal_timestamp) if signal_timestamp else None
-        if found is None or found[0] is None or found[1] != Purpose.ALERT.value:
+        if not signal_timestamp:
             return Pointer(None)
-        return Pointer(await self.watches.get(found[0]))
+        found = await self.outbox.watch_for_signal_timestamp(signal_timestamp)
+        return Pointer(await self.watches.get(found) if found else None)
 
     async def _stranger(self, event: Incoming) -> None:
         # Nothing about a stranger is stored but a count: no number, no text, no time.
@@ -753,8 +763,7 @@ class Engine:
                 self._log_timers(chunk, now, backlog=len(due) > TIMER_LOG_EACH)
             return len(due)
 
-    @staticmethod
-    def _log_timers(watches: list[Watch], now: datetime, *, backlog: bool) -> None:
+    def _log_timers(self, watches: list[Watch], now: datetime, *, backlog: bool) -> None:
         """One line per watch, or — for a backlog (after downtime) — one line per batch."""
         if backlog:
             oldest = min((w.next_at for w in watches if w.next_at is not None), default=now)
@@ -768,9 +777,8 @@ class Engine:
             late = now - watch.next_at if watch.next_at else None
             log.log(
                 level,
-                "timer for %s's %s (%s)%s",
-                watch.member,
-                watch.kind,
+                "timer for watch %s (%s)%s",
+                watch_ref(self.sealer, watch.id),
                 watch.phase,
                 f", {span(late)} late" if late and late.total_seconds() > 30 else "",
             )

@@ -19,6 +19,7 @@ from relay.core import intents
 from relay.core.decide import Decision
 from relay.core.render import Catalog
 from relay.core.state import Watch
+from relay.core.targeting import Pointer
 from relay.crypto.seal import Sealer
 from relay.rules import Member, Rules
 from relay.signal.events import Incoming
@@ -34,6 +35,9 @@ Write = Callable[[aiosqlite.Connection], Awaitable[None]]
 class FeatureResult:
     decision: Decision
     write: Write | None = None
+    after: Callable[[], Awaitable[None]] | None = None
+    """Run once the write is committed (still under the engine's lock): work that cannot run
+    inside a transaction, such as FORGET's WAL checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class AnswerHooks(Protocol):
         member: Member,
         event: Incoming,
         intent: intents.Intent,
+        pointer: Pointer | None,
         alerts: list[Watch],
         now: datetime,
     ) -> FeatureResult | None: ...

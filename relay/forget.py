@@ -11,6 +11,12 @@ as the reply that lists what was deleted:
   to her (`relay.reports`);
 - her incident log, with its photos.
 
+Then at once, not at the next retention pass: the WAL is checkpointed and truncated. With
+``secure_delete`` on (`relay.store.db`) the deleted rows' cells and freed pages were overwritten
+with zeros; the checkpoint writes those zeroed pages over the old ones in the main file and empties
+the WAL, whose older frames still held her sealed values byte for byte. Her vault files were
+unlinked in the transaction.
+
 What stays: her membership (the rules are the admin's); messages still waiting to reach others
 (an alert she is a buddy on, an all-clear about her: someone's safety depends on them); the
 reports' who-less moderation record; de-duplication tags (keyed HMACs, gone within two days).
@@ -29,6 +35,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 import aiosqlite
@@ -45,6 +52,8 @@ from relay.reports.store import ReportRepo
 from relay.retention import vault_keys_in_use
 from relay.rules import Member
 from relay.signal.events import Incoming
+from relay.store.db import Database
+from relay.store.outbox import drop_refs
 from relay.store.watches import WatchRepo
 
 log = logging.getLogger(__name__)
@@ -102,7 +111,7 @@ class ForgetFeature:
             return await self._under_duress(ctx, member, intent, event, now, own)
         if own is not None and own.live:
             self.asked.pop(alias, None)
-            log.info("%s: FORGET refused while a check-in or alert is live", alias)
+            log.info("FORGET refused while a check-in or alert is live")
             return reply(say("forget_live"))
         asked_at = self.asked.get(alias)
         confirmed = isinstance(intent, intents.Forget) and intent.confirmed
@@ -114,11 +123,11 @@ class ForgetFeature:
         try:
             plan = await _plan(ctx, member)
         except TamperedError as exc:
-            log.warning("%s: FORGET stopped: %s did not open", alias, exc.where)
+            log.warning("FORGET stopped: %s did not open", exc.where)
             return reply(say("forget_failed"))
         log.info(
-            "%s: FORGET: %d watch(es), %d message(s), %d photo(s), %d report(s), %d log entr(ies)",
-            alias,
+            # Whose data went is hers to know: no alias in the journal.
+            "FORGET: %d watch(es), %d message(s), %d photo(s), %d report(s), %d log entr(ies)",
             len(plan.watches),
             len(plan.messages),
             len(plan.photos),
@@ -128,6 +137,7 @@ class ForgetFeature:
         return FeatureResult(
             Decision(messages=(Outgoing(me, _done_text(ctx, member, plan), Purpose.REPLY),)),
             write=_eraser(ctx, alias, plan, now),
+            after=partial(_empty_the_log, ctx.db),
         )
 
     async def _under_duress(
@@ -162,6 +172,14 @@ class ForgetFeature:
         return FeatureResult(Decision(messages=(Outgoing(me, text, Purpose.REPLY), *forward)))
 
 
+async def _empty_the_log(db: Database) -> None:
+    """After her rows are committed gone: the WAL's old pages of them go too, now."""
+    if not await db.checkpoint():
+        # Another connection (`peer-relay status`, a backup) was reading; the sender empties
+        # the log `outbox.wipe_after` after her reply goes.
+        log.warning("FORGET: the write-ahead log was in use; it is emptied shortly")
+
+
 def _done_text(ctx: FeatureContext, member: Member, plan: _Plan) -> str:
     def say(key: str, **params: object) -> str:
         return ctx.catalog.text(member.language, key, **params)
@@ -187,33 +205,39 @@ async def _plan(ctx: FeatureContext, member: Member) -> _Plan:
     conn = ctx.db.conn
     sealer = ctx.sealer
     watches = WatchRepo(ctx.db, sealer)
+    # Her draft by its tag; closed watches carry random tags (relay.store.watches), so each is
+    # opened to see whose it is. Retention keeps few: hours of check-ins, weeks of alerts.
+    tag = watches.member_tag(member.alias)
     async with conn.execute(
-        "SELECT id, detail FROM watches WHERE member_tag = ?", (watches.member_tag(member.alias),)
+        "SELECT id, member_tag, detail FROM watches WHERE member_tag = ? OR phase = 'closed'",
+        (tag,),
     ) as cursor:
         for row in await cursor.fetchall():
+            aad = aad_for("watches", "detail", row["id"])
+            try:
+                detail = sealer.open_json(row["detail"], aad=aad)
+            except TamperedError:
+                if row["member_tag"] == tag:
+                    raise  # hers, and unreadable: stop and say so (forget_failed)
+                log.warning("FORGET: a closed watch did not open; left to retention")
+                continue
+            if not isinstance(detail, dict) or detail.get("member") != member.alias:
+                continue
             plan.watches.append(str(row["id"]))
-            detail = sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
-            listed = detail.get("photos") if isinstance(detail, dict) else None
+            listed = detail.get("photos")
             if isinstance(listed, list):
                 plan.photos.update(k for k in listed if isinstance(k, str))
     plan.messages, plan.borrowed = await _messages(conn, sealer, member.number, plan.watches)
 
-    reports = ReportRepo(ctx.db, sealer)
-    tag = reports.author_tag(member.alias)
-    async with conn.execute(
-        "SELECT status, count(*) FROM reports WHERE author_tag = ? GROUP BY status", (tag,)
-    ) as cursor:
-        for status, count in await cursor.fetchall():
-            if status == "pending":
-                plan.pending_reports = int(count)
-            else:
-                plan.shared_reports += int(count)
-    async with conn.execute(
-        "SELECT p.vault_key FROM report_photos p JOIN reports r ON r.number = p.number "
-        "WHERE r.author_tag = ? AND r.status = 'pending'",
-        (tag,),
-    ) as cursor:
-        plan.photos.update(str(row[0]) for row in await cursor.fetchall())
+    for number, status, _, _ in await ReportRepo(ctx.db, sealer).authored(conn, member.alias):
+        if status != "pending":
+            plan.shared_reports += 1
+            continue
+        plan.pending_reports += 1
+        async with conn.execute(
+            "SELECT vault_key FROM report_photos WHERE number = ?", (number,)
+        ) as cursor:
+            plan.photos.update(str(row[0]) for row in await cursor.fetchall())
 
     entries = await LogRepo(ctx.db, sealer).entries(member.alias)
     plan.log_entries = len(entries)
@@ -231,7 +255,7 @@ async def _messages(
     keys: set[str] = set()
     mine = set(watch_ids)
     async with conn.execute(
-        "SELECT id, row_key, watch_id, sent_at, purpose, attachments FROM outbox "
+        "SELECT id, row_key, watch_id, sent_at, purpose, attachments, recipient FROM outbox "
         "WHERE recipient_tag = ?",
         (recipient_tag,),
     ) as cursor:
@@ -240,13 +264,18 @@ async def _messages(
         chunk = list(watch_ids[start : start + _CHUNK])
         marks = ",".join("?" * len(chunk))
         async with conn.execute(
-            "SELECT id, row_key, watch_id, sent_at, purpose, attachments FROM outbox "  # noqa: S608 — placeholders only
+            "SELECT id, row_key, watch_id, sent_at, purpose, attachments, recipient FROM outbox "  # noqa: S608 — placeholders only
             f"WHERE sent_at IS NOT NULL AND watch_id IN ({marks})",
             chunk,
         ) as cursor:
             rows += await cursor.fetchall()
     for row in rows:
-        if row["sent_at"] is None and row["purpose"] != "reply" and row["watch_id"] not in mine:
+        watch_id = row["watch_id"]  # rows written before migration 006; later ones seal it
+        if watch_id is None and row["sent_at"] is None and row["purpose"] != "reply":
+            aad = aad_for("outbox", "recipient", row["row_key"])
+            payload = sealer.open_json(row["recipient"], aad=aad)
+            watch_id = payload.get("watch") if isinstance(payload, dict) else None
+        if row["sent_at"] is None and row["purpose"] != "reply" and watch_id not in mine:
             # On its way to her and not about her: an alert she is a buddy on, a notice for the
             # admin about someone's alert. Someone's safety depends on it arriving.
             continue
@@ -275,6 +304,8 @@ def _eraser(ctx: FeatureContext, alias: MemberAlias, plan: _Plan, now: datetime)
                 chunk = ids[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
                 await conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", chunk)  # noqa: S608 — fixed names, placeholders
+        mine = set(plan.watches)
+        await drop_refs(conn, ctx.sealer, lambda watch_id: watch_id not in mine)
         photos = set(plan.photos)
         photos.update(await ReportRepo(ctx.db, ctx.sealer).forget_author(conn, alias, now))
         photos.update(await LogRepo(ctx.db, ctx.sealer).forget(conn, alias))

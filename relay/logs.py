@@ -13,7 +13,10 @@ import logging
 import sys
 import traceback
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from relay.crypto.seal import Sealer
 
 NOISY = ("signalbot", "websockets", "aiohttp", "aiosqlite", "apscheduler", "asyncio")
 
@@ -55,6 +58,16 @@ class RedactingFormatter(logging.Formatter):
             record.msg = f"{record.levelname.lower()} from {record.name} (details withheld)"
             record.args = None
         return super().format(record)
+
+
+def watch_ref(sealer: Sealer, watch_id: str) -> str:
+    """How the journal names a watch: 8 hex digits of a keyed hash of its row id.
+
+    Opaque (it names no member, no kind of alert) and stable (the lines about one watch can be
+    followed), yet not the row id itself: a journal and a seized database cannot be joined
+    without the key.
+    """
+    return sealer.lookup(watch_id or "-", purpose="log-watch")[:4].hex()
 
 
 def setup_logging(level: str = "INFO", stream: Any = None) -> None:

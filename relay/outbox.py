@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -27,6 +28,8 @@ Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
 Attach = Callable[[str], str | None]  # vault key → data URI (None: deleted meanwhile)
 StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
 FailedHook = Callable[[Pending, str], Awaitable[None]]
+GroupCheck = Callable[[Pending], Awaitable[bool]]
+"""May this group message go with what was withheld from it? (`relay.groups.GroupGuard`)"""
 SentHook = Callable[[list[tuple[Pending, int]]], None]
 
 
@@ -62,9 +65,19 @@ class OutboxSender:
         attach: Attach | None = None,
         on_failed: FailedHook | None = None,
         on_reached: Callable[[list[str]], None] | None = None,
+        check_group: GroupCheck | None = None,
+        wipe: Callable[[], Awaitable[bool]] | None = None,
+        wipe_after: timedelta = timedelta(seconds=30),
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
+        self.check_group = check_group
+        # Sent rows are deleted as they are recorded; the WAL keeps their old pages until a
+        # checkpoint. `wipe` (Database.checkpoint) runs once nothing is left to send,
+        # `wipe_after` after the first send since the last wipe.
+        self.wipe = wipe
+        self.wipe_after = wipe_after
+        self._unwiped_since: datetime | None = None
         self.on_reached = on_reached  # addresses a send just got through to
         # Messages signal-cli accepted, with its timestamp (relay.delivery tracks receipts).
         # Called in the sender's loop: it must return at once (the tracker queues them).
@@ -120,6 +133,7 @@ class OutboxSender:
             if look.heads:
                 await self._send_batch(look.heads)
                 continue  # more may be due right away (the next message to each recipient)
+            await self._wipe_if_due(now)
             self._asleep = True
             try:
                 await self.clock.sleep_until(self._wake_at(look.next_attempt), self.wake)
@@ -127,10 +141,32 @@ class OutboxSender:
                 self._asleep = False
 
     def _wake_at(self, nxt: datetime | None) -> datetime | None:
+        wipe = self._wipe_due()
         if nxt is None:
-            return None
+            return wipe
         # Also wake when the oldest waiting alert becomes "stuck", to tell the admin in time.
-        return min(nxt, self.clock.now() + self.stuck_after)
+        soonest = min(nxt, self.clock.now() + self.stuck_after)
+        return soonest if wipe is None else min(soonest, wipe)
+
+    def _wipe_due(self) -> datetime | None:
+        if self.wipe is None or self._unwiped_since is None:
+            return None
+        return self._unwiped_since + self.wipe_after
+
+    async def _wipe_if_due(self, now: datetime) -> None:
+        due = self._wipe_due()
+        if self.wipe is None or due is None or now < due:
+            return
+        try:
+            done = await self.wipe()
+        except sqlite3.Error as exc:  # the log stayed locked: the next quiet moment tries again
+            log.warning(
+                "emptying the write-ahead log failed (%s); trying again later", type(exc).__name__
+            )
+            self._unwiped_since = now
+            return
+        # Another connection's reader held the log: try again `wipe_after` from now.
+        self._unwiped_since = None if done else now
 
     async def _send_batch(self, heads: list[Pending]) -> None:
         batches = together(heads)
@@ -196,12 +232,20 @@ class OutboxSender:
             return
         await asyncio.gather(*(self._send_one(m) for m in batch))
 
-    def _files(self, message: Pending) -> list[str]:
-        files = [self.attach(key) for key in message.attachments] if self.attach else []
+    def _files(self, message: Pending, keys: tuple[str, ...] | None = None) -> list[str]:
+        wanted = message.attachments if keys is None else keys
+        files = [self.attach(key) for key in wanted] if self.attach else []
         return [f for f in files if f]
 
     async def _send_one(self, message: Pending) -> None:
-        outcome = await self.send([message.address], message.text, self._files(message))
+        text, files = message.text, self._files(message)
+        # A group's alert: the full text and photos only if its members were checked just now
+        # and all belong (relay.groups); else the safe text, which says the details go
+        # privately to whoever answers.
+        withheld = message.withheld
+        if withheld is not None and self.check_group and await self.check_group(message):
+            text, files = withheld[0], self._files(message, withheld[1])
+        outcome = await self.send([message.address], text, files)
         await self._record([(message, outcome)])
 
     async def _record(self, results: list[tuple[Pending, SendOutcome]]) -> None:
@@ -211,13 +255,23 @@ class OutboxSender:
         failures = []
         for message, outcome in results:
             if outcome.ok:
-                tries.append(Tried(message.id, now, signal_timestamp=outcome.timestamp))
+                tries.append(
+                    Tried(
+                        message.id,
+                        now,
+                        signal_timestamp=outcome.timestamp,
+                        # Only an alert message itself (or a repeat) answers for its alert.
+                        watch_id=message.watch_id if message.purpose == "alert" else None,
+                    )
+                )
                 continue
             failure = outcome.failure or "unknown"
             retry_at = now + backoff(message.attempts, self.retry_cap)
             tries.append(Tried(message.id, retry_at, error=failure))
             failures.append((message, failure, retry_at))
         await self.repo.record(tries)
+        if self._unwiped_since is None and len(failures) < len(results):
+            self._unwiped_since = now
         failed = {message.id for message, _, _ in failures}
         self._delivered.extend(m for m, _ in results if m.id not in failed)  # logged per batch
         self.sent += len(results) - len(failures)

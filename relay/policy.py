@@ -33,7 +33,9 @@ class RulesPolicy:
         found = self.rules.member(alias) or self.rules_for(alias).member(alias)
         if found is None:
             return None
-        return MemberInfo(alias, found.language, found.timezone or self.default_timezone)
+        return MemberInfo(
+            alias, found.language, found.timezone or self.default_timezone, found.pronouns
+        )
 
     def timings(self, alias: MemberAlias) -> Timings:
         return self.rules_for(alias).timings_for(alias)

@@ -7,9 +7,10 @@
   client details and photos, which all live in the watch's sealed detail;
 - drafts (details she sent with no check-in after them) ``retention.checkins`` after the last
   thing she added;
-- messages the relay sent, ``min(retention.messages, SENT_CAP)`` after they went (an alert's text
-  carries her note and client details), except those of a live alert: a buddy may still quote
-  one to ACK it;
+- sent messages' refs (`relay.store.outbox`: which watch a message Signal timestamped was about)
+  once their watch is no longer live; sent messages themselves are deleted when they are sent,
+  except rows left by an older release or set aside as unreadable, which go
+  ``min(retention.messages, SENT_CAP)`` after they went (but not a live alert's);
 - inbound de-duplication tags after `SEEN_KEEP`;
 - expired reports and incident-log entries (`relay.reports`, `relay.incidents`);
 - the vault files of deleted watches and messages that no remaining row names;
@@ -48,7 +49,8 @@ from relay.incidents import purge_expired_entries
 from relay.reports import purge_expired
 from relay.rules import Retention, Rules
 from relay.store.db import Database
-from relay.store.times import from_ms, to_ms
+from relay.store.outbox import drop_refs
+from relay.store.times import HOUR_MS, from_ms, to_ms
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
@@ -83,7 +85,8 @@ class PurgeReport:
     """What one pass deleted (counts only) and whether the WAL is empty after it."""
 
     checkins: int = 0  # closed check-ins and alerts, and stale drafts
-    messages: int = 0  # sent outbox rows
+    messages: int = 0  # sent outbox rows (left by an older release, or set aside)
+    sent_refs: int = 0  # refs of sent messages whose watch is no longer live
     seen_tags: int = 0
     reports: int = 0
     log_entries: int = 0
@@ -126,6 +129,8 @@ async def purge(
             report.unreadable += unreadable
             report.messages, keys, unreadable = await _purge_sent(conn, sealer, retention, now)
             candidates |= keys
+            report.unreadable += unreadable
+            report.sent_refs, unreadable = await _purge_refs(conn, sealer)
             report.unreadable += unreadable
             report.seen_tags = await _purge_seen(conn, now)
             if candidates:
@@ -179,13 +184,15 @@ async def _purge_watches(
     async with conn.execute(
         "SELECT id, phase, started_at, closed_at, detail FROM watches "
         "WHERE phase IN ('closed', 'draft') AND coalesce(closed_at, started_at) <= ?",
-        (to_ms(now - shortest),),
+        (to_ms(now - shortest) + HOUR_MS,),  # the column is to the hour; the detail decides
     ) as cursor:
         rows = await cursor.fetchall()
     doomed: list[str] = []
     keys: set[str] = set()
     unreadable = 0
     for row in rows:
+        # The columns hold the hour it closed (rounded up) or started (down); the exact times
+        # are sealed in the detail (rows from before issue 17 have exact columns only).
         ended = from_ms(row["closed_at"] if row["closed_at"] is not None else row["started_at"])
         try:
             detail = sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
@@ -195,6 +202,7 @@ async def _purge_watches(
             if ended <= now - longest:
                 doomed.append(row["id"])
             continue
+        ended = _exact_end(detail, ended)
         if row["phase"] == "draft":
             keep_for, ended = retention.checkins, max(ended, _last_added(detail))
         else:
@@ -206,6 +214,16 @@ async def _purge_watches(
         marks = ",".join("?" * len(chunk))
         await conn.execute(f"DELETE FROM watches WHERE id IN ({marks})", chunk)  # noqa: S608 — placeholders only
     return len(doomed), keys, unreadable
+
+
+def _exact_end(detail: JsonValue, coarse: datetime) -> datetime:
+    """When a watch closed (or a draft started), from its sealed detail; else the column's."""
+    if isinstance(detail, dict):
+        for name in ("closed_at", "started_at"):
+            value = detail.get(name)
+            if isinstance(value, int):
+                return from_ms(value)
+    return coarse
 
 
 def _alerted(detail: JsonValue) -> bool:
@@ -263,6 +281,15 @@ async def _purge_sent(
         marks = ",".join("?" * len(chunk))
         await conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)  # noqa: S608 — placeholders only
     return len(ids), keys, unreadable
+
+
+async def _purge_refs(conn: aiosqlite.Connection, sealer: Sealer) -> tuple[int, int]:
+    """Refs of sent messages whose watch is no longer live: (deleted, unreadable)."""
+    async with conn.execute(
+        "SELECT id FROM watches WHERE phase IN ('active', 'due', 'alerted', 'acked')"
+    ) as cursor:
+        live = {str(row[0]) for row in await cursor.fetchall()}
+    return await drop_refs(conn, sealer, live.__contains__)
 
 
 async def _purge_seen(conn: aiosqlite.Connection, now: datetime) -> int:

@@ -24,7 +24,7 @@ from relay.core.state import Recipient
 from relay.core.voice import Voice
 from relay.core.welcome import welcome_texts
 from relay.rules import Member, Rules
-from relay.store.times import to_ms
+from relay.store.times import hour_ms
 
 if TYPE_CHECKING:
     from relay.engine import Engine
@@ -86,10 +86,12 @@ class Welcomer:
             voice = Voice(engine.context.policy, engine.catalog, engine.timezone)
             for member in members:
                 messages += self._texts(voice, rules, member)
-        rows = [(self.tag(m), to_ms(now)) for m in members]
+        rows = [(self.tag(m), hour_ms(now)) for m in members]
 
         async def remember(conn: aiosqlite.Connection) -> None:
-            await conn.executemany("INSERT OR IGNORE INTO welcomed (tag, at) VALUES (?, ?)", rows)
+            await conn.executemany(
+                "INSERT OR IGNORE INTO welcomed (tag, at_hour) VALUES (?, ?)", rows
+            )
 
         await engine.apply(Decision(messages=tuple(messages)), now, write=remember)
 

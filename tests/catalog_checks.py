@@ -9,7 +9,6 @@ template renders, and that a translation is not a copy of the English file.
 from __future__ import annotations
 
 import re
-import string
 import unicodedata
 from collections.abc import Mapping
 from importlib import resources
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from relay.core.render import Name, TemplateError, parse_template, plural_names
+from relay.core.render import placeholders as template_placeholders
 from relay.locales import load_catalog
 
 # Words members type; English ones work in every language, so a translation keeps those it names.
@@ -26,7 +27,17 @@ _WORD = re.compile(r"(?<![\w+])(\+30|[A-Z]+)(?!\w)")
 
 
 def placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    """Every value a template reads (its ``{name}``s and the subjects of plurals and selects)."""
+    return template_placeholders(template)
+
+
+def sample(name: str, template: str, *, count: int = 1, person: Name | None = None) -> object:
+    """A value for one placeholder: a number for a plural, a person for ``who``/``buddy``."""
+    if name in plural_names(template):
+        return count
+    if name in ("who", "buddy") and person is not None:
+        return person
+    return f"<{name}>"
 
 
 def _symbols(template: str) -> set[str]:
@@ -49,11 +60,13 @@ def catalog_problems(english: Mapping[str, object], other: Mapping[str, object])
             problems.append(f"{key}: not a text but {type(target).__name__}")
             continue
         try:
+            parse_template(source)
             wanted, found = placeholders(source), placeholders(target)
             if wanted != found:
                 problems.append(f"{key}: placeholders {sorted(found)} != {sorted(wanted)}")
-            target.format(**{name: "x" for name in found})
-        except (ValueError, KeyError, IndexError, AttributeError) as error:
+            if plural_names(source) != plural_names(target):
+                problems.append(f"{key}: counts {sorted(plural_names(target))} != English's")
+        except TemplateError as error:
             problems.append(f"{key}: does not format ({error})")
             continue
         lost = (set(_WORD.findall(source)) & COMMAND_WORDS) - set(_WORD.findall(target))
@@ -93,9 +106,10 @@ def rendered(file: str, language: str) -> dict[str, str]:
     texts = {}
     for key, template in shipped(file, "en").items():
         assert isinstance(template, str)
-        dummies = {name: f"<{name}>" for name in placeholders(template)}
+        dummies = {name: sample(name, template) for name in placeholders(template)}
         text = catalog.text(language, key, **dummies)
-        assert all(value in text for value in dummies.values()), (language, key)
+        markers = [v for v in dummies.values() if isinstance(v, str)]
+        assert all(value in text for value in markers), (language, key)
         texts[key] = text
     return texts
 

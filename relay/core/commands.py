@@ -67,6 +67,7 @@ from relay.core.durations import (
     mentions_time,
     parse_duration,
 )
+from relay.core.guesses import NearIndex, compact, likely_commands, near_sos, within_one_edit
 from relay.core.intents import (
     Ack,
     Approve,
@@ -140,6 +141,12 @@ COMMANDS: Final = (
 
 CONFIRM: Final = "confirm"
 """Not a command: the key, in keyword files and aliases, of the words that confirm FORGET."""
+
+ASK_FIRST: Final = "ask_first"
+"""Not a command: the key, in the rules' keywords, of the SOS words the relay asks about before
+alerting ("are you in danger? reply SOS"), for a collective that hears one said in jest."""
+
+_PSEUDO: Final = frozenset({CONFIRM, ASK_FIRST})
 
 # Commands whose mistaken match is dangerous or destructive; see the module docstring.
 _NO_TYPOS: Final = frozenset({"sos", "out", "ack", "resolved", "forget"})
@@ -223,27 +230,7 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
 
-def _within_one_typo(a: str, b: str) -> bool:
-    """Optimal string alignment distance ≤ 1: one substitution, insertion, deletion or swap."""
-    if a == b:
-        return True
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
-        if len(diffs) == 1:
-            return True
-        return (
-            len(diffs) == 2
-            and diffs[1] == diffs[0] + 1
-            and a[diffs[0]] == b[diffs[1]]
-            and a[diffs[1]] == b[diffs[0]]
-        )
-    shorter, longer = (a, b) if len(a) < len(b) else (b, a)
-    index = 0
-    while index < len(shorter) and shorter[index] == longer[index]:
-        index += 1
-    return shorter[index:] == longer[index + 1 :]
+_within_one_typo = within_one_edit
 
 
 class KeywordTable:
@@ -253,13 +240,17 @@ class KeywordTable:
     """
 
     __slots__ = (
+        "_ask_first",
         "_confirm",
         "_conflicts",
+        "_cries",
         "_display",
+        "_distress",
         "_exact",
         "_language",
         "_longest",
         "_max_words",
+        "_near",
         "_problems",
     )
 
@@ -272,6 +263,8 @@ class KeywordTable:
         display: dict[str, tuple[str, ...]],
         conflicts: tuple[KeywordConflict, ...],
         problems: tuple[KeywordProblem, ...],
+        distress: frozenset[str] = frozenset(),
+        ask_first: frozenset[str] = frozenset(),
     ) -> None:
         self._language = language
         self._exact = exact
@@ -281,6 +274,14 @@ class KeywordTable:
         self._problems = problems
         self._max_words = max((key.count(" ") + 1 for key in exact), default=1)
         self._longest = max((len(key) for key in exact), default=1)
+        # Near-miss comparison forms (`relay.core.guesses`): the built-in cries for help, and
+        # every other command's words for "did you mean …?".
+        self._distress = NearIndex((compact(key), key) for key in distress)
+        self._cries = frozenset(compact(key) for key in distress)
+        self._ask_first = ask_first
+        self._near = NearIndex(
+            (compact(key), command) for key, command in exact.items() if command != "sos"
+        )
 
     @classmethod
     def build(
@@ -312,13 +313,14 @@ class KeywordTable:
         # key -> command -> sources, in layer order
         seen: dict[str, dict[str, list[str]]] = {}
         confirm: set[str] = set()
+        ask_first: set[str] = set()
         # Display words: her language's first, then English, then the collective's aliases.
         display: dict[str, list[str]] = {}
         display_keys: set[tuple[str, str]] = set()
         by_display_rank = sorted(layers, key=lambda layer: layer[0] == _LAYER_ALIASES)
         for source, words_by_command in by_display_rank:
             for command, words in words_by_command.items():
-                if command not in COMMANDS and command != CONFIRM:
+                if command not in COMMANDS and command not in _PSEUDO:
                     problems.append(KeywordProblem("unknown_command", command=command))
                     continue
                 if words is None:
@@ -331,6 +333,9 @@ class KeywordTable:
                     variants = {key, remove_punctuation(key).strip()} - {""}
                     if command == CONFIRM:
                         confirm |= variants
+                        continue
+                    if command == ASK_FIRST:
+                        ask_first |= variants
                         continue
                     if (command, key) not in display_keys:
                         display_keys.add((command, key))
@@ -357,6 +362,14 @@ class KeywordTable:
                 conflicts.append(
                     KeywordConflict(key, tuple(sorted(by_command)), chosen, tuple(sources))
                 )
+        # Cries for help a near-miss of which raises the SOS: the built-in words of her language
+        # and English, never the collective's codewords (often everyday words, chosen to be
+        # discreet, whose near-misses are everyday words too).
+        distress = {
+            key
+            for key, by_command in seen.items()
+            if exact[key] == "sos" and any(s != _LAYER_ALIASES for s in by_command["sos"])
+        }
         return cls(
             language=own or "en",
             exact=exact,
@@ -364,6 +377,8 @@ class KeywordTable:
             display={command: tuple(words) for command, words in display.items()},
             conflicts=tuple(sorted(conflicts, key=lambda c: c.word)),
             problems=tuple(problems),
+            distress=frozenset(distress),
+            ask_first=frozenset(ask_first),
         )
 
     @property
@@ -392,6 +407,10 @@ class KeywordTable:
         """Words for a command as written in the files: her language's, English's, then aliases."""
         return self._display.get(command, ())
 
+    def asks_first(self, key: str) -> bool:
+        """Whether the rules mark this SOS word "ask first" (normalised keyword form)."""
+        return key in self._ask_first or remove_punctuation(key).strip() in self._ask_first
+
     def is_confirmation(self, word: str) -> bool:
         """Whether a word confirms FORGET (``yes``, ``sí``, ``oui`` …)."""
         key = _keyword_key(word)
@@ -414,6 +433,16 @@ class KeywordTable:
         if eligible and len(commands) == 1:
             return commands.pop()
         return None
+
+    def _near_sos(self, typed: str) -> str | None:
+        """The built-in cry for help ``typed`` (compacted) is a near-miss of, if any."""
+        return near_sos(typed, self._distress)
+
+    def _is_distress(self, key: str) -> bool:
+        return self._exact.get(key) == "sos" and compact(key) in self._cries
+
+    def _likely(self, typed: str) -> tuple[str, ...]:
+        return likely_commands(typed, self._near)
 
 
 def _resolve_language(language: str, defaults: Mapping[str, object]) -> str | None:
@@ -448,7 +477,7 @@ def _validate_keyword_file(language: str, data: object) -> dict[str, list[str]]:
         raise ValueError(f"{where}: expected a mapping of command to words")
     result: dict[str, list[str]] = {}
     for command, words in data.items():
-        if command not in COMMANDS and command != CONFIRM:
+        if command not in COMMANDS and command not in _PSEUDO:
             raise ValueError(f"{where}: {command!r} is not a command")
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
             raise ValueError(f"{where}: {command}: expected a list of words")
@@ -490,6 +519,8 @@ class _Match:
     command: str
     consumed: int
     glued: str | None
+    key: str = ""  # the keyword matched, in normalised form ("" for a typo)
+    guessed: bool = False  # a near-miss read as SOS (`relay.core.guesses`)
 
 
 def parse(
@@ -559,14 +590,40 @@ def _parse_message(cleaned: str, context: _Context) -> Intent:
     tokens = _without_leading_marks(tokenize(cleaned))
     if not tokens:
         return Unknown(reason="empty")
-    match = None if _looks_like_phone_number(tokens) else _match_command(tokens, context.table)
+    phone = _looks_like_phone_number(tokens)
+    match = None if phone else _match_command(tokens, context.table)
     if match is None:
-        found = split_location(cleaned)
-        if found is not None:
-            return Loc(found[0], found[1])
-        return Unknown()
+        return _no_command(cleaned, tokens, context.table, phone)
+    if match.command == "sos" and context.table.asks_first(match.key):
+        return Unknown("distress", ("sos", "help"))
     args = _arguments(cleaned, tokens, match)
+    if match.guessed:
+        return _guessed_sos(args)
     return _HANDLERS[match.command](args, context)
+
+
+def _no_command(cleaned: str, tokens: list[Token], table: KeywordTable, phone: bool) -> Intent:
+    """Text that starts with no command: an SOS in it, a location, a near-miss, or nothing."""
+    if any(strip_punctuation_edges(t.raw) == "SOS" or "🆘" in t.raw for t in tokens):
+        # "he has a knife SOS": SOS in capitals, or its emoji, is meant wherever it stands.
+        note = strip_ends(cleaned) or None
+        return Sos(note, find_location(note) if note else None, guessed=True)
+    found = split_location(cleaned)
+    if found is not None:
+        return Loc(found[0], found[1])
+    if not phone:
+        for count in range(min(3, len(tokens)), 0, -1):
+            likely = table._likely(compact("".join(t.folded for t in tokens[:count])))
+            if likely:
+                return Unknown("near", likely)
+    words = [strip_punctuation_edges(t.folded) for t in tokens]
+    for start in range(1, len(words)):
+        for count in range(min(table._max_words, len(words) - start), 0, -1):
+            if table._is_distress(" ".join(words[start : start + count])):
+                # "can you help me": asked about, not alerted — talk about danger is not always
+                # a cry, and the question costs her one word (SOS).
+                return Unknown("distress", ("sos", "help"))
+    return Unknown()
 
 
 def _without_leading_marks(tokens: list[Token]) -> list[Token]:
@@ -612,17 +669,18 @@ def _match_command(tokens: list[Token], table: KeywordTable) -> _Match | None:
         for candidate in _phrase_candidates([t.folded for t in tokens[:count]]):
             command = table._lookup(candidate) if candidate else None
             if command is not None:
-                return _Match(command, count, None)
+                return _Match(command, count, None, candidate)
 
     word = tokens[0].folded
     # Glued: "in90", "+30", "approve12", "out1234", "IN:90". Longest keyword prefix first.
     for cut in range(min(len(word) - 1, table._longest), 0, -1):
         if _char_class(word[cut - 1]) == _char_class(word[cut]):
             continue
-        command = table._lookup(strip_punctuation_edges(word[:cut]) or word[:cut])
+        key = strip_punctuation_edges(word[:cut]) or word[:cut]
+        command = table._lookup(key)
         remainder = strip_punctuation_edges(word[cut:])
         if command in _GLUE and remainder:
-            return _Match(command, 1, remainder)
+            return _Match(command, 1, remainder, key)
 
     bare = strip_punctuation_edges(word) or word
     if not any(ch.isalnum() for ch in bare):
@@ -631,7 +689,13 @@ def _match_command(tokens: list[Token], table: KeywordTable) -> _Match | None:
             if len(bare) % size == 0 and bare == bare[:size] * (len(bare) // size):
                 command = table._lookup(bare[:size])
                 if command is not None:
-                    return _Match(command, 1, None)
+                    return _Match(command, 1, None, bare[:size])
+
+    # A near-miss of a cry for help is an SOS ("S0S", "SOSS", "S O S", "helpme", "socoro").
+    for count in range(min(3, len(tokens)), 0, -1):
+        cry = table._near_sos(compact("".join(t.folded for t in tokens[:count])))
+        if cry is not None:
+            return _Match("sos", count, None, cry, guessed=True)
 
     command = table._typo_match(remove_punctuation(word))
     return _Match(command, 1, None) if command is not None else None
@@ -726,6 +790,11 @@ def _sos(args: _Args, context: _Context) -> Intent:
     # An alarm is never refused for its argument: whatever follows is her note.
     note = args.rest()
     return Sos(note=note, location=find_location(note) if note else None)
+
+
+def _guessed_sos(args: _Args) -> Sos:
+    note = args.rest()
+    return Sos(note=note, location=find_location(note) if note else None, guessed=True)
 
 
 def _loc(args: _Args, context: _Context) -> Intent:

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from relay.core import escalation, intents
+from relay.core import escalation, group_alert, intents
 from relay.core.escalation import Tier
+from relay.core.guesses import short_answer
 from relay.core.lifecycle import Event, is_open_alert, moved
 from relay.core.locations import Location, osm_link
 from relay.core.policy import MemberInfo, Policy, Timings
-from relay.core.render import Catalog, clock, display, names, span
+from relay.core.render import Catalog, Name, When, display, names, span, with_pronouns
 from relay.core.state import (
     MAX_CLIENT_NOTES,
     MAX_PHOTOS,
@@ -49,8 +50,8 @@ from relay.core.types import MemberAlias
 LATE_AFTER = timedelta(seconds=5)
 """A timer firing later than this says so in the alert (the relay was down or asleep)."""
 
-PINS_SHOWN = 3
-"""An alert shows her newest few locations (newest first)."""
+ALERT_PINS = 3
+"""An alert shows her newest locations, at most this many (saying so when she sent more)."""
 
 
 class Purpose(StrEnum):
@@ -68,6 +69,9 @@ class Outgoing:
     purpose: Purpose
     watch_id: str | None = None
     attachments: tuple[str, ...] = ()  # attachment vault keys (photos, exported files)
+    # To a Signal group: the full alert and its photos, sent instead of `text` only if the
+    # group's members check out just before sending (relay.core.group_alert, relay.groups).
+    withheld: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +124,30 @@ class _Builder:
             return self.info(MemberAlias(to.address)).timezone
         return self.ctx.default_timezone
 
-    def text(self, to: Recipient, *parts: tuple[str, dict[str, object]]) -> str:
+    def text(
+        self,
+        to: Recipient,
+        *parts: tuple[str, dict[str, object]],
+        about: MemberAlias | None = None,
+    ) -> str:
+        """Parts in the reader's language; people with their pronouns; times about `about` (else
+        the member named `who`) labelled when her clock differs from the reader's."""
         language = self.language(to)
-        return "\n".join(self.ctx.catalog.text(language, key, **params) for key, params in parts)
+        return "\n".join(
+            self.ctx.catalog.text(language, key, **self._values(to, params, about))
+            for key, params in parts
+        )
+
+    def _values(
+        self, to: Recipient, params: dict[str, object], about: MemberAlias | None
+    ) -> dict[str, object]:
+        values = with_pronouns(params, lambda alias: self.info(MemberAlias(alias)).pronouns)
+        who = params.get("who")
+        subject = about or (MemberAlias(who.alias) if isinstance(who, Name) else None)
+        if subject is not None and not (to.kind is RecipientKind.MEMBER and to.address == subject):
+            theirs = self.info(subject).timezone
+            values = {k: v.about(theirs) if isinstance(v, When) else v for k, v in values.items()}
+        return values
 
     def send(
         self,
@@ -132,12 +157,12 @@ class _Builder:
         watch: Watch | None = None,
         attachments: tuple[str, ...] = (),
     ) -> None:
-        text = self.text(to, *parts)
+        text = self.text(to, *parts, about=watch.member if watch else None)
         self.messages.append(Outgoing(to, text, purpose, watch.id if watch else None, attachments))
 
-    def clock(self, moment: datetime, to: Recipient) -> str:
-        weekdays = self.ctx.catalog.weekdays(self.language(to))
-        return clock(moment, self.zone(to), self.now, weekdays)
+    def clock(self, moment: datetime, to: Recipient) -> When:
+        """A time for `to`: in her zone, labelled later if the message is about someone else."""
+        return When(moment, self.zone(to), self.now, group=to.kind is not RecipientKind.MEMBER)
 
     def reachable(self, recipients: Sequence[Recipient]) -> list[Recipient]:
         return escalation.reachable(recipients, self.ctx.unreachable)
@@ -210,10 +235,12 @@ def on_message(
             _answer(b, sender, answering, pointer, None, resolve=True)
         case intents.Status():
             _status(b, sender, own, answering)
-        case intents.Sos(note=note, location=location):
+        case intents.Sos(note=note, location=location, guessed=guessed):
             pin = _pin(location, now)
             watch = _gather(b, sender, own, new_id, pin, note=note, photos=photos)
             _raise_alarm(b, sender, watch, Event.SOS, pin, note, photos)
+            if guessed:  # a near-miss read as SOS: she is told, and how to undo it
+                _lead(b, me, _p("sos_guessed"))
         case intents.Duress(location=location):
             # Her screen must show exactly what OUT shows; the alert goes out silently.
             _check_out_reply(b, sender, live)
@@ -251,6 +278,9 @@ def _plain_reply(b: _Builder, sender: MemberAlias, intent: intents.Intent) -> No
             b.send(me, Purpose.REPLY, _p("bad_argument_extend"))
         case intents.BadArgument():
             b.send(me, Purpose.REPLY, _p("bad_argument"), _p("help"))
+        case intents.Unknown(reason=reason, likely=likely) if likely:
+            # One line naming the likeliest commands, never the whole menu (relay.core.guesses).
+            b.send(me, Purpose.REPLY, short_answer(reason, likely, b.language(me)))
         case intents.Unknown():
             b.send(me, Purpose.REPLY, _p("not_understood"), _p("help"))
         case _:
@@ -306,6 +336,17 @@ def _gather(
     return _noted(_with(base, pin, photos=photos), note)
 
 
+def _lead(b: _Builder, to: Recipient, part: tuple[str, dict[str, object]]) -> None:
+    """Put a line first in the reply already written to `to`."""
+    for index, message in enumerate(b.messages):
+        if message.to == to and message.purpose is Purpose.REPLY:
+            text = b.text(to, part) + "\n" + message.text
+            b.messages[index] = Outgoing(
+                to, text, message.purpose, message.watch_id, message.attachments
+            )
+            return
+
+
 def _keep(
     b: _Builder,
     alias: MemberAlias,
@@ -357,14 +398,14 @@ def _news_of(
     for to in watch.alerted:
         parts = [lead] if lead is not None else [_p("alert_update", who=display(watch.member))]
         if note:
-            parts.append(_p("alert_note", note=note))
+            parts.append(_p("alert_note", note=note, who=display(watch.member)))
         if pin is not None:
             parts.append(_pin_part(b, pin, to))
         if client is not None:
             parts.append(_p("alert_client", text=client.text))
         if photos:
             parts.append(_p("alert_photos", count=len(photos)))
-        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=photos)
+        _send_alert(b, to, watch, parts, photos)
 
 
 def _who(b: _Builder, alias: MemberAlias) -> None:
@@ -619,6 +660,9 @@ def _ack(b: _Builder, buddy: MemberAlias, watch: Watch) -> None:
         return
     b.watches.append(moved(watch, Event.ACK, acked_by=buddy, next_at=None))
     b.send(me, Purpose.REPLY, _p("ack_to_acker", who=display(watch.member)), watch=watch)
+    if me not in watch.alerted:  # she had it through a group: the details come to her alone
+        parts = _alert_parts(b, watch, me, timedelta(0), escalated=False)
+        b.send(me, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
     _tell_her_and_the_others(b, watch, me, "ack_to_member", "ack_to_others", buddy)
 
 
@@ -773,6 +817,8 @@ def _under_duress(
             _answer(b, alias, answering, pointer, None, resolve=True)
         case _:
             _plain_reply(b, alias, intent)
+    if photos and photos[-1] not in watch.photos:  # photos always travel (relay.core.photos)
+        watch = moved(_with(watch, photos=photos), Event.KEEP)
     if watch is not own:
         b.watches.append(watch)
     if not isinstance(intent, intents.Ack | intents.Resolved):
@@ -798,7 +844,7 @@ def _forward(b: _Builder, watch: Watch, said: str | None, photos: tuple[str, ...
             parts.append(_p("duress_forward_text", text=text))
         if photos:
             parts.append(_p("alert_photos", count=len(photos)))
-        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=photos)
+        _send_alert(b, to, watch, parts, photos)
 
 
 # --- alarms and timers -------------------------------------------------------------------------
@@ -890,8 +936,10 @@ def _alert_parts(
             )
         ]
     if watch.note:
-        parts.append(_p("alert_note", note=watch.note))
-    for pin in reversed(watch.pins[-PINS_SHOWN:]):  # newest first
+        parts.append(_p("alert_note", note=watch.note, who=who))
+    if len(watch.pins) > ALERT_PINS:  # say that older ones exist: no false picture of her night
+        parts.append(_p("alert_pins_some", shown=ALERT_PINS, count=len(watch.pins)))
+    for pin in reversed(watch.pins[-ALERT_PINS:]):  # newest first
         parts.append(_pin_part(b, pin, to))
     for client in watch.client:
         parts.append(_p("alert_client", text=client.text))
@@ -899,9 +947,9 @@ def _alert_parts(
         parts.append(_p("alert_photos", count=len(watch.photos)))
     for mark in watch.marks:
         if mark.what in ("deleted", "edited"):
-            parts.append(_p(f"alert_mark_{mark.what}", at=b.clock(mark.at, to)))
+            parts.append(_p(f"alert_mark_{mark.what}", at=b.clock(mark.at, to), who=who))
     if escalated:
-        parts.append(_p("alert_escalated"))
+        parts.append(_p("alert_escalated", who=who))
     parts.append(_p("alert_how_to_ack"))
     if late > LATE_AFTER:
         parts.append(_p("alert_late", late=span(late)))
@@ -932,8 +980,25 @@ def _alert_tier(b: _Builder, watch: Watch, tier: Tier, late: timedelta) -> Watch
     fresh = escalation.fresh(tier, watch.alerted, watch.member)
     for to in fresh:
         parts = _alert_parts(b, watch, to, late, escalated=watch.tiers_alerted > 0)
-        b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=watch.photos)
+        _send_alert(b, to, watch, parts, watch.photos)
     return watch.evolve(alerted=watch.alerted + tuple(fresh), tiers_alerted=watch.tiers_alerted + 1)
+
+
+def _send_alert(
+    b: _Builder,
+    to: Recipient,
+    watch: Watch,
+    parts: Sequence[tuple[str, dict[str, object]]],
+    attachments: tuple[str, ...] = (),
+) -> None:
+    """An alert (or news of one) to `to`. A Signal group reads only the safe parts until the
+    sender has checked its members (`relay.core.group_alert`); the rest is withheld."""
+    if to.kind is RecipientKind.GROUP:
+        full = (b.text(to, *parts, about=watch.member), attachments)
+        safe = b.text(to, *group_alert.safe_parts(parts), about=watch.member)
+        b.messages.append(Outgoing(to, safe, Purpose.ALERT, watch.id, withheld=full))
+        return
+    b.send(to, Purpose.ALERT, *parts, watch=watch, attachments=attachments)
 
 
 def _start_alert(

@@ -31,7 +31,15 @@ from phonenumbers import Leniency, PhoneNumberMatcher, ValidationResult
 from relay.core.durations import parse_duration
 from relay.core.normalize import clean
 
-IdentifierKind = Literal["phone", "plate", "email", "handle"]
+IdentifierKind = Literal["phone", "plate", "email", "handle", "phone_end", "plate_start"]
+"""``phone_end`` and ``plate_start`` are what a member types when she has only part of it (the
+last six or more digits of a number, the start of a plate): screening queries only, never
+stored as a report's identifier."""
+
+MIN_PHONE_END = 6
+"""Fewest trailing digits a CHECK may give: fewer match too many numbers to mean anything."""
+MIN_PLATE_START = 4
+"""Fewest leading characters of a plate a CHECK may give (e.g. ``XY34`` of ``XY34 ZZZ``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,3 +309,39 @@ def plate_match_keys(plate: str) -> frozenset[str]:
     if len(skeleton) >= _MIN_FUZZY_PLATE:
         keys.update(skeleton[:i] + skeleton[i + 1 :] for i in range(len(skeleton)))
     return frozenset(keys)
+
+
+def phone_ends(e164: str) -> frozenset[str]:
+    """The endings of a number a member might type: its last 6, 7 … digits (not the whole)."""
+    digits = e164.lstrip("+")
+    return frozenset(digits[-k:] for k in range(MIN_PHONE_END, len(digits)))
+
+
+def plate_starts(plate: str) -> frozenset[str]:
+    """The starts of a plate a member might type: its first 4, 5 … characters (O/0 and I/1 as
+    one), not the whole plate."""
+    skeleton = _skeleton(plate)
+    return frozenset(skeleton[:k] for k in range(MIN_PLATE_START, len(skeleton)))
+
+
+_SEPARATORS = re.compile(r"[\s\-./()]+")
+
+
+def phone_end_of(text: str) -> str | None:
+    """The digits of a partial number as typed (``900 456``, ``0900-456``), leading zeros
+    dropped (a trunk prefix is not part of the international number); None unless 6–15 digits."""
+    digits = _SEPARATORS.sub("", clean(text)).removeprefix("+").lstrip("0")
+    if not digits.isascii() or not digits.isdigit():
+        return None
+    return digits if MIN_PHONE_END <= len(digits) <= 15 else None
+
+
+def plate_start_of(text: str) -> str | None:
+    """A plate's start as typed (``XY34``, ``xy-34``), as compared: its skeleton."""
+    plate = normalise_plate(text)
+    return _skeleton(plate) if plate is not None and len(plate) >= MIN_PLATE_START else None
+
+
+def plate_skeleton(plate: str) -> str:
+    """A plate as compared: normalised, O as 0 and I as 1."""
+    return _skeleton(plate)

@@ -81,10 +81,16 @@ class Help:
 
 @dataclass(frozen=True, slots=True)
 class Sos:
-    """``SOS`` or a codeword: immediate alert, no grace period. Never refused for its arguments."""
+    """``SOS``, a cry for help in her language, or a codeword: immediate alert, no grace period.
+    Never refused for its arguments.
+
+    ``guessed``: the relay read a near-miss as SOS (``S0S``, ``SOSS``, ``socoro``, ``SOS`` inside
+    a sentence); her reply says so, and how to undo it (OUT).
+    """
 
     note: str | None = field(default=None, repr=False)
     location: Location | None = field(default=None, repr=False)
+    guessed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +191,18 @@ class Drill:
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """Anything the parser could not read. Answered with the help text, never ignored.
+    """Anything the parser could not read. Never ignored: answered with the help text, or — when
+    it looks like a command — with one line naming the likeliest ones.
 
     ``reason``: ``"unknown"`` (no command), ``"empty"`` (nothing readable), ``"internal"`` (the
-    parser failed; it never raises).
+    parser failed; it never raises), ``"near"`` (one slip from the commands in ``likely``: a
+    near-miss of OUT is asked about, never obeyed), ``"distress"`` (a cry for help the relay asks
+    about before alerting: an "ask first" word of the rules, or a cry inside a sentence).
+    ``likely``: command names, likeliest first (empty for the first three reasons).
     """
 
     reason: str = "unknown"
+    likely: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

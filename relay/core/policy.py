@@ -32,6 +32,7 @@ class MemberInfo:
     alias: MemberAlias
     language: str
     timezone: str
+    pronouns: str | None = None  # "she", "he", "they"; None: messages use her name alone
 
 
 class Policy(Protocol):

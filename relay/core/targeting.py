@@ -16,7 +16,7 @@ any open alert.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -48,27 +48,26 @@ class Choice:
     among: tuple[Watch, ...] = ()  # the open alerts she may answer (for the question)
 
 
-def sent_to(watch: Watch, who: MemberAlias, group: str | None = None) -> bool:
-    """Whether `who` was sent this alert: herself, or (answering in a group) that group."""
+def sent_to(watch: Watch, who: MemberAlias, groups: Collection[str] = ()) -> bool:
+    """Whether `who` was sent this alert: to herself, or to the Signal group of a circle of hers
+    (`groups`: group ids, with or without ``group.``)."""
     if Recipient.member(who) in watch.alerted:
         return True
-    return group is not None and any(
-        r.kind is RecipientKind.GROUP and _same_group(r.address, group) for r in watch.alerted
+    wanted = {g.removeprefix("group.") for g in groups}
+    return any(
+        r.kind is RecipientKind.GROUP and r.address.removeprefix("group.") in wanted
+        for r in watch.alerted
     )
 
 
-def _same_group(a: str, b: str) -> bool:
-    return a.removeprefix("group.") == b.removeprefix("group.")
-
-
 def answerable(
-    alerts: Sequence[Watch], who: MemberAlias, *, admin: bool, group: str | None = None
+    alerts: Sequence[Watch], who: MemberAlias, *, admin: bool, groups: Collection[str] = ()
 ) -> list[Watch]:
     """The open alerts `who` may answer: those she was sent; every open one for the admin."""
     return [
         w
         for w in alerts
-        if is_open_alert(w) and w.member != who and (admin or sent_to(w, who, group))
+        if is_open_alert(w) and w.member != who and (admin or sent_to(w, who, groups))
     ]
 
 

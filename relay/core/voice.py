@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from relay.core.policy import Policy
-from relay.core.render import Catalog, clock
+from relay.core.render import Catalog, When, with_pronouns
 from relay.core.types import MemberAlias
 
 
@@ -29,9 +29,15 @@ class Voice:
         info = self.policy.member(MemberAlias(alias)) if alias else None
         return info.timezone if info is not None else self.default_timezone
 
-    def text(self, alias: str | None, key: str, **params: object) -> str:
-        return self.catalog.text(self.language(alias), key, **params)
+    def pronouns(self, alias: str) -> str | None:
+        info = self.policy.member(MemberAlias(alias))
+        return info.pronouns if info is not None else None
 
-    def clock(self, alias: str | None, moment: datetime, now: datetime) -> str:
-        weekdays = self.catalog.weekdays(self.language(alias))
-        return clock(moment, self.zone(alias), now, weekdays)
+    def text(self, alias: str | None, key: str, **params: object) -> str:
+        """The catalog's `key` for `alias`: names with the pronouns the rules give them."""
+        values = with_pronouns(params, self.pronouns)
+        return self.catalog.text(self.language(alias), key, **values)
+
+    def clock(self, alias: str | None, moment: datetime, now: datetime) -> When:
+        """A time as `alias` reads it: in her zone, with the weekday when not today."""
+        return When(moment, self.zone(alias), now)

@@ -11,9 +11,16 @@ A `Sealer` is made from the `MasterKey` and derives one sub-key per job with HKD
 - **signing** (incident logs): an Ed25519 key whose seed is derived from the master key, so the
   public key is stable across restarts and needs no file of its own.
 
-Sealed blob layout (version 1)::
+Sealed blob layout::
 
-    version (1 byte, 0x01) | key id (4 bytes) | nonce (12 bytes) | ciphertext | GCM tag (16 bytes)
+    version (1 byte) | key id (4 bytes) | nonce (12 bytes) | ciphertext | GCM tag (16 bytes)
+
+Version 1 (`seal`: backups, the rules cache, the key check) encrypts the plaintext as it is.
+Version 2 (`seal_text`, `seal_json`: every field the store keeps) pads it first to a size bucket —
+``0x80`` then zeros, up to the next power of two, at least `PAD_MIN` bytes — so a blob's length says
+which bucket its value fell in, not how long an alias, a note or a message is (issue 17: sealed
+outbox payloads of one kind differed by the length of the alias in them). The padding is inside
+the encryption and the version byte is authenticated, so neither can be changed unnoticed.
 
 The key id is derived from the master key, so a blob sealed under another key is recognised as such
 (and a later key rotation can pick the right key). The version and key id are authenticated along
@@ -46,6 +53,9 @@ from relay.crypto.keys import MasterKey
 JsonValue: TypeAlias = dict[str, "JsonValue"] | list["JsonValue"] | str | int | float | bool | None
 
 BLOB_VERSION: Final = 1
+PADDED_VERSION: Final = 2
+PAD_MIN: Final = 64
+"""The smallest padded size: a reply, an address or a short note all look alike."""
 KEY_ID_BYTES: Final = 4
 NONCE_BYTES: Final = 12
 TAG_BYTES: Final = 16
@@ -114,6 +124,27 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def padded_size(length: int) -> int:
+    """The bucket a plaintext of `length` bytes is padded to (its marker byte included)."""
+    size = PAD_MIN
+    while size < length + 1:
+        size *= 2
+    return size
+
+
+def pad(plaintext: bytes) -> bytes:
+    """``plaintext`` + ``0x80`` + zeros up to `padded_size` (ISO/IEC 7816-4 padding)."""
+    return plaintext + b"\x80" + bytes(padded_size(len(plaintext)) - len(plaintext) - 1)
+
+
+def unpad(padded: bytes) -> bytes | None:
+    """Undo `pad`; None if ``padded`` does not end as `pad` leaves it."""
+    end = len(padded.rstrip(b"\0"))
+    if end == 0 or padded[end - 1] != 0x80:
+        return None
+    return padded[: end - 1]
+
+
 def _hkdf(ikm: bytes, info: bytes, length: int = 32) -> bytes:
     # No salt: the input is already 256 uniformly random bits, which is what HKDF's extract step
     # would otherwise have to produce (RFC 5869 §3.1).
@@ -127,6 +158,7 @@ class Sealer:
         ikm = master.secret_bytes()
         self._key_id = _hkdf(ikm, _INFO_KEY_ID, KEY_ID_BYTES)
         self._header = bytes([BLOB_VERSION]) + self._key_id
+        self._padded_header = bytes([PADDED_VERSION]) + self._key_id
         self._fields = AESGCM(_hkdf(ikm, _INFO_SEAL))
         self._attachments = AESGCM(_hkdf(ikm, _INFO_ATTACHMENT))
         self._lookup_root = _hkdf(ikm, _INFO_LOOKUP)
@@ -153,8 +185,8 @@ class Sealer:
         return self._open(self._fields, blob, aad)
 
     def seal_text(self, text: str, *, aad: str) -> bytes:
-        """`seal` for text (UTF-8, lone surrogates kept)."""
-        return self.seal(_utf8(text), aad=aad)
+        """`seal` for text (UTF-8, lone surrogates kept), padded to its size bucket."""
+        return self._seal(self._fields, pad(_utf8(text)), aad, PADDED_VERSION)
 
     def open_text(self, blob: bytes, *, aad: str) -> str:
         """`open` for a blob from `seal_text`."""
@@ -233,28 +265,35 @@ class Sealer:
 
     # -- the blob format --------------------------------------------------------------------------
 
-    def _seal(self, aead: AESGCM, plaintext: bytes, aad: str) -> bytes:
+    def _seal(self, aead: AESGCM, plaintext: bytes, aad: str, version: int = BLOB_VERSION) -> bytes:
         # A fresh random nonce every time: 96 random bits make a repeat negligible for the number
         # of values a collective's relay will ever seal under one key (far below 2**32).
+        header = self._padded_header if version == PADDED_VERSION else self._header
         nonce = os.urandom(NONCE_BYTES)
-        sealed = aead.encrypt(nonce, plaintext, self._header + aad.encode("utf-8"))
-        return self._header + nonce + sealed
+        sealed = aead.encrypt(nonce, plaintext, header + aad.encode("utf-8"))
+        return header + nonce + sealed
 
     def _open(self, aead: AESGCM, blob: bytes, aad: str) -> bytes:
         where = _where(aad)
         if len(blob) < OVERHEAD:
             raise TamperedError(where, "sealed value is truncated")
-        if blob[0] != BLOB_VERSION:
+        if blob[0] not in (BLOB_VERSION, PADDED_VERSION):
             raise TamperedError(where, "sealed value has an unknown format version")
         header = blob[:HEADER_BYTES]
         if header[1:] != self._key_id:
             raise TamperedError(where, "sealed value was sealed under a different key")
         nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
         try:
-            return aead.decrypt(
+            plain = aead.decrypt(
                 nonce, blob[HEADER_BYTES + NONCE_BYTES :], header + aad.encode("utf-8")
             )
         except InvalidTag:
             raise TamperedError(
                 where, "sealed value failed authentication (changed, moved or wrong key)"
             ) from None
+        if header[0] == PADDED_VERSION:
+            unpadded = unpad(plain)
+            if unpadded is None:  # authentic, so only a bug could get here: say so, never guess
+                raise TamperedError(where, "sealed value has broken padding")
+            return unpadded
+        return plain

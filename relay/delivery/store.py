@@ -1,49 +1,67 @@
-"""The deliveries table: one row per recipient of an alert or practice alert, and the keyed
-Signal timestamps that lead a receipt to its row (migration 009).
+"""The deliveries tables (migration 009): one sealed row per alert or practice drill, holding each
+recipient's messages and what her phone said; one row per tracked send request's timestamp.
 
-Nothing in clear says who: recipients are keyed HMACs of their address, timestamps keyed HMACs,
-the label (how she is shown) sealed to its row. What stays readable is what the timer needs:
-which alert or drill (random ids), which tier, and when.
+A seized database links nobody (issue 17): the row of an alert is found by a keyed tag of its id,
+a receipt's timestamp by a keyed tag of its own, and neither tag is on any other row; who was
+sent what, and when exactly, is sealed. In clear: the hour the first message went (retention)
+and, while one is due, when to look whether a tier reached a phone (a live deadline).
+
+The tracker (`relay.delivery.tracker`) reads, changes and writes rows under one lock; nothing
+here locks.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosqlite
 
 from relay.core.delivery import Reach
 from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
 from relay.store.db import Database
-from relay.store.times import from_ms, opt_dt, to_ms
+from relay.store.times import from_ms, hour_ms, opt_dt, opt_ms, to_ms
 
 ALERT = "alert"
 DRILL = "drill"
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """A tracked message signal-cli accepted: for whom, about what, with which timestamp."""
+@dataclass(slots=True)
+class Recipient:
+    """One person (or group) sent an alert's or drill's messages."""
+
+    address: str  # number, uuid or group id (sealed with the row)
+    label: str
+    group: bool
+    tier: int
+    sent: datetime
+    stamps: list[int] = field(default_factory=list)
+    on_phone: datetime | None = None  # her phone's delivery receipt (or an answer)
+    read: datetime | None = None
+
+    def reach(self) -> Reach:
+        return Reach(self.label, self.group, self.tier, self.sent, self.on_phone, self.read)
+
+
+@dataclass(slots=True)
+class Entry:
+    """The row of one alert or drill, unsealed."""
 
     about: str  # ALERT or DRILL
     ref: str  # the watch's or the drill's id
-    address: str  # number, uuid or group id (tagged, never stored)
-    label: str
-    tier: int
-    at: datetime
-    stamp: int  # Signal's timestamp
-    check_at: datetime | None  # when to look whether her tier reached any phone
+    row_key: str
+    sent_hour: int
+    recipients: list[Recipient] = field(default_factory=list)
+    checks: dict[int, datetime] = field(default_factory=dict)  # tier → when to look
 
+    def recipient(self, address: str) -> Recipient | None:
+        return next((r for r in self.recipients if r.address == address), None)
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    id: int
-    about: str
-    ref: str
-    recipient_tag: bytes
+    def check_at(self) -> datetime | None:
+        return min(self.checks.values()) if self.checks else None
 
 
 class DeliveryStore:
@@ -51,170 +69,175 @@ class DeliveryStore:
         self.db = db
         self.sealer = sealer
 
-    def recipient_tag(self, address: str) -> bytes:
-        return self.sealer.lookup(address, purpose="delivery-recipient")
+    def ref_tag(self, about: str, ref: str) -> bytes:
+        return self.sealer.lookup(f"{about}:{ref}", purpose="delivery-ref")
 
     def stamp_tag(self, stamp: int) -> bytes:
         return self.sealer.lookup(str(stamp), purpose="delivery-stamp")
 
-    async def record(self, sent: Sequence[Sent]) -> None:
-        """Each message's row (the first message to her about it makes it) and its stamp."""
-        prepared = []
-        for item in sent:
-            row_key = new_row_key()
-            label = self.sealer.seal_json(
-                {"label": item.label, "group": item.address.startswith("group.")},
-                aad=aad_for("deliveries", "label", row_key),
+    # --- rows ------------------------------------------------------------------------------------
+
+    async def get(self, about: str, ref: str) -> Entry | None:
+        row = await self.db.one(
+            "SELECT row_key, sent_hour, detail FROM deliveries WHERE ref_tag = ?",
+            (self.ref_tag(about, ref),),
+        )
+        return None if row is None else self._open(about, ref, row)
+
+    def new(self, about: str, ref: str, at: datetime) -> Entry:
+        return Entry(about, ref, new_row_key(), hour_ms(at))
+
+    async def put(self, entry: Entry, stamps: Sequence[int] = ()) -> None:
+        """Write `entry` (new or changed), and rows for new `stamps` of it, in one transaction."""
+        row = self._row(entry)
+        stamp_rows = [self._stamp_row(entry, stamp) for stamp in stamps]
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO deliveries (ref_tag, row_key, check_at, sent_hour, detail) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref_tag) DO UPDATE SET "
+                "check_at = excluded.check_at, detail = excluded.detail",
+                row,
             )
-            prepared.append((item, row_key, label, self.recipient_tag(item.address)))
-
-        def work(conn: sqlite3.Connection) -> None:
-            for item, row_key, label, tag in prepared:
-                conn.execute(
-                    "INSERT INTO deliveries (about, ref, recipient_tag, row_key, label, tier, "
-                    "sent_at, check_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (about, ref, recipient_tag) DO NOTHING",
-                    (
-                        item.about,
-                        item.ref,
-                        tag,
-                        row_key,
-                        label,
-                        item.tier,
-                        to_ms(item.at),
-                        to_ms(item.check_at) if item.check_at else None,
-                    ),
-                )
-                found = conn.execute(
-                    "SELECT id FROM deliveries WHERE about = ? AND ref = ? AND recipient_tag = ?",
-                    (item.about, item.ref, tag),
-                ).fetchone()
-                conn.execute(
-                    "INSERT OR IGNORE INTO delivery_stamps (tag, delivery) VALUES (?, ?)",
-                    (self.stamp_tag(item.stamp), found[0]),
-                )
+            conn.executemany(
+                "INSERT OR IGNORE INTO delivery_stamps (tag, row_key, sent_hour, target) "
+                "VALUES (?, ?, ?, ?)",
+                stamp_rows,
+            )
 
         await self.db.write(work, tells=False)
 
-    async def rows_for_stamp(self, stamp: int) -> list[Row]:
+    async def target(self, stamp: int) -> tuple[str, str] | None:
+        """(about, ref) of the alert or drill a tracked timestamp was sent for."""
+        row = await self.db.one(
+            "SELECT row_key, target FROM delivery_stamps WHERE tag = ?", (self.stamp_tag(stamp),)
+        )
+        if row is None:
+            return None
+        try:
+            opened = self.sealer.open_json(row[1], aad=aad_for("delivery_stamps", "target", row[0]))
+        except TamperedError:
+            return None
+        if not isinstance(opened, list) or len(opened) != 2:
+            return None
+        return str(opened[0]), str(opened[1])
+
+    async def due(self, now: datetime) -> list[Entry]:
+        """Alerts with a look due (soonest first)."""
         rows = await self.db.conn.execute_fetchall(
-            "SELECT d.id, d.about, d.ref, d.recipient_tag FROM delivery_stamps s "
-            "JOIN deliveries d ON d.id = s.delivery WHERE s.tag = ?",
-            (self.stamp_tag(stamp),),
-        )
-        return [Row(r[0], r[1], r[2], bytes(r[3])) for r in rows]
-
-    async def mark(self, ids: Sequence[int], *, read: bool, at: datetime) -> None:
-        """Her phone said so: delivered (and read). The first time of each is kept."""
-        ms = to_ms(at)
-
-        def work(conn: sqlite3.Connection) -> None:
-            for row_id in ids:
-                conn.execute(
-                    "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?) WHERE id = ?",
-                    (ms, row_id),
-                )
-                if read:
-                    conn.execute(
-                        "UPDATE deliveries SET read_at = COALESCE(read_at, ?) WHERE id = ?",
-                        (ms, row_id),
-                    )
-
-        await self.db.write(work, tells=False)
-
-    async def mark_answered(self, about: str, ref: str, address: str, at: datetime) -> None:
-        """An answer proves the message reached her phone, receipt or not."""
-        await self.db.write(
-            lambda conn: conn.execute(
-                "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?) "
-                "WHERE about = ? AND ref = ? AND recipient_tag = ?",
-                (to_ms(at), about, ref, self.recipient_tag(address)),
-            ),
-            tells=False,
-        )
-
-    async def answered_in(
-        self, conn: aiosqlite.Connection, about: str, ref: str, address: str, at: datetime
-    ) -> None:
-        """`mark_answered`, inside the caller's transaction (the one that records the answer)."""
-        await conn.execute(
-            "UPDATE deliveries SET delivered_at = COALESCE(delivered_at, ?) "
-            "WHERE about = ? AND ref = ? AND recipient_tag = ?",
-            (to_ms(at), about, ref, self.recipient_tag(address)),
-        )
-
-    async def reaches(self, about: str, ref: str) -> list[Reach]:
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT row_key, label, tier, sent_at, delivered_at, read_at FROM deliveries "
-            "WHERE about = ? AND ref = ? ORDER BY id",
-            (about, ref),
+            "SELECT ref_tag, row_key, sent_hour, detail FROM deliveries "
+            "WHERE check_at IS NOT NULL AND check_at <= ? ORDER BY check_at",
+            (to_ms(now),),
         )
         found = []
         for row in rows:
-            try:
-                opened = self.sealer.open_json(row[1], aad=aad_for("deliveries", "label", row[0]))
-            except TamperedError:
-                continue  # a damaged row says nothing; it never blocks the rest
-            if not isinstance(opened, dict):
-                continue
-            found.append(
-                Reach(
-                    label=str(opened.get("label") or "?"),
-                    group=bool(opened.get("group")),
-                    tier=int(row[2]),
-                    sent_at=from_ms(row[3]),
-                    delivered_at=opt_dt(row[4]),
-                    read_at=opt_dt(row[5]),
-                )
-            )
+            entry = self._open(None, None, row[1:])
+            if entry is not None:
+                found.append(entry)
         return found
 
     async def next_check(self) -> datetime | None:
         row = await self.db.one("SELECT MIN(check_at) FROM deliveries WHERE check_at IS NOT NULL")
         return opt_dt(row[0]) if row else None
 
-    async def due_checks(self, now: datetime) -> list[tuple[str, int]]:
-        """(alert id, tier) whose time to look has come, oldest first."""
-        rows = await self.db.conn.execute_fetchall(
-            "SELECT ref, tier, MIN(check_at) FROM deliveries WHERE about = 'alert' "
-            "AND check_at IS NOT NULL AND check_at <= ? GROUP BY ref, tier ORDER BY 3",
-            (to_ms(now),),
-        )
-        return [(str(r[0]), int(r[1])) for r in rows]
-
-    async def done_checking(self, ref: str, tier: int) -> None:
-        await self.db.write(
-            lambda conn: conn.execute(
-                "UPDATE deliveries SET check_at = NULL WHERE about = 'alert' AND ref = ? "
-                "AND tier = ?",
-                (ref, tier),
-            ),
-            tells=False,
-        )
-
     async def known_stamps(self, since: datetime) -> set[bytes]:
-        """Stamp tags of messages sent since `since` (receipts for older ones are not awaited)."""
+        """Stamp tags of requests sent since `since` (receipts for older ones are not awaited)."""
         rows = await self.db.conn.execute_fetchall(
-            "SELECT s.tag FROM delivery_stamps s JOIN deliveries d ON d.id = s.delivery "
-            "WHERE d.sent_at >= ?",
-            (to_ms(since),),
+            "SELECT tag FROM delivery_stamps WHERE sent_hour >= ?", (hour_ms(since),)
         )
         return {bytes(r[0]) for r in rows}
 
     @staticmethod
     async def shift(conn: aiosqlite.Connection, delta: timedelta) -> None:
-        """The wall clock jumped: a look due in a minute stays due in a minute."""
+        """The wall clock jumped: a look due in a minute stays due in a minute. (The exact
+        times inside the rows are when things happened, not deadlines: they stay.)"""
         await conn.execute(
             "UPDATE deliveries SET check_at = check_at + ? WHERE check_at IS NOT NULL",
             (round(delta.total_seconds() * 1000),),
         )
 
     async def purge(self, before: datetime) -> int:
-        """Rows (and their stamps) of messages sent before `before`."""
+        """Rows and stamps of what was first sent before `before` (to the hour)."""
+        cut = hour_ms(before)
 
         def work(conn: sqlite3.Connection) -> int:
-            return conn.execute(
-                "DELETE FROM deliveries WHERE sent_at < ?", (to_ms(before),)
-            ).rowcount
+            conn.execute("DELETE FROM delivery_stamps WHERE sent_hour < ?", (cut,))
+            return conn.execute("DELETE FROM deliveries WHERE sent_hour < ?", (cut,)).rowcount
 
         return await self.db.write(work, tells=False)
+
+    # --- sealing ---------------------------------------------------------------------------------
+
+    def _row(self, entry: Entry) -> tuple[object, ...]:
+        detail: dict[str, Any] = {
+            "about": entry.about,
+            "ref": entry.ref,
+            "to": [
+                [
+                    r.address,
+                    r.label,
+                    r.group,
+                    r.tier,
+                    to_ms(r.sent),
+                    r.stamps,
+                    opt_ms(r.on_phone),
+                    opt_ms(r.read),
+                ]
+                for r in entry.recipients
+            ],
+            "checks": {str(tier): to_ms(at) for tier, at in entry.checks.items()},
+        }
+        check = entry.check_at()
+        return (
+            self.ref_tag(entry.about, entry.ref),
+            entry.row_key,
+            to_ms(check) if check is not None else None,
+            entry.sent_hour,
+            self.sealer.seal_json(detail, aad=aad_for("deliveries", "detail", entry.row_key)),
+        )
+
+    def _stamp_row(self, entry: Entry, stamp: int) -> tuple[object, ...]:
+        row_key = new_row_key()
+        target = self.sealer.seal_json(
+            [entry.about, entry.ref], aad=aad_for("delivery_stamps", "target", row_key)
+        )
+        return (self.stamp_tag(stamp), row_key, entry.sent_hour, target)
+
+    def _open(self, about: str | None, ref: str | None, row: Any) -> Entry | None:
+        row_key, sent_hour, blob = row[0], row[1], row[2]
+        try:
+            detail = self.sealer.open_json(blob, aad=aad_for("deliveries", "detail", row_key))
+        except TamperedError:
+            return None  # a damaged row says nothing; it never blocks the rest
+        if not isinstance(detail, dict):
+            return None
+        listed = detail.get("to")
+        checks = detail.get("checks")
+        entry = Entry(
+            str(detail.get("about") if about is None else about),
+            str(detail.get("ref") if ref is None else ref),
+            row_key,
+            int(sent_hour),
+        )
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, list) and len(item) == 8:
+                address, label, group, tier, sent, stamps, on, read = item
+                entry.recipients.append(
+                    Recipient(
+                        str(address),
+                        str(label),
+                        bool(group),
+                        int(str(tier)),
+                        from_ms(int(str(sent))),
+                        [int(str(s)) for s in stamps] if isinstance(stamps, list) else [],
+                        _when(on),
+                        _when(read),
+                    )
+                )
+        if isinstance(checks, dict):
+            entry.checks = {int(k): from_ms(int(str(v))) for k, v in checks.items()}
+        return entry
+
+
+def _when(value: object) -> datetime | None:
+    return from_ms(value) if isinstance(value, int) else None

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ from relay.core.delivery import Reach, status_lines, tier_unreached
 from relay.core.render import display, span
 from relay.core.state import Phase, Watch
 from relay.core.voice import Voice
-from relay.delivery.store import ALERT, DRILL, DeliveryStore, Sent
+from relay.delivery.store import ALERT, DRILL, DeliveryStore, Recipient
 from relay.signal.events import Receipt
 from relay.store.outbox import Pending
 
@@ -46,6 +46,9 @@ drill's report need minutes; a phone off for a weekend still counts when it come
 
 TRACKED = frozenset({"alert", "drill"})
 PURGE_EVERY = timedelta(hours=1)
+KNOWN_WAIT = 0.5
+"""Seconds a reply to a relay message waits for that message's send to be recorded (it holds
+the engine's lock meanwhile: short)."""
 EARLY_KEPT = 256
 """Receipts kept for messages not recorded yet (most are for replies, never tracked)."""
 
@@ -56,12 +59,16 @@ class Tracker:
         self.store = store
         self.clock = clock
         self.wake = asyncio.Event()
+        # Every change to a row is read, change, write: one at a time (sends, receipts, answers,
+        # looks). Taken after the engine's lock where both are needed, never before it.
+        self._lock = asyncio.Lock()
         self._stamps: set[bytes] = set()  # keyed timestamps of tracked messages (receipts' filter)
         # Receipts for timestamps not known yet: a phone can answer before the sender has
         # recorded what signal-cli accepted. Replayed by `sent`; the oldest are dropped.
         self._early: OrderedDict[int, list[Receipt]] = OrderedDict()
         self._purged: datetime | None = None
-        self._sent: asyncio.Queue[tuple[datetime, list[tuple[Pending, int]]]] = asyncio.Queue()
+        self._work: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
+        self._recorded = asyncio.Event()  # set after each batch of sends is recorded
 
     def voice(self) -> Voice:
         engine = self.engine
@@ -73,50 +80,61 @@ class Tracker:
     # --- what was sent, what came back -------------------------------------------------------
 
     def sent_soon(self, results: Sequence[tuple[Pending, int]]) -> None:
-        """The outbox sender's hook: what signal-cli accepted, queued for `record_sent` (alerts
-        and practice only), so the sender never waits on this bookkeeping."""
+        """The outbox sender's hook: what signal-cli accepted, queued for `sent` (alerts and
+        practice only), so the sender never waits on this bookkeeping."""
         tracked = [(m, t) for m, t in results if m.purpose in TRACKED and m.watch_id is not None]
         if tracked:
-            self._sent.put_nowait((self.clock.now(), tracked))
+            now = self.clock.now()
+            self._work.put_nowait(lambda: self.sent(tracked, now))
 
-    async def record_sent(self) -> None:
-        """The task that records what `sent_soon` queued, in order."""
+    def answered_soon(self, about: str, ref: str, address: str, at: datetime) -> None:
+        """`answered`, queued (for callers inside a decision)."""
+        self._work.put_nowait(lambda: self.answered(about, ref, address, at))
+
+    async def record_queued(self) -> None:
+        """The task that carries out what `sent_soon` and `answered_soon` queued, in order."""
         while True:
-            at, results = await self._sent.get()
+            work = await self._work.get()
             try:
-                await self.sent(results, at)
+                await work()
             except Exception:
-                log.exception("recording sent messages for their receipts failed")
+                log.exception("recording a delivery failed")
 
     async def sent(self, results: Sequence[tuple[Pending, int]], now: datetime) -> None:
-        """Messages signal-cli accepted at `now`: a row per recipient, a keyed stamp each."""
-        items = []
+        """Messages signal-cli accepted at `now`: each recipient's first one makes her entry
+        (with her tier, and for an alert a look `undelivered_after` later), every one a stamp."""
+        groups: dict[tuple[str, str], list[tuple[Pending, int]]] = {}
         for message, stamp in results:
-            if message.purpose not in TRACKED or message.watch_id is None:
-                continue
-            if message.purpose == "drill":
-                items.append(
-                    Sent(
-                        DRILL, message.watch_id, message.address, message.label, 0, now, stamp, None
-                    )
-                )
-                continue
-            watch = await self.engine.watches.get(message.watch_id)
-            tier = watch.tiers_alerted if watch is not None else 0
-            after = self._undelivered_after(watch)
-            check = now + after if after is not None and watch is not None else None
-            items.append(
-                Sent(
-                    ALERT, message.watch_id, message.address, message.label, tier, now, stamp, check
-                )
-            )
-        if not items:
-            return
-        await self.store.record(items)
-        self._stamps.update(self.store.stamp_tag(item.stamp) for item in items)
-        if any(item.check_at is not None for item in items):
-            self.wake.set()
-        early = [r for item in items for r in self._early.pop(item.stamp, [])]
+            if message.purpose in TRACKED and message.watch_id is not None:
+                about = DRILL if message.purpose == "drill" else ALERT
+                groups.setdefault((about, message.watch_id), []).append((message, stamp))
+        added: list[int] = []
+        async with self._lock:
+            for (about, ref), items in groups.items():
+                entry = await self.store.get(about, ref) or self.store.new(about, ref, now)
+                watch = await self.engine.watches.get(ref) if about == ALERT else None
+                tier = watch.tiers_alerted if watch is not None else 0
+                after = self._undelivered_after(watch)
+                stamps: list[int] = []
+                for message, stamp in items:
+                    recipient = entry.recipient(message.address)
+                    if recipient is None:
+                        group = message.address.startswith("group.")
+                        recipient = Recipient(message.address, message.label, group, tier, now)
+                        entry.recipients.append(recipient)
+                        if after is not None and tier > 0:
+                            entry.checks.setdefault(tier, now + after)
+                    if stamp not in recipient.stamps:
+                        recipient.stamps.append(stamp)
+                    if stamp not in stamps:
+                        stamps.append(stamp)
+                await self.store.put(entry, stamps)
+                added += stamps
+        self._stamps.update(self.store.stamp_tag(stamp) for stamp in added)
+        self.wake.set()
+        recorded, self._recorded = self._recorded, asyncio.Event()
+        recorded.set()
+        early = [r for stamp in added for r in self._early.pop(stamp, [])]
         for event in dict.fromkeys(early):  # one receipt may name several of these messages
             await self.receipt(event)
 
@@ -135,17 +153,35 @@ class Tracker:
                 self._keep_early(stamp, event)
         if not stamps:
             return
-        senders = self._sender_tags(event)
-        ids: list[int] = []
-        for stamp in stamps:
-            rows = await self.store.rows_for_stamp(stamp)
-            if len(rows) > 1:
-                # One request to several people shares its timestamp: whose phone is this?
-                rows = [r for r in rows if r.recipient_tag in senders]
-            ids.extend(r.id for r in rows)
-        if ids:
-            read = event.kind in ("read", "viewed")
-            await self.store.mark(ids, read=read, at=self.clock.now())
+        senders = self._senders(event)
+        read = event.kind in ("read", "viewed")
+        now = self.clock.now()
+        async with self._lock:
+            for stamp in stamps:
+                target = await self.store.target(stamp)
+                entry = await self.store.get(*target) if target is not None else None
+                if entry is None:
+                    continue
+                sent = [r for r in entry.recipients if stamp in r.stamps]
+                if len(sent) > 1:
+                    # One request to several people shares its timestamp: whose phone is this?
+                    sent = [r for r in sent if r.address in senders]
+                for recipient in sent:
+                    recipient.on_phone = recipient.on_phone or now
+                    if read:
+                        recipient.read = recipient.read or now
+                if sent:
+                    await self.store.put(entry)
+
+    async def known(self, stamp: int, wait: float = KNOWN_WAIT) -> bool:
+        """Whether `stamp` is a tracked message's; if not yet, wait up to `wait` seconds for
+        the sends being recorded (a buddy can reply before the sender has recorded it)."""
+        tag = self.store.stamp_tag(stamp)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                while tag not in self._stamps:
+                    await self._recorded.wait()
+        return tag in self._stamps
 
     def _keep_early(self, stamp: int, event: Receipt) -> None:
         self._early.setdefault(stamp, []).append(event)
@@ -153,25 +189,31 @@ class Tracker:
         while len(self._early) > EARLY_KEPT:
             self._early.popitem(last=False)
 
-    def _sender_tags(self, event: Receipt) -> set[bytes]:
+    def _senders(self, event: Receipt) -> set[str]:
         addresses = {a for a in (event.sender_number, event.sender_uuid) if a}
         if event.sender_uuid:
             member = self.engine.rules.member_by_uuid(event.sender_uuid)
             if member is not None:
                 addresses.add(member.number)
-        return {self.store.recipient_tag(a) for a in addresses}
+        return addresses
 
     async def reaches(self, about: str, ref: str) -> list[Reach]:
-        return await self.store.reaches(about, ref)
+        entry = await self.store.get(about, ref)
+        return [r.reach() for r in entry.recipients] if entry is not None else []
 
     async def answered(self, about: str, ref: str, address: str, at: datetime) -> None:
         """An answer proves the message reached her phone, whatever the receipts said."""
-        await self.store.mark_answered(about, ref, address, at)
+        async with self._lock:
+            entry = await self.store.get(about, ref)
+            recipient = entry.recipient(address) if entry is not None else None
+            if entry is not None and recipient is not None and recipient.on_phone is None:
+                recipient.on_phone = at
+                await self.store.put(entry)
 
     async def status_lines(self, alias: str, watch: Watch, now: datetime) -> list[str]:
         """Her STATUS lines for her open alert: whom it reached, when (never for duress: the
         caller checks)."""
-        reaches = await self.store.reaches(ALERT, watch.id)
+        reaches = await self.reaches(ALERT, watch.id)
         return status_lines(self.voice(), alias, watch.alerted, reaches, now, watch.acked_by)
 
     async def shift(self, conn: aiosqlite.Connection, step: timedelta) -> None:
@@ -195,26 +237,34 @@ class Tracker:
             return
         self._purged = now
         with contextlib.suppress(aiosqlite.Error):
-            await self.store.purge(now - REMEMBER)
+            async with self._lock:
+                await self.store.purge(now - REMEMBER)
 
     async def check_due(self) -> None:
         async with self.engine.lock:
             await self.engine.follow_clock()  # a clock step moves the looks first
-        for ref, tier in await self.store.due_checks(self.clock.now()):
-            try:
-                await self._check(ref, tier)
-            except Exception:
-                log.exception("looking whether an alert reached a phone failed")
+        now = self.clock.now()
+        for entry in await self.store.due(now):
+            for tier in sorted(t for t, at in entry.checks.items() if at <= now):
+                try:
+                    await self._check(entry.ref, tier)
+                except Exception:
+                    log.exception("looking whether an alert reached a phone failed")
 
     async def _check(self, ref: str, tier: int) -> None:
         engine = self.engine
         async with engine.lock:
             now = self.clock.now()
-            await self.store.done_checking(ref, tier)
+            async with self._lock:
+                entry = await self.store.get(ALERT, ref)
+                if entry is None:
+                    return
+                entry.checks.pop(tier, None)
+                await self.store.put(entry)
             watch = await engine.watches.get(ref)
             if watch is None or watch.phase is not Phase.ALERTED or watch.tiers_alerted != tier:
                 return  # someone is on it, it is over, or the ladder moved on meanwhile
-            reaches = await self.store.reaches(ALERT, ref)
+            reaches = [r.reach() for r in entry.recipients]
             if not tier_unreached(reaches, tier):
                 return
             decision = on_undeliverable(engine.context, watch, now)

@@ -146,12 +146,17 @@ class Drills:
         if own is not None and own.kind is Kind.DURESS and own.live:
             # After her duress word what her phone sends is forwarded to those alerted.
             messages += forwarded(self.engine.context, own, event.text, now)
-        if outcome.drill is not None and not outcome.drill.cover:
-            log.info(
-                "%s started a practice drill (%d asked)", member.alias, len(outcome.drill.asked)
-            )
+        if outcome.drill is not None:
+            # No alias (who practised when is hers), and the same line after her duress word.
+            log.info("a practice drill started")
         drills = [outcome.drill] if outcome.drill is not None else []
-        return FeatureResult(Decision(messages=tuple(messages)), write=self._saver(drills))
+        limit = self.settings().min_interval
+
+        async def ran(conn: aiosqlite.Connection) -> None:
+            await self.store.ran_own(conn, member.alias, now, now + limit)
+
+        extra = ran if outcome.drill is not None else None
+        return FeatureResult(Decision(messages=tuple(messages)), write=self._saver(drills, extra))
 
     def _start(
         self,
@@ -181,8 +186,10 @@ class Drills:
 
     async def drill_of_stamp(self, stamp: int) -> str | None:
         """The drill a relay message was the practice alert of (by Signal's timestamp)."""
-        rows = await self.tracker.store.rows_for_stamp(stamp)
-        return next((r.ref for r in rows if r.about == DRILL), None)
+        if not await self.tracker.known(stamp):
+            return None
+        target = await self.tracker.store.target(stamp)
+        return target[1] if target is not None and target[0] == DRILL else None
 
     async def answer(
         self, member: Member, drill_ids: Sequence[str], now: datetime
@@ -204,15 +211,12 @@ class Drills:
                 changed.append(outcome.drill)
         number = self.engine.address(Recipient.member(member.alias))
 
-        async def proved(conn: aiosqlite.Connection) -> None:
-            # An answer proves the practice reached her phone, whatever the receipts said.
-            if number is not None:
-                for drill in changed:
-                    await self.tracker.store.answered_in(conn, DRILL, drill.id, number, now)
-
+        if number is not None:  # an answer proves the practice reached her phone
+            for drill in changed:
+                self.tracker.answered_soon(DRILL, drill.id, number, now)
         unique = list(dict.fromkeys(texts))
         reply = Outgoing(Recipient.member(member.alias), "\n".join(unique), Purpose.REPLY)
-        return FeatureResult(Decision(messages=(reply,)), write=self._saver(changed, proved))
+        return FeatureResult(Decision(messages=(reply,)), write=self._saver(changed))
 
     async def _overtaken(self, drill: Drill) -> bool:
         """Her own real alert is open: the practice stops counting (a real alert always wins)."""
@@ -393,7 +397,7 @@ class Drills:
         self._purged = now
         keep = max(KEEP, self.engine.rules.drills.min_interval)
         async with self.engine.db.transaction() as conn:
-            await self.store.purge(conn, now - keep)
+            await self.store.purge(conn, now - keep, now)
 
 
 def member_named(drills: Sequence[Drill], name: str | None) -> list[Drill]:

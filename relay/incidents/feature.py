@@ -62,10 +62,7 @@ async def _photos(ctx: FeatureContext, event: Incoming) -> list[Photo]:
     if vault is None:
         return []
     photos = []
-    for ref in event.attachments:
-        key = await vault.keep(ref)
-        if key is None:
-            continue
+    for key in await vault.keep_all(event.attachments):
         try:
             data, content_type, _ = vault.open(key)
         except OSError:

@@ -19,7 +19,7 @@ import aiosqlite
 from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for, new_row_key
 from relay.incidents import chain
 from relay.store.db import Database
-from relay.store.times import to_ms
+from relay.store.times import hour_ms
 
 OWNER_PURPOSE: Final = "incident-owner"
 
@@ -178,7 +178,7 @@ class LogRepo:
         tag = self.owner_tag(alias)
         await conn.executemany(
             "INSERT INTO incident_exports (owner_tag, vault_key, created_at) VALUES (?, ?, ?)",
-            [(tag, key, to_ms(now)) for key in keys],
+            [(tag, key, hour_ms(now, up=True)) for key in keys],  # to the hour: issue 17
         )
 
     async def forget(self, conn: aiosqlite.Connection, alias: str) -> list[str]:

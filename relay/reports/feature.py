@@ -200,12 +200,7 @@ async def _keep_photos(flow: _Flow, event: Incoming) -> tuple[str, ...]:
     vault = flow.ctx.vault
     if vault is None:
         return ()
-    keys = []
-    for ref in event.attachments:
-        key = await vault.keep(ref)
-        if key is not None:
-            keys.append(key)
-    return tuple(keys)
+    return await vault.keep_all(event.attachments)
 
 
 async def _report(flow: _Flow, raw: str | None, event: Incoming) -> FeatureResult:

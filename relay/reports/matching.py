@@ -24,7 +24,12 @@ from relay.core.identifiers import (
     extract_identifiers,
     normalise_phone,
     normalise_plate,
+    phone_end_of,
+    phone_ends,
     plate_match_keys,
+    plate_skeleton,
+    plate_start_of,
+    plate_starts,
     plates_match,
 )
 from relay.core.normalize import clean
@@ -35,6 +40,8 @@ PURPOSES: Final[dict[IdentifierKind, str]] = {
     "plate": "report-plate",
     "email": "report-email",
     "handle": "report-handle",
+    "phone_end": "report-phone-end",
+    "plate_start": "report-plate-start",
 }
 """`Sealer.lookup` purposes: a phone's tag can never equal a plate's, whatever the digits."""
 
@@ -59,25 +66,46 @@ def region_of(number: str | None) -> str | None:
     return region if region and region != "001" else None
 
 
-def tags_for(sealer: Sealer, identifier: Identifier) -> frozenset[bytes]:
-    """The lookup tags under which a report holding ``identifier`` is found (and searched)."""
+def tags_for(sealer: Sealer, identifier: Identifier, *, index: bool = False) -> frozenset[bytes]:
+    """The lookup tags a search for ``identifier`` reads; with ``index``, the tags a report
+    holding it is stored under: also every ending of a number and every start of a plate, so
+    ``CHECK 900456`` and ``CHECK XY34`` find ``+44 7700 900456`` and ``XY34 ZZZ``."""
     purpose = PURPOSES[identifier.kind]
     if identifier.kind == "plate":
-        return frozenset(
-            sealer.lookup(key, purpose=purpose) for key in plate_match_keys(identifier.value)
-        )
-    return frozenset({sealer.lookup(identifier.value, purpose=purpose)})
+        keys = set(plate_match_keys(identifier.value))
+    else:
+        keys = {identifier.value}
+    tags = {sealer.lookup(key, purpose=purpose) for key in keys}
+    if index and identifier.kind == "phone":
+        end = PURPOSES["phone_end"]
+        tags |= {sealer.lookup(key, purpose=end) for key in phone_ends(identifier.value)}
+    if index and identifier.kind == "plate":
+        start = PURPOSES["plate_start"]
+        tags |= {sealer.lookup(key, purpose=start) for key in plate_starts(identifier.value)}
+    return frozenset(tags)
 
 
-def all_tags(sealer: Sealer, identifiers: Iterable[Identifier]) -> frozenset[bytes]:
+def all_tags(
+    sealer: Sealer, identifiers: Iterable[Identifier], *, index: bool = False
+) -> frozenset[bytes]:
     found: set[bytes] = set()
     for identifier in identifiers:
-        found |= tags_for(sealer, identifier)
+        found |= tags_for(sealer, identifier, index=index)
     return frozenset(found)
+
+
+PARTIAL: Final[frozenset[IdentifierKind]] = frozenset({"phone_end", "plate_start"})
+"""Kinds that match only part of an identifier: the answer says it may be someone else."""
 
 
 def same(reported: Identifier, looked_up: Identifier) -> bool:
     """Whether two normalised identifiers name the same client."""
+    if looked_up.kind == "phone_end":
+        return reported.kind == "phone" and reported.value.endswith(looked_up.value)
+    if looked_up.kind == "plate_start":
+        return reported.kind == "plate" and plate_skeleton(reported.value).startswith(
+            looked_up.value
+        )
     if reported.kind != looked_up.kind:
         return False
     if reported.kind == "plate":
@@ -109,6 +137,15 @@ def query_identifiers(query: str, region: str | None) -> list[Identifier]:
     plate = normalise_plate(text)
     if plate is not None:
         whole.append(Identifier("plate", plate))
+    # What she has only part of: the end of a number, the start of a plate (spaces, dashes
+    # ignored). Looked up by their own keyed tags; the answer says the match is partial.
+    # A number without its country code may be read in the wrong country: its end too.
+    end = phone_end_of(text) if not text.startswith(("+", "00")) else None
+    if end is not None:
+        whole.append(Identifier("phone_end", end))
+    start = plate_start_of(text)
+    if start is not None:
+        whole.append(Identifier("plate_start", start))
     bare = text.removeprefix("@")
     if not found and not whole and _BARE_HANDLE.fullmatch(bare) and not bare.isdigit():
         whole.append(Identifier("handle", "@" + bare.lower()))

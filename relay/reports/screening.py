@@ -20,7 +20,7 @@ from datetime import datetime
 from relay.core.identifiers import Identifier, IdentifierKind, extract_identifiers
 from relay.core.render import Catalog
 from relay.crypto.seal import Sealer
-from relay.reports.matching import matched_kinds, region_of
+from relay.reports.matching import PARTIAL, matched_kinds, region_of
 from relay.reports.render import lines, match_line, summary
 from relay.reports.store import ReportRepo
 from relay.rules import Member
@@ -88,12 +88,18 @@ def render_warning(catalog: Catalog, language: str, matches: Sequence[Match], zo
 
 
 def render_check(catalog: Catalog, language: str, matches: Sequence[Match], zone: str) -> str:
-    """The answer to CHECK."""
+    """The answer to CHECK. A match on only part of a number or plate says it may be someone
+    else: the last six digits or a plate's start are shared by other people's."""
     if not matches:
         return lines(catalog, language, ("check_none", {}))
     head = catalog.text(language, "check_found", count=len(matches))
     foot = catalog.text(language, "check_footer")
-    return "\n".join([head, *_match_lines(catalog, language, matches, zone), foot])
+    partial = [catalog.text(language, "check_partial")] if any(_partial(m) for m in matches) else []
+    return "\n".join([head, *_match_lines(catalog, language, matches, zone), *partial, foot])
+
+
+def _partial(match: Match) -> bool:
+    return bool(match.kinds) and all(kind in PARTIAL for kind in match.kinds)
 
 
 def make_screener(

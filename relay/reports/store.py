@@ -3,7 +3,9 @@
 Reads go through the shared connection (the engine's lock serialises the callers); writes take
 the caller's transaction, so a report, its keys and the message telling her "recorded" commit
 together. Nothing about a report reaches SQL unsealed except its number, status, severity and
-times; the reporter is an HMAC tag (to find her own reports) and a sealed alias (to answer her).
+times (to the hour); the reporter is a sealed alias (to answer her) and a keyed tag of her alias
+*and the row's random key* (to find her own reports): two reports by one author have unrelated
+tags, so a seized database does not link them, and only the key finds hers (issue 17).
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
 from relay.reports.matching import all_tags
 from relay.store.db import Database
-from relay.store.times import from_ms, opt_dt, opt_ms, to_ms
+from relay.store.times import from_ms, hour_ms, opt_dt, to_ms
 
 Status = Literal["pending", "approved"]
 Action = Literal["submitted", "rated", "approved", "rejected", "removed", "withdrawn", "expired"]
 
 AUTHOR_PURPOSE: Final = "report-author"
+KEYS_VERSION: Final = 2
+"""Which screening tags a stored report has: 2 adds number endings and plate starts. Reports
+stored under an older version are given the new tags at start-up (`ReportRepo.rekey`)."""
+_KEYS_COUNTER: Final = "report_keys_version"
+
 _KINDS: Final[dict[object, IdentifierKind]] = {
     "phone": "phone",
     "plate": "plate",
@@ -68,8 +75,32 @@ class ReportRepo:
         self.db = db
         self.sealer = sealer
 
-    def author_tag(self, alias: str) -> bytes:
-        return self.sealer.lookup(alias, purpose=AUTHOR_PURPOSE)
+    def author_tag(self, alias: str, row_key: str) -> bytes:
+        """Her tag on one report: unrelated to her tag on any other."""
+        return self.sealer.lookup(f"{alias}/{row_key}", purpose=AUTHOR_PURPOSE)
+
+    def _by(self, alias: str, row_key: str, tag: bytes) -> bool:
+        # Reports stored before issue 17 carry one tag per author, the same on each.
+        return tag in (
+            self.author_tag(alias, row_key),
+            self.sealer.lookup(alias, purpose=AUTHOR_PURPOSE),
+        )
+
+    async def authored(
+        self, conn: aiosqlite.Connection, alias: str
+    ) -> list[tuple[int, str, str, bytes]]:
+        """Her reports, oldest first: (number, status, row key, sealed body). Every tagged row
+        is looked at (a keyed hash each: microseconds), none is opened."""
+        async with conn.execute(
+            "SELECT number, status, row_key, author_tag, body FROM reports "
+            "WHERE author_tag IS NOT NULL ORDER BY number"
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            (int(r[0]), str(r[1]), str(r[2]), bytes(r[4]))
+            for r in rows
+            if self._by(alias, str(r[2]), bytes(r[3]))
+        ]
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -109,17 +140,19 @@ class ReportRepo:
 
     async def newest_unrated(self, author: str) -> int | None:
         sql = (
-            "SELECT number FROM reports WHERE author_tag = ? AND severity IS NULL "
-            "ORDER BY number DESC LIMIT 1"
+            "SELECT number, row_key, author_tag FROM reports "
+            "WHERE author_tag IS NOT NULL AND severity IS NULL ORDER BY number DESC"
         )
-        async with self.db.conn.execute(sql, (self.author_tag(author),)) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row is not None else None
+        async with self.db.conn.execute(sql) as cur:
+            rows = await cur.fetchall()
+        found = (int(r[0]) for r in rows if self._by(author, str(r[1]), bytes(r[2])))
+        return next(found, None)
 
     async def is_author(self, number: int, author: str) -> bool:
-        sql = "SELECT 1 FROM reports WHERE number = ? AND author_tag = ?"
-        async with self.db.conn.execute(sql, (number, self.author_tag(author))) as cur:
-            return await cur.fetchone() is not None
+        sql = "SELECT row_key, author_tag FROM reports WHERE number = ? AND author_tag IS NOT NULL"
+        async with self.db.conn.execute(sql, (number,)) as cur:
+            row = await cur.fetchone()
+        return row is not None and self._by(author, str(row[0]), bytes(row[1]))
 
     async def candidates(
         self, identifiers: Iterable[Identifier], now: datetime
@@ -163,7 +196,7 @@ class ReportRepo:
             number=int(row["number"]),
             status="approved" if row["status"] == "approved" else "pending",
             severity=None if row["severity"] is None else int(row["severity"]),
-            created_at=from_ms(int(row["created_at"])),
+            created_at=from_ms(_int(body.get("created_at"), row["created_at"])),
             decided_at=opt_dt(row["decided_at"]),
             expires_at=opt_dt(row["expires_at"]),
             author=MemberAlias(author) if isinstance(author, str) else None,
@@ -181,6 +214,7 @@ class ReportRepo:
                 "author": report.author,
                 "text": report.text,
                 "identifiers": [[i.kind, i.value] for i in report.identifiers],
+                "created_at": to_ms(report.created_at),  # exact here; the column to the hour
             },
             aad=aad_for("reports", "body", row_key),
         )
@@ -190,18 +224,23 @@ class ReportRepo:
             (
                 report.number,
                 row_key,
-                self.author_tag(report.author),
+                self.author_tag(report.author, row_key),
                 report.status,
                 report.severity,
-                to_ms(report.created_at),
-                to_ms(report.created_at) if report.status == "approved" else None,
-                opt_ms(report.expires_at),
+                # To the hour (up: retention counts from it): the exact time of a report
+                # matched the reply telling its author, and so named her (issue 17).
+                hour_ms(report.created_at, up=True),
+                hour_ms(report.created_at) if report.status == "approved" else None,
+                hour_ms(report.expires_at, up=True) if report.expires_at is not None else None,
                 body,
             ),
         )
         await conn.executemany(
             "INSERT INTO report_keys (tag, number) VALUES (?, ?)",
-            [(tag, report.number) for tag in sorted(all_tags(self.sealer, report.identifiers))],
+            [
+                (tag, report.number)
+                for tag in sorted(all_tags(self.sealer, report.identifiers, index=True))
+            ],
         )
         await conn.executemany(
             "INSERT INTO report_photos (number, position, vault_key) VALUES (?, ?, ?)",
@@ -210,6 +249,31 @@ class ReportRepo:
         await record(conn, report.number, "submitted", report.created_at)
         if report.status == "approved":
             await record(conn, report.number, "approved", report.created_at)
+
+    async def rekey(self) -> int:
+        """Give every stored report the screening tags of `KEYS_VERSION` (once: a counter
+        remembers it); returns how many reports were re-keyed. The tags are keyed HMACs, so
+        only the running relay, which holds the key, can compute them — not a SQL migration."""
+        if await self.db.counter(_KEYS_COUNTER) >= KEYS_VERSION:
+            return 0
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT * FROM reports") as cur:
+                rows = list(await cur.fetchall())
+            for row in rows:
+                report = await self._report(row)
+                await conn.executemany(
+                    "INSERT OR IGNORE INTO report_keys (tag, number) VALUES (?, ?)",
+                    [
+                        (tag, report.number)
+                        for tag in sorted(all_tags(self.sealer, report.identifiers, index=True))
+                    ],
+                )
+            await conn.execute(
+                "INSERT INTO counters (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (_KEYS_COUNTER, KEYS_VERSION),
+            )
+        return len(rows)
 
     async def rate(
         self, conn: aiosqlite.Connection, number: int, severity: int, now: datetime
@@ -221,7 +285,7 @@ class ReportRepo:
         cur = await conn.execute(
             "UPDATE reports SET status = 'approved', decided_at = ? "
             "WHERE number = ? AND status = 'pending'",
-            (to_ms(now), number),
+            (hour_ms(now), number),
         )
         if cur.rowcount != 1:
             raise LookupError(f"report #{number} is no longer pending")
@@ -233,23 +297,18 @@ class ReportRepo:
         """FORGET: her pending reports are deleted; shared ones stay as the collective's
         warnings but lose every link to her (no tag, no sealed alias). Returns photo keys to
         delete from the vault."""
-        tag = self.author_tag(author)
-        async with conn.execute(
-            "SELECT number, status, row_key, body FROM reports WHERE author_tag = ?", (tag,)
-        ) as cur:
-            rows = await cur.fetchall()
         photos: list[str] = []
-        for row in rows:
-            if row["status"] == "pending":
-                photos += await delete(conn, int(row["number"]), "withdrawn", now)
+        for number, status, row_key, sealed in await self.authored(conn, author):
+            if status == "pending":
+                photos += await delete(conn, number, "withdrawn", now)
                 continue
-            aad = aad_for("reports", "body", row["row_key"])
-            body = self.sealer.open_json(row["body"], aad=aad)
+            aad = aad_for("reports", "body", row_key)
+            body = self.sealer.open_json(sealed, aad=aad)
             if isinstance(body, dict):
                 body.pop("author", None)
             await conn.execute(
                 "UPDATE reports SET author_tag = NULL, body = ? WHERE number = ?",
-                (self.sealer.seal_json(body, aad=aad), row["number"]),
+                (self.sealer.seal_json(body, aad=aad), number),
             )
         return photos
 
@@ -258,7 +317,7 @@ async def record(conn: aiosqlite.Connection, number: int, action: Action, at: da
     """One line of the moderation record: never who, only what and when."""
     await conn.execute(
         "INSERT INTO report_actions (number, action, at) VALUES (?, ?, ?)",
-        (number, action, to_ms(at)),
+        (number, action, hour_ms(at)),  # to the hour, like every when of a report
     )
 
 
@@ -285,3 +344,8 @@ def _kind(value: object) -> IdentifierKind:
 
 def _list(value: object) -> Sequence[object]:
     return value if isinstance(value, list) else []
+
+
+def _int(value: object, fallback: object) -> int:
+    """A sealed exact time if there is one (reports since issue 17), else the column's."""
+    return value if isinstance(value, int) else int(str(fallback))

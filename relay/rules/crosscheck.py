@@ -117,6 +117,7 @@ def _member(alias: str, m: doc.MemberIn) -> Member:
         checkin_secret=m.checkin_secret,
         moderator=m.moderator,
         admin=m.admin,
+        pronouns=m.pronouns,
     )
 
 
@@ -398,7 +399,15 @@ def _check_keywords(
             for index, word in enumerate(words)
         )
         so_far: dict[str, list[str]] = {}
+        whole = keywords.table(language, catalog, by_command)
         for _, command, index, word in entries:
+            if command == "ask_first":
+                if whole.command_for(word) != "sos":
+                    report.add(
+                        ("keywords", language, command, index),
+                        f"'{word}' is not an SOS word: ask_first only softens SOS words",
+                    )
+                continue
             hit = built_in.command_for(word)
             if hit is None and so_far:
                 hit = keywords.table(language, {}, so_far).command_for(word)

@@ -98,6 +98,11 @@ class MemberIn(_Closed):
     admin: bool = Field(
         False, description="true: she is an admin (escalation tiers with admin: true reach her)"
     )
+    pronouns: Literal["she", "he", "they"] | None = Field(
+        None,
+        description="she, he or they: how messages about this member refer to them; "
+        "leave it out and messages use the name alone",
+    )
     timings: TimingsIn | None = Field(None, description="her own timings, overriding the defaults")
 
 
@@ -200,11 +205,16 @@ class KeywordsIn(_Closed):
     withdraw: WordList = Field([], description="withdraw her own report")
     drill: WordList = Field([], description="a practice alert to her first tier (DRILL)")
     confirm: WordList = Field([], description="not a command: words that confirm FORGET (yes)")
+    ask_first: WordList = Field(
+        [],
+        description="not a command: SOS words (built-in or above) the relay asks about before "
+        "alerting ('are you in danger? reply SOS'), for a word often said in jest here",
+    )
 
     def words(self) -> dict[str, tuple[str, ...]]:
         """Command name → the words given for it (commands with none are left out)."""
         out: dict[str, tuple[str, ...]] = {}
-        for command in (*COMMANDS, "confirm"):
+        for command in (*COMMANDS, "confirm", "ask_first"):
             words = getattr(self, "in_" if command == "in" else command)
             if words:
                 out[command] = tuple(words)

@@ -50,6 +50,7 @@ class Member:
     checkin_secret: str | None = field(default=None, repr=False)
     moderator: bool = False
     admin: bool = False
+    pronouns: str | None = None  # "she" | "he" | "they"; None: messages use her name alone
 
 
 @dataclass(frozen=True, slots=True)

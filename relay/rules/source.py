@@ -3,7 +3,11 @@
 Owns the YAML dialect of the rules: every scalar is text (so ``no``, ``on``, ``+44…`` and ``1:30``
 stay what the admin typed — the models convert), except an empty value or ``null`` / ``~``, which
 is "not given". Keys may not repeat within a mapping (PyYAML would silently keep the last one and
-drop, say, a member's buddies). Anchors and ``<<`` merge keys work; the expanded size is bounded.
+drop, say, a member's buddies). Anchors and ``<<`` merge keys work; the expanded size is bounded:
+every value built, every key looked at (a key a merge skips because the mapping has it already
+included) and every mapping merged in counts toward `MAX_VALUES`, so work grows with that count,
+never with the nesting of merges (``<<: [*b, *b]`` twenty levels deep is refused at once, not
+after 2**20 steps).
 
 Files in one directory merge by top-level section: mapping sections (``members:`` …) merge by
 their keys — the same key in two files is an error naming both places; list sections
@@ -200,10 +204,14 @@ class _Builder:
             for path, line, first in self.duplicates
         ]
 
-    def build(self, node: yaml.Node, path: PathT, depth: int) -> Any:
+    def _step(self, node: yaml.Node) -> None:
+        """One more unit of work; refused past `MAX_VALUES`."""
         self._count += 1
         if self._count > MAX_VALUES:
             raise _Refused(_line(node), "too large once its anchors and aliases are expanded")
+
+    def build(self, node: yaml.Node, path: PathT, depth: int) -> Any:
+        self._step(node)
         if depth > MAX_DEPTH:
             raise _Refused(_line(node), "nested too deeply")
         lines = self.lines
@@ -243,6 +251,9 @@ class _Builder:
         first_line: dict[str, int] = {}
         merged: list[yaml.Node] = []
         for key_node, value_node in node.value:
+            # Every key counts, built or not: a merge repeated at each level skips most of its
+            # keys (the mapping has them already), and skipped work is work too.
+            self._step(key_node)
             if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _MERGE:
                 merged.append(value_node)
                 continue
@@ -258,7 +269,10 @@ class _Builder:
             self.lines[key_path] = line
             out[key] = self.build(value_node, key_path, depth + 1)
         # `<<: *defaults` fills in what the mapping does not say itself, as YAML 1.1 defines.
+        if merged and depth > MAX_DEPTH:
+            raise _Refused(_line(node), "nested too deeply")
         for source in self._merge_sources(merged):
+            self._step(source)
             self._open.add(id(source))
             try:
                 self._fill(out, source, path, depth + 1, merging=True)

@@ -104,6 +104,24 @@ class SignalTransport:
         async with self._http().get(f"http://{self.service}{path}") as resp:
             return resp.status, await resp.read()
 
+    async def fetch(self, path: str, limit: int) -> tuple[int, bytes | None]:
+        """A GET whose body may not exceed `limit` bytes: (status, body), body None when it is
+        larger. Checked while streaming — a declared length over the limit is refused before
+        reading, and a body without one is cut off at the limit — so a huge or endless answer
+        costs at most `limit` bytes of memory. Status 0: unreachable or timed out."""
+        try:
+            async with self._http().get(f"http://{self.service}{path}") as resp:
+                if resp.content_length is not None and resp.content_length > limit:
+                    return resp.status, None
+                body = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    body += chunk
+                    if len(body) > limit:
+                        return resp.status, None
+                return resp.status, bytes(body)
+        except (TimeoutError, aiohttp.ClientError):
+            return 0, b""
+
     async def delete(self, path: str) -> int:
         """A plain DELETE (signal-cli's copy of an attachment); the status, 0 if unreachable."""
         try:

@@ -94,6 +94,15 @@ class SimGroup:
             },
         }
 
+    def expanded_json(self, directory: Directory) -> JsonObject:
+        """``client.ExpandedGroupEntry`` (``?expand=true``): each member, admin, invite and
+        request as ``{"number", "uuid"}`` — the number empty for one who hides it, as
+        signal-cli-rest-api's `GetGroupsExpanded` passes on signal-cli's `listGroups`."""
+        entry = self.entry_json()
+        for name in ("members", "admins", "pending_invites", "pending_requests"):
+            entry[name] = [directory.group_member(who) for who in entry[name]]
+        return entry
+
 
 class Directory:
     """Members by number and UUID, and groups by either id."""
@@ -144,6 +153,12 @@ class Directory:
 
     def number_of(self, uuid: str) -> str | None:
         return self._number_by_uuid.get(uuid)
+
+    def group_member(self, who: str) -> JsonObject:
+        """A group member (a number or a UUID) as ``client.GroupMember``."""
+        if is_phone_number(who):
+            return {"number": who, "uuid": self.uuid_of(who)}
+        return {"number": self.number_of(who) or "", "uuid": who}
 
     def add_group(
         self,

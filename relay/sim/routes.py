@@ -111,7 +111,10 @@ def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
             )
         if request.match_info["number"] != sim.account:
             return gin_json(400, {"error": NO_ACCOUNT})
-        return gin_json(200, [g.entry_json() for g in sim.directory.groups.values()])
+        groups = sim.directory.groups.values()
+        if expand == "true":
+            return gin_json(200, [g.expanded_json(sim.directory) for g in groups])
+        return gin_json(200, [g.entry_json() for g in groups])
 
     async def send(request: web.Request) -> web.Response:
         raw = await request.read()

@@ -58,6 +58,7 @@ class InboundAttachment:
     height: int | None = None
     caption: str | None = None
     voice_note: bool = False
+    id: str | None = None  # the id the envelope names (a test of hostile ids); else a random one
 
 
 @dataclass(slots=True)
@@ -372,7 +373,7 @@ class SignalSim:
     def _store_attachment(self, attachment: InboundAttachment, upload_ms: int) -> AttachmentMeta:
         ext = mimetypes.guess_extension(attachment.content_type) or ""
         ext = ".jpg" if ext in (".jpe", ".jpeg") else ext
-        att_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(20)) + ext
+        att_id = attachment.id or "".join(secrets.choice(_ID_ALPHABET) for _ in range(20)) + ext
         self.attachments[att_id] = (attachment.data, attachment.content_type)
         return AttachmentMeta(
             id=att_id,

@@ -49,6 +49,26 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
+def _private(path: Path) -> None:
+    """The database file exists and is owner-only (0600), whatever the umask.
+
+    SQLite gives a new WAL and shared-memory file the main file's mode (it chmods them to match
+    when it creates them), so making the main file 0600 before SQLite opens it covers all three;
+    files left by an older release are brought down to 0600 here too. The data directory is 0700
+    already: files must not rely on it (a copy made with `cp -r`, a backup tool, a moved folder).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        try:
+            os.chmod(path.with_name(path.name + suffix), 0o600)
+        except FileNotFoundError:
+            continue
+
+
 def _roll_back(conn: sqlite3.Connection) -> None:
     """End a failed transaction. SQLite leaves it open when COMMIT itself fails (a deferred
     constraint, a full disk): every later BEGIN would fail, and no check-in could be taken."""
@@ -79,6 +99,7 @@ class Database:
     @classmethod
     async def open(cls, data_dir: Path) -> Database:
         path = data_dir / DB_NAME
+        _private(path)
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path)
@@ -219,21 +240,25 @@ class Database:
         rows = list(await self.conn.execute_fetchall(sql, params))
         return rows[0] if rows else None
 
-    async def checkpoint(self) -> None:
-        """Move the WAL into the main file and truncate it, so deleted pages leave the WAL."""
+    async def checkpoint(self) -> bool:
+        """Move the WAL into the main file and truncate it, so deleted pages leave the WAL.
+
+        False when another connection's reader (`peer-relay status`, a backup) kept SQLite
+        from finishing: the WAL still holds old pages, and a later checkpoint must try again."""
         async with self._write_lock:
             for attempt in range(CHECKPOINT_TRIES):
                 try:
                     # Its result row read to the end: a statement left open would block the
                     # next COMMIT on this connection ("SQL statements in progress").
-                    await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
-                    return
+                    rows = list(await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+                    return not rows or int(rows[0][0]) == 0  # (busy, log frames, checkpointed)
                 except sqlite3.OperationalError as exc:
                     # SQLITE_LOCKED: another task's read on this connection has a statement
                     # open between two awaits; it ends within milliseconds.
                     if "locked" not in str(exc) or attempt == CHECKPOINT_TRIES - 1:
                         raise
                 await asyncio.sleep(0.01)
+        return False  # pragma: no cover — the last try raises
 
     async def bump_counter(self, name: str) -> None:
         async with self.transaction() as conn:

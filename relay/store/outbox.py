@@ -1,14 +1,18 @@
 """The outbox: every outgoing message is written here (sealed) before it is sent.
 
-A message leaves the table's pending set only when signal-cli-rest-api accepted it; the sender
-keeps order per recipient and retries with capped backoff (`relay.outbox`).
+A message leaves the table only when signal-cli-rest-api accepted it; the sender keeps order per
+recipient and retries with capped backoff (`relay.outbox`). A sent message's row is deleted in
+the transaction that records it sent: kept, its recipient tag, purpose, times and watch tied a
+watch to its owner and to everyone alerted about it (issue 17). What a buddy's quote or reaction
+still needs — which watch the message was about — goes to `sent_refs`, sealed, under a keyed tag
+of Signal's timestamp. While unsent, the watch id is sealed with the recipient, not in a column.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -32,6 +36,7 @@ class Queued:
     watch_id: str | None = None
     label: str = ""  # an alias, a group or contact label: how notices about it name the recipient
     attachments: tuple[str, ...] = ()  # attachment vault keys
+    withheld: tuple[str, tuple[str, ...]] | None = None  # a group's full alert (core.group_alert)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +51,20 @@ class Pending:
     last_error: str | None
     label: str
     attachments: tuple[str, ...] = ()
+    withheld: tuple[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Tried:
-    """A send's outcome: sent at `at`, or failed with `error` and to be retried at `at`."""
+    """A send's outcome: sent at `at`, or failed with `error` and to be retried at `at`.
+
+    `watch_id`: the watch a sent message was about, kept (sealed) for quotes and reactions."""
 
     id: int
     at: datetime
     signal_timestamp: int | None = None
     error: str | None = None
+    watch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +89,10 @@ _STUCK = (
     "SELECT * FROM outbox WHERE sent_at IS NULL AND purpose = 'alert' "
     "AND stuck_reported = 0 AND created_at <= ? ORDER BY id"
 )
-_SENT = (
-    "UPDATE outbox SET sent_at = ?, signal_timestamp = ?, attempts = attempts + 1, "
-    "last_error = NULL WHERE id = ?"
-)
+_SENT = "DELETE FROM outbox WHERE id = ?"
+_REF = "INSERT OR IGNORE INTO sent_refs (tag, row_key, watch) VALUES (?, ?, ?)"
+REF_PURPOSE = "sent-ref"
+"""The lookup purpose of `sent_refs.tag`."""
 _FAILED = (
     "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?"
 )
@@ -147,7 +156,13 @@ class OutboxRepo:
 
     def _row(self, item: Queued, now: datetime) -> tuple[object, ...]:
         row_key = new_row_key()
-        payload = {"to": item.address, "label": item.label}
+        payload: dict[str, object] = {
+            "to": item.address,
+            "label": item.label,
+            "watch": item.watch_id,
+        }
+        if item.withheld is not None:
+            payload["full"], payload["files"] = item.withheld[0], list(item.withheld[1])
         return (
             row_key,
             self._tag(item.address),
@@ -159,7 +174,7 @@ class OutboxRepo:
             if item.attachments
             else None,
             item.purpose,
-            item.watch_id,
+            None,  # the watch id is sealed with the recipient: a column tied watch and recipient
             to_ms(now),
             to_ms(now),
         )
@@ -221,11 +236,13 @@ class OutboxRepo:
             label=str(payload.get("label") or ""),
             text=self.sealer.open_text(row["body"], aad=aad_for("outbox", "body", row_key)),
             purpose=row["purpose"],
-            watch_id=row["watch_id"],
+            # Rows written before migration 006 have it in the column.
+            watch_id=_opt_str(payload.get("watch")) or row["watch_id"],
             created_at=from_ms(row["created_at"]),
             attempts=row["attempts"],
             last_error=row["last_error"],
             attachments=self._attachments(row),
+            withheld=_withheld(payload),
         )
 
     def _attachments(self, row: aiosqlite.Row) -> tuple[str, ...]:
@@ -245,20 +262,39 @@ class OutboxRepo:
             (ms, ms),
         )
 
-    async def mark_sent(self, message_id: int, signal_timestamp: int | None, now: datetime) -> None:
-        await self.record([Tried(message_id, now, signal_timestamp=signal_timestamp)])
+    async def mark_sent(
+        self,
+        message_id: int,
+        signal_timestamp: int | None,
+        now: datetime,
+        watch_id: str | None = None,
+    ) -> None:
+        await self.record(
+            [Tried(message_id, now, signal_timestamp=signal_timestamp, watch_id=watch_id)]
+        )
 
     async def mark_failed(self, message_id: int, error: str, retry_at: datetime) -> None:
         await self.record([Tried(message_id, retry_at, error=error)])
 
     async def record(self, tries: Sequence[Tried]) -> None:
-        """Outcomes of sends, in one transaction (telling nobody anything: no fsync owed)."""
-        sent = [(to_ms(t.at), t.signal_timestamp, t.id) for t in tries if t.error is None]
+        """Outcomes of sends, in one transaction (telling nobody anything: no fsync owed).
+
+        A sent message's row goes; if it was about a watch and Signal gave it a timestamp, a
+        sealed ref stays so that a quote of it or a reaction to it finds its watch."""
+        sent = [(t.id,) for t in tries if t.error is None]
+        refs = {
+            t.signal_timestamp: t.watch_id
+            for t in tries
+            if t.error is None and t.watch_id and t.signal_timestamp is not None
+        }
+        ref_rows = [self._ref_row(stamp, watch) for stamp, watch in refs.items()]
         failed = [(t.error, to_ms(t.at), t.id) for t in tries if t.error is not None]
 
         def work(conn: sqlite3.Connection) -> None:
             if sent:
                 conn.executemany(_SENT, sent)
+            if ref_rows:
+                conn.executemany(_REF, ref_rows)
             if failed:
                 conn.executemany(_FAILED, failed)
 
@@ -283,16 +319,78 @@ class OutboxRepo:
             return 0, None
         return int(row[0]), from_ms(row[1]) if row[1] is not None else None
 
-    async def quoted(self, signal_timestamp: int) -> tuple[str | None, str] | None:
-        """A relay message quoted or reacted to: the watch it belonged to and its purpose (an
-        answer acts only on an alert itself), or None when no such message is known."""
+    def _ref_tag(self, signal_timestamp: int) -> bytes:
+        return self.sealer.lookup(str(signal_timestamp), purpose=REF_PURPOSE)
+
+    def _ref_row(self, signal_timestamp: int, watch_id: str) -> tuple[object, ...]:
+        row_key = new_row_key()
+        sealed = self.sealer.seal_text(watch_id, aad=aad_for("sent_refs", "watch", row_key))
+        return self._ref_tag(signal_timestamp), row_key, sealed
+
+    def open_ref(self, row_key: str, sealed: bytes) -> str:
+        return open_ref(self.sealer, row_key, sealed)
+
+    async def watch_for_signal_timestamp(self, signal_timestamp: int) -> str | None:
+        """Which watch's alert a relay message (quoted or reacted to) was: refs are kept for
+        alert messages only, so an all-clear, a notice or a reply points at nothing."""
         row = await self.db.one(
-            "SELECT watch_id, purpose FROM outbox WHERE signal_timestamp = ?", (signal_timestamp,)
+            "SELECT row_key, watch FROM sent_refs WHERE tag = ?",
+            (self._ref_tag(signal_timestamp),),
         )
-        return None if row is None else (row[0], row[1])
+        if row is not None:
+            try:
+                return self.open_ref(row[0], row[1])
+            except TamperedError as exc:
+                log.error("a sent-message ref could not be opened (%s)", exc.problem)
+                return None
+        # A message sent before migration 006 kept its row (until retention).
+        row = await self.db.one(
+            "SELECT watch_id FROM outbox WHERE signal_timestamp = ? AND purpose = 'alert'",
+            (signal_timestamp,),
+        )
+        return None if row is None else _opt_str(row[0])
 
     async def purge_sent(self, conn: aiosqlite.Connection, before: datetime) -> int:
         cursor = await conn.execute(
             "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (opt_ms(before),)
         )
         return cursor.rowcount
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def open_ref(sealer: Sealer, row_key: str, sealed: bytes) -> str:
+    """The watch id of a `sent_refs` row (`TamperedError` if it does not open)."""
+    return sealer.open_text(sealed, aad=aad_for("sent_refs", "watch", row_key))
+
+
+async def drop_refs(
+    conn: aiosqlite.Connection, sealer: Sealer, keep: Callable[[str], bool]
+) -> tuple[int, int]:
+    """Delete every sent-message ref whose watch `keep` refuses, inside the caller's transaction:
+    (deleted, unreadable). One that does not open goes too: it can only have named a watch, and
+    a quote of its message then answers nothing, as for any message the relay no longer knows."""
+    async with conn.execute("SELECT tag, row_key, watch FROM sent_refs") as cursor:
+        rows = await cursor.fetchall()
+    doomed: list[tuple[bytes]] = []
+    unreadable = 0
+    for row in rows:
+        try:
+            watch_id = open_ref(sealer, row[1], row[2])
+        except TamperedError:
+            unreadable += 1
+            doomed.append((row[0],))
+            continue
+        if not keep(watch_id):
+            doomed.append((row[0],))
+    await conn.executemany("DELETE FROM sent_refs WHERE tag = ?", doomed)
+    return len(doomed), unreadable
+
+
+def _withheld(payload: Mapping[str, object]) -> tuple[str, tuple[str, ...]] | None:
+    full, files = payload.get("full"), payload.get("files")
+    if not isinstance(full, str):
+        return None
+    return full, tuple(str(f) for f in files) if isinstance(files, list) else ()

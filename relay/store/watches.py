@@ -1,8 +1,15 @@
-"""Watches (check-ins and alerts) in the database: sealed detail, visible phase and next wake-up."""
+"""Watches (check-ins and alerts) in the database: sealed detail, visible phase and next wake-up.
+
+`member_tag` (a keyed hash of her alias) is what finds her live watch or draft. A closed watch gets
+a random tag instead, the same size: her finished check-ins and alerts are not linked to each
+other, or to her live one, in a seized database (issue 17). What still needs them by member —
+FORGET — opens each closed watch's sealed detail, which names her.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -15,7 +22,7 @@ from relay.core.state import ClientNote, Kind, Mark, Phase, Pin, Recipient, Reci
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, TamperedError, aad_for
 from relay.store.db import Database
-from relay.store.times import from_ms, opt_dt, opt_ms, to_ms
+from relay.store.times import from_ms, hour_ms, opt_dt, opt_ms, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +31,7 @@ _UPSERT = (
     "INSERT INTO watches (id, member_tag, phase, next_at, started_at, closed_at, detail) "
     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "phase = excluded.phase, next_at = excluded.next_at, closed_at = excluded.closed_at, "
-    "detail = excluded.detail"
+    "detail = excluded.detail, member_tag = excluded.member_tag, started_at = excluded.started_at"
 )
 
 
@@ -71,6 +78,9 @@ class WatchRepo:
             "marks": [[to_ms(m.at), m.what] for m in watch.marks],
             "cover_until": opt_ms(watch.cover_until),
             "told_nobody": watch.told_nobody,
+            # Exact here; the columns hold them to the hour (relay.store.times.hour_ms).
+            "started_at": to_ms(watch.started_at),
+            "closed_at": opt_ms(watch.closed_at),
         }
         return self.sealer.seal_json(detail, aad=aad_for("watches", "detail", watch.id))
 
@@ -83,7 +93,7 @@ class WatchRepo:
             member=MemberAlias(detail["member"]),
             kind=Kind(detail["kind"]),
             phase=Phase(row["phase"]),
-            started_at=from_ms(row["started_at"]),
+            started_at=from_ms(detail.get("started_at", row["started_at"])),
             deadline=from_ms(detail["deadline"]),
             next_at=opt_dt(row["next_at"]),
             note=detail["note"],
@@ -96,7 +106,7 @@ class WatchRepo:
                 for kind, address, label in detail["alerted"]
             ),
             acked_by=MemberAlias(detail["acked_by"]) if detail["acked_by"] else None,
-            closed_at=opt_dt(row["closed_at"]),
+            closed_at=opt_dt(detail.get("closed_at", row["closed_at"])),
             pins=tuple(
                 Pin(from_ms(at), lat, lng, label, original)
                 for at, lat, lng, label, original in detail.get("pins", ())
@@ -245,12 +255,15 @@ class WatchRepo:
             conn.executemany(_UPSERT, rows)
 
     def _row(self, watch: Watch) -> tuple[object, ...]:
+        closed = watch.phase is Phase.CLOSED
         return (
             watch.id,
-            self.member_tag(watch.member),
+            secrets.token_bytes(len(self.member_tag(watch.member)))
+            if closed
+            else self.member_tag(watch.member),
             watch.phase.value,
-            opt_ms(watch.next_at),
-            to_ms(watch.started_at),
-            opt_ms(watch.closed_at),
+            opt_ms(watch.next_at),  # exact: the timer wakes on it
+            hour_ms(watch.started_at),
+            hour_ms(watch.closed_at, up=True) if watch.closed_at is not None else None,
             self._seal(watch),
         )

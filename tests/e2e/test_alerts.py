@@ -58,10 +58,10 @@ async def test_spanish_member_gets_spanish_replies_and_keywords(harness: Harness
     await harness.says("elena", "ENTRO 30 Hotel Sol")
     reply = await harness.to("elena", "30 min")
     assert "Check-in" not in reply.message.split()[0]
-    await harness.says("elena", "AYUDA")  # a help word: never an alarm
+    await harness.says("elena", "MENÚ")  # a menu word: never an alarm ("ayuda" is the cry)
     help_text = await harness.to("elena", "SOS", since=1)
     assert "SOS" in help_text.message
-    assert "dana" not in harness.who()  # nobody was alerted by AYUDA
+    assert "dana" not in harness.who()  # nobody was alerted by MENÚ
 
 
 async def test_duress_reply_is_byte_identical_to_out_and_buddies_get_a_silent_alert(
@@ -93,7 +93,7 @@ async def test_out_without_the_secret_looks_normal_but_raises_a_silent_alert(
     await harness.says("bob", "OUT")
     reply = await harness.to("bob", since=mark)
     assert reply.message == "💜 Glad you're safe. Check-in closed."
-    alert = await harness.to("alice", "without her secret word", since=mark)
+    alert = await harness.to("alice", "without his secret word", since=mark)  # pronouns: he
     assert "Bob" in alert.message
     # With the secret, OUT closes the alert and tells everyone he is safe.
     mark = len(harness.sim.sent)

@@ -46,7 +46,7 @@ async def test_log_export_verify(harness: Harness, tmp_path: Path) -> None:
 
     mark = len(harness.sim.sent)
     await harness.says("alice", "EXPORT")
-    files = await harness.to("alice", "Your log: 3 entry(ies)", since=mark)
+    files = await harness.to("alice", "Your log: 3 entries", since=mark)
     photos = await harness.to("alice", "Photos from your log (1 of 1)", since=mark)
     names = sorted(a.filename or "" for a in files.attachments)
     assert [n.rsplit(".", 1)[1] for n in names] == ["json", "txt"]

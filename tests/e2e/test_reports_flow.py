@@ -72,15 +72,15 @@ async def test_report_moderation_broadcast_check_and_client_warning(
     await harness.to("alice", "Your report #1 was approved and shared", since=mark)
 
     await harness.says("bob", "CHECK +44 7700 900123")
-    found = await harness.to("bob", "1 warning(s) match")
+    found = await harness.to("bob", "1 warning matches")
     assert "#1 · " in found.message and "violent — he choked me at the Rex" in found.message
     await harness.says("elena", "revisar ab12cdf")  # her own word for CHECK; one letter off
-    await harness.to("elena", "Coinciden 1 aviso(s)")
+    await harness.to("elena", "Coincide 1 aviso")
     await harness.says("dana", "CHECK +44 7700 900999")
     await harness.to("dana", "No warnings match")
 
     await harness.says("bob", "CLIENT Mark, +44 7700 900123, said he'd pick me up")
-    warned = await harness.to("bob", "Careful — this client matches 1 warning(s)")
+    warned = await harness.to("bob", "Careful — this client matches 1 warning from")
     assert "he choked me at the Rex" in warned.message
     await harness.says("dana", "CLIENT Tom +44 7700 900555")
     quiet = await harness.to("dana", "Client details saved")

@@ -66,7 +66,7 @@ async def test_no_canary_on_the_card_without_the_key(
     await harness.says("elena", f"LOG {LOG_TEXT}", attachments=[InboundAttachment(LOG_PHOTO)])
     await harness.to("elena", "entrada 1")
     await harness.says("elena", "EXPORT")
-    export = await harness.to("elena", "Tu registro: 1 entrada(s)")
+    export = await harness.to("elena", "Tu registro: 1 entrada")
     assert any(b"canary-log-H6" in a.data for a in export.attachments)  # it went out whole
 
     data_dir = tmp_path / "data"

@@ -43,7 +43,7 @@ async def test_a_plain_out_after_the_duress_word_never_tells_buddies_she_is_safe
     await harness.says("alice", "OUT")
     reply = await harness.to("alice", since=mark)
     assert reply.message == "💜 Noted — you had no check-in running."
-    forwarded = await harness.to("bob", "after her duress word", since=mark)
+    forwarded = await harness.to("bob", "after the duress word", since=mark)
     assert "“OUT”" in forwarded.message
     await settle(harness)
     assert not any("is safe" in t for t in harness.texts_to("bob") + harness.texts_to("carol"))

@@ -94,7 +94,8 @@ def every_file(folder: Path) -> list[Path]:
 def open_everything(data_dir: Path, sealer: Sealer) -> tuple[bytes, list[str]]:
     """Every sealed value in every table (opened with the associated data of its own row) and
     every vault file, as one corpus; and the places whose sealed values did not open."""
-    header = b"\x01" + bytes.fromhex(sealer.key_id)
+    key_id = bytes.fromhex(sealer.key_id)
+    headers = (b"\x01" + key_id, b"\x02" + key_id)  # exact, and padded (the store's fields)
     corpus: list[bytes] = []
     unopened: list[str] = []
     with sqlite3.connect(data_dir / DB_NAME) as con:
@@ -104,7 +105,7 @@ def open_everything(data_dir: Path, sealer: Sealer) -> tuple[bytes, list[str]]:
             for row in con.execute(f"SELECT * FROM {table}"):  # noqa: S608 — names from the schema
                 keys = [v for v in row if isinstance(v, str) and ROW_KEY.fullmatch(v)]
                 for column, value in zip(columns, row, strict=True):
-                    if not isinstance(value, bytes) or not value.startswith(header):
+                    if not isinstance(value, bytes) or not value.startswith(headers):
                         continue
                     for key in keys:
                         try:

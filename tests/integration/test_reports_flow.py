@@ -23,7 +23,7 @@ from relay.crypto.seal import Sealer
 from relay.features import FeatureContext
 from relay.locales import load_catalog
 from relay.reports import ReportsFeature, make_screener, purge_expired, region_of, screen
-from relay.reports.matching import query_identifiers
+from relay.reports.matching import all_tags, query_identifiers
 from relay.reports.screening import find
 from relay.reports.store import NewReport, ReportRepo
 from relay.rules import Member, Rules, load_rules
@@ -142,7 +142,7 @@ async def test_report_review_approval_check_and_removal(desk: Desk) -> None:
     desk.now = T0 + timedelta(days=3)
     found = await desk.says("bob", intents.Check("+447700900123"))
     (answer,) = to(found, "bob")
-    assert answer.startswith("⚠️ 1 warning(s) match:\n#1 · 2026-11-26 · violent — ")
+    assert answer.startswith("⚠️ 1 warning matches:\n#1 · 2026-11-26 · violent — ")
     assert CANARY in answer and "alice" not in answer.lower()
     spanish = await desk.says("elena", intents.Check("ab12 cdf"))  # one slip, lower case
     assert "#1 · 2026-11-26 · violento" in to(spanish, "elena")[0]
@@ -162,6 +162,43 @@ async def test_report_review_approval_check_and_removal(desk: Desk) -> None:
     assert actions == ["submitted", "approved", "removed"]
     async with desk.db.conn.execute("SELECT count(*) FROM report_keys") as cur:
         assert (await cur.fetchone())[0] == 0  # the keys went with the report
+
+
+async def test_check_finds_the_end_of_a_number_and_the_start_of_a_plate(desk: Desk) -> None:
+    """Issue 16: CHECK 900123 and CHECK AB12 find +44 7700 900123 and AB12 CDE, say the match
+    is partial, and nothing about them is stored in clear."""
+    await desk.says("alice", intents.Report(VIOLENT))
+    await desk.says("carol", intents.Approve(1))
+    for query in ("900123", "900 123", "7700-900123", "AB12", "ab-12", "AB12C"):
+        (answer,) = to(await desk.says("bob", intents.Check(query)), "bob")
+        assert answer.startswith("⚠️ 1 warning matches:\n#1 · "), (query, answer)
+        assert "Only part of it matches" in answer and "someone else" in answer, query
+    for query in ("900124", "AB13", "12CDE"):
+        (answer,) = to(await desk.says("bob", intents.Check(query)), "bob")
+        assert "No warnings match" in answer, (query, answer)
+    (whole,) = to(await desk.says("bob", intents.Check("+44 7700 900123")), "bob")
+    assert "Only part" not in whole  # the whole number: no doubt to add
+
+
+async def test_reports_stored_before_partial_keys_are_rekeyed_once(desk: Desk) -> None:
+    await desk.says("alice", intents.Report(VIOLENT))
+    await desk.says("carol", intents.Approve(1))
+    repo = ReportRepo(desk.db, desk.sealer)
+    assert await repo.rekey() == 1  # a new database: version 1 until the first start
+    # As a relay of before issue 16 stored it: the whole number and plate keys only.
+    whole = all_tags(desk.sealer, extract_identifiers(VIOLENT, "GB"))
+    async with desk.db.transaction() as conn:
+        await conn.execute("DELETE FROM report_keys")
+        await conn.executemany(
+            "INSERT INTO report_keys (tag, number) VALUES (?, 1)", [(t,) for t in whole]
+        )
+        await conn.execute("DELETE FROM counters WHERE name = 'report_keys_version'")
+    (before,) = to(await desk.says("bob", intents.Check("900123")), "bob")
+    assert "No warnings match" in before
+    assert await repo.rekey() == 1
+    assert await repo.rekey() == 0  # once
+    (after,) = to(await desk.says("bob", intents.Check("900123")), "bob")
+    assert after.startswith("⚠️ 1 warning matches:")
 
 
 async def test_severity_is_asked_for_and_rated(desk: Desk) -> None:
@@ -222,7 +259,7 @@ async def test_direct_reports_reach_each_member_in_her_language(
 ) -> None:
     desk = desk_for(rules_with(tmp_path, moderation="direct"))  # shared with every member
     sent = await desk.says("bob", intents.Report("stole my phone, +1 202 555 0188"))
-    assert to(sent, "bob")[0].startswith("📝 Got it — report #1 is shared with 5 member(s).")
+    assert to(sent, "bob")[0].startswith("📝 Got it — report #1 is shared with 5 members.")
     assert "⚠️ Aviso #1 (inseguro)" in to(sent, "elena")[0]
     # Everyone gets it — the reporter too, so nobody stands out.
     assert {m.to.address for m in sent if "Warning #1" in m.text or "Aviso #1" in m.text} == {
@@ -293,7 +330,7 @@ async def test_client_screening_warns_before_the_date(desk: Desk) -> None:
     assert region_of(bob.number) == "US"
     screener = make_screener(desk.db, desk.sealer, CATALOG, "Europe/London")
     (warning,) = await screener(bob, "Mark +44 7700 900123, silver van AB12CDE", T0)
-    assert warning.startswith("⚠️ Careful — this client matches 1 warning(s) from the collective:")
+    assert warning.startswith("⚠️ Careful — this client matches 1 warning from the collective:")
     assert await screener(bob, "Mark, +44 7700 900999", T0) == ()
     elena = desk.member("elena")
     (spanish,) = await screener(elena, "+44 7700 900123", T0)
@@ -313,7 +350,8 @@ async def test_reports_expire_and_photos_go_with_them(
     assert await screen(desk.db, desk.sealer, "07700 900123", "GB", late) == []
     assert await purge_expired(desk.db, late, desk.rules) == 1
     actions = await ReportRepo(desk.db, desk.sealer).actions(1)
-    assert [(a, at) for _, a, at in actions][-1] == ("expired", late)
+    hour = late.replace(minute=0, second=0, microsecond=0)  # the record keeps the hour only
+    assert [(a, at) for _, a, at in actions][-1] == ("expired", hour)
     # A retention shortened in today's rules applies to older reports at once.
     await desk.says("alice", intents.Report(VIOLENT))
     shorter = load_rules(_with_retention(tmp_path, "4w"), allow_placeholders=True)
@@ -348,6 +386,7 @@ async def test_forgetting_the_author_keeps_the_warning_not_her(desk: Desk) -> No
 async def test_nothing_readable_on_disk(desk: Desk) -> None:
     await desk.says("alice", intents.Report(VIOLENT))
     await desk.says("carol", intents.Approve(1))
+    await ReportRepo(desk.db, desk.sealer).rekey()  # the partial keys too
     await desk.says("bob", intents.Report(f"{CANARY} pending, @canary_handle_77"))
     await desk.db.checkpoint()
     files = [p for p in desk.db.path.parent.iterdir() if p.name.startswith(DB_NAME)]
@@ -356,7 +395,9 @@ async def test_nothing_readable_on_disk(desk: Desk) -> None:
         CANARY,
         "07700",
         "447700900123",
+        "900123",  # an ending, as the partial keys index it
         "AB12CDE",
+        "AB12C",  # a start, likewise
         "AB12 CDE",
         "canary_handle",
         "alice",

@@ -70,14 +70,24 @@ class Store:
             for watch in watches:
                 await self.watches.save(conn, watch)
 
-    async def queue(self, item: Queued, at: datetime, *, sent: bool) -> int:
+    async def queue(self, item: Queued, at: datetime, *, sent: bool, kept: bool = False) -> int:
+        """Queue `item`; `sent`: and record it sent. `kept`: as a sent row an older release
+        left (or one set aside as unreadable), which retention deletes after the messages
+        period — a release with migration 006 deletes a sent row as it records it."""
         async with self.db.transaction() as conn:
             await self.outbox.add(conn, item, at)
             async with conn.execute("SELECT max(id) FROM outbox") as cur:
                 row = await cur.fetchone()
         assert row is not None
-        if sent:
-            await self.outbox.mark_sent(int(row[0]), to_ms(at), at)
+        if sent and kept:
+            async with self.db.transaction() as conn:
+                await conn.execute(
+                    "UPDATE outbox SET sent_at = ?, signal_timestamp = ?, watch_id = ? "
+                    "WHERE id = ?",
+                    (to_ms(at), to_ms(at), item.watch_id, row[0]),
+                )
+        elif sent:
+            await self.outbox.mark_sent(int(row[0]), to_ms(at), at, item.watch_id)
         return int(row[0])
 
     async def ids(self, table: str, column: str = "id") -> set[object]:
@@ -152,7 +162,7 @@ async def test_a_closed_checkin_goes_after_the_period_with_its_photo_and_leaves_
     live = checkin(CAROL, Phase.ACTIVE, closed=None, note=NOTE)
     await store.save(date, alert, live)
     sent_alert = Queued(BOB_NUMBER, f"ALERT {NOTE}", "alert", date.id, "bob", (photo,))
-    await store.queue(sent_alert, T0, sent=True)
+    await store.queue(sent_alert, T0, sent=True, kept=True)
     sealed = tail(await store.blob("SELECT detail FROM watches WHERE id = ?", date.id))
     body = tail(await store.blob("SELECT body FROM outbox"))
     photo_file = tail((store.data / "attachments" / f"{photo}.sealed").read_bytes())
@@ -247,15 +257,17 @@ async def test_a_tampered_closed_watch_is_reported_and_deleted_by_age_alone(
 # --- messages and tags ----------------------------------------------------------------------------
 
 
-async def test_sent_messages_go_after_an_hour_except_a_live_alerts_and_unsent_never(
+async def test_sent_rows_left_by_an_older_release_go_after_an_hour_except_a_live_alerts(
     store: Store, tmp_path: Path
 ) -> None:
     rules = write_rules(tmp_path, messages="2d")  # the cap is shorter: it wins
     live = checkin(CAROL, Phase.ALERTED, closed=None, note=NOTE, alert_started_at=T0)
     await store.save(live)
-    reply = await store.queue(Queued(BOB_NUMBER, "✅ Checked in", "reply"), T0, sent=True)
+    reply = await store.queue(
+        Queued(BOB_NUMBER, "✅ Checked in", "reply"), T0, sent=True, kept=True
+    )
     quoted = await store.queue(
-        Queued(BOB_NUMBER, f"ALERT {NOTE}", "alert", live.id, "bob"), T0, sent=True
+        Queued(BOB_NUMBER, f"ALERT {NOTE}", "alert", live.id, "bob"), T0, sent=True, kept=True
     )
     waiting = await store.queue(Queued(BOB_NUMBER, f"ALERT {NOTE}", "alert"), T0, sent=False)
     async with store.db.transaction() as conn:
@@ -279,11 +291,38 @@ async def test_sent_messages_go_after_an_hour_except_a_live_alerts_and_unsent_ne
     assert tags.seen_tags == 1 and await store.ids("inbox_seen", "tag") == set()
 
 
+async def test_a_sent_message_leaves_only_a_sealed_ref_until_its_watch_closes(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 17: a sent row goes as it is recorded sent; what a buddy's quote needs (which
+    watch) stays, sealed under a keyed tag of Signal's timestamp, until the watch closes."""
+    rules = write_rules(tmp_path)
+    live = checkin(CAROL, Phase.ALERTED, closed=None, note=NOTE, alert_started_at=T0)
+    await store.save(live)
+    alert = await store.queue(
+        Queued(BOB_NUMBER, f"ALERT {NOTE}", "alert", live.id, "bob"), T0, sent=True
+    )
+    await store.queue(Queued(BOB_NUMBER, "✅ Checked in", "reply"), T0, sent=True)
+    assert alert not in await store.ids("outbox") and await store.ids("outbox") == set()
+    assert await store.outbox.watch_for_signal_timestamp(to_ms(T0)) == live.id
+    async with store.db.conn.execute("SELECT * FROM sent_refs") as cur:
+        (ref,) = [tuple(row) for row in await cur.fetchall()]  # the reply was about no watch
+    assert live.id.encode() not in b"".join(v for v in ref if isinstance(v, bytes))
+    assert str(to_ms(T0)).encode() not in b"".join(v for v in ref if isinstance(v, bytes))
+
+    kept = await purge(store.db, store.sealer, store.vault, rules, T0 + SENT_CAP * 3)
+    assert kept.sent_refs == 0  # its alert is live: a buddy may still quote it
+    await store.save(live.evolve(phase=Phase.CLOSED, closed_at=T0, next_at=None))
+    gone = await purge(store.db, store.sealer, store.vault, rules, T0 + SENT_CAP * 3)
+    assert gone.sent_refs == 1 and await store.ids("sent_refs", "tag") == set()
+    assert await store.outbox.watch_for_signal_timestamp(to_ms(T0)) is None
+
+
 async def test_a_shorter_messages_period_in_the_rules_is_obeyed(
     store: Store, tmp_path: Path
 ) -> None:
     rules = write_rules(tmp_path, messages="20m")
-    await store.queue(Queued(BOB_NUMBER, "✅ Checked in", "reply"), T0, sent=True)
+    await store.queue(Queued(BOB_NUMBER, "✅ Checked in", "reply"), T0, sent=True, kept=True)
 
     kept = await purge(store.db, store.sealer, store.vault, rules, T0 + timedelta(minutes=19))
     gone = await purge(store.db, store.sealer, store.vault, rules, T0 + timedelta(minutes=20))

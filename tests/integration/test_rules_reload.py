@@ -73,7 +73,7 @@ def test_an_invalid_edit_is_refused_and_the_last_good_rules_stay(folder: Path) -
     assert result.status == "refused"
     assert holder.current is before and result.rules is before
     assert result.problems == (
-        f"{folder / 'members.yaml'}:27: members.bob.buddies[0]: 'alicia' is not a member "
+        f"{folder / 'members.yaml'}:30: members.bob.buddies[0]: 'alicia' is not a member "
         "(did you mean 'alice'?)",
     )
     # The same broken contents are not reported again; fixing them applies.

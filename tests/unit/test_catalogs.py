@@ -6,20 +6,24 @@ what only messages.yaml has: the help text, and the native keywords it names.
 
 from __future__ import annotations
 
+import itertools
+import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import pytest
 import yaml
 
-from relay.core.render import WEEKDAYS, Catalog
-from relay.locales import available_languages, load_catalog
+from relay.core.render import PRONOUNS, clock, display, placeholders
+from relay.locales import available_languages, catalog_files, load_catalog
 from tests.catalog_checks import (
     catalog_problems,
     read_messages,
     rendered,
+    sample,
     shipped,
     translation_problems,
     untranslated,
@@ -126,7 +130,7 @@ def test_checker_finds_a_broken_folder(tmp_path: Path) -> None:
     broken["checkout_typo"] = "💜 Glad you're safe."
     broken["alert_missed"] = "🚨 ALERT: {whom} didn't check out at {until}."
     broken["reminder"] = "⏰ {left} left (until {until}). Reply when you're safe, or +30."
-    broken["due"] = "Are you OK? Reply OUT — I'll alert {watchers} in {grace!z}."
+    broken["due"] = "Are you OK? Reply OUT — I'll alert {watchers} in {grace, plural, one {x}}."
     broken["help"] = "IN 60 — check in"
     folder = tmp_path / "xx"
     folder.mkdir()
@@ -156,13 +160,105 @@ def test_checker_finds_lost_emoji_and_non_text() -> None:
 
 
 @pytest.mark.parametrize("language", available_languages())
-def test_seven_distinct_weekday_names(language: str) -> None:
-    names = load_catalog().weekdays(language)
-    assert len(names) == 7 and len(set(names)) == 7, (language, names)
+def test_a_time_on_another_day_names_the_weekday_in_her_language(language: str) -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
+    days = {clock(now + timedelta(days=d), "UTC", now, language) for d in range(1, 8)}
+    assert len(days) == 7, (language, days)
+    assert clock(now, "UTC", now, language) == "12:00"
     if language != "en":
-        assert names != load_catalog().weekdays("en"), language
+        assert clock(now + timedelta(days=1), "UTC", now, language) != "Tue 12:00", language
 
 
-def test_a_broken_weekdays_line_falls_back_to_english() -> None:
-    catalog = Catalog({"en": {"weekdays": " ".join(WEEKDAYS)}, "xx": {"weekdays": "a b"}})
-    assert catalog.weekdays("xx") == WEEKDAYS
+# --- every message of every catalog, rendered as members will read it (issue 16) ------------
+
+PEOPLE = ("Alice", "Inès", "Bob", "Hélène", "Oscar")  # vowel, accented vowel, consonant, mute h
+PLURAL_LEFTOVERS = re.compile(r"\((?:s|es|ies|e|a|as|ões|x)\)")
+# French: a word that elides, then a word starting with a vowel (a value the grammar missed, or a
+# template written without the apostrophe).
+UNELIDED = re.compile(
+    r"(?<![\w'’-])(de|le|la|que|je|ne|se|jusque) [aeiouàâéèêëîïôûhAEIOUÀÂÉÈÊËÎÏÔÛH]"
+)
+ENGLISH_PRONOUNS = {
+    "she": re.compile(r"\b(he|his|him|they|them|their|they're)\b", re.IGNORECASE),
+    "he": re.compile(r"\b(she|her|hers|they|them|their|they're)\b", re.IGNORECASE),
+    "they": re.compile(r"\b(she|her|hers|he|his|him)\b", re.IGNORECASE),
+    None: re.compile(r"\b(she|her|hers|he|his|him|they|them|their|they're)\b", re.IGNORECASE),
+}
+
+
+def every_rendering(language: str) -> Iterator[tuple[str, str, object, int, str]]:
+    """(file, key, pronoun, count, text) for every key of every catalog file of a language,
+    with every sample person, every pronoun, and 1 and many for each count."""
+    catalog = load_catalog()
+    for file in catalog_files("en"):
+        for key, template in shipped(file, "en").items():
+            assert isinstance(template, str)
+            for person, pronoun, count in itertools.product(PEOPLE, (*PRONOUNS, None), (1, 3)):
+                name = display(person.lower(), pronoun)
+                values = {
+                    name_: sample(name_, template, count=count, person=name)
+                    for name_ in placeholders(template)
+                }
+                yield file, key, pronoun, count, catalog.text(language, key, **values)
+
+
+@pytest.mark.parametrize("language", available_languages())
+def test_every_message_renders_whole_for_every_name_pronoun_and_count(language: str) -> None:
+    problems = set()
+    for file, key, pronoun, count, text in every_rendering(language):
+        where = f"{file}:{key} ({pronoun}, {count})"
+        if "{" in text or "}" in text:
+            problems.add(f"{where}: a placeholder left: {text!r}")
+        if PLURAL_LEFTOVERS.search(text):
+            problems.add(f"{where}: a hand-written plural: {text!r}")
+        if language == "fr" and UNELIDED.search(text):
+            problems.add(f"{where}: not elided: {UNELIDED.search(text)!r} in {text!r}")
+    assert sorted(problems) == []
+
+
+def test_english_messages_use_only_the_pronouns_a_member_chose() -> None:
+    problems = set()
+    about_someone = {
+        (file, key)
+        for file in catalog_files("en")
+        for key, template in shipped(file, "en").items()
+        if isinstance(template, str) and "who" in placeholders(template)
+    }
+    for file, key, pronoun, _, text in every_rendering("en"):
+        if (file, key) in about_someone:
+            found = ENGLISH_PRONOUNS[pronoun].search(text)  # type: ignore[index]
+            if found:
+                problems.add(f"{file}:{key} ({pronoun}): {found.group(0)!r} in {text!r}")
+    assert sorted(problems) == []
+
+
+def test_french_elision_happens_where_a_name_meets_the_text() -> None:
+    catalog = load_catalog()
+    assert catalog.text("fr", "alert_repeat", who=display("alice"), since="x").startswith(
+        "⏰ Toujours personne sur l'alerte d'Alice"
+    )
+    assert "l'alerte de Bob" in catalog.text("fr", "alert_repeat", who=display("bob"), since="x")
+    assert "qu'Inès va bien" in catalog.text(
+        "fr", "alert_missed", who=display("inès"), until="x", ago="y"
+    )
+    assert "qu'elle va bien" in catalog.text(
+        "fr", "alert_missed", who=display("inès", "she"), until="x", ago="y"
+    )
+    # What a member typed is never rewritten: only the seam between template and value elides.
+    note = catalog.text("fr", "alert_note", who=display("bob"), note="de Alice")
+    assert note == "Note de Bob : « de Alice »"
+
+
+def test_plurals_follow_each_languages_cldr_rules() -> None:
+    catalog = load_catalog()
+    assert catalog.text("en", "alert_photos", count=0) == "📎 0 photos attached."
+    assert catalog.text("fr", "alert_photos", count=0) == "📎 0 photo jointe."  # 0 is "one"
+    assert catalog.text("pt", "alert_photos", count=1) == "📎 1 foto em anexo."
+    assert catalog.text("es", "alert_photos", count=1_000_000) == "📎 1000000 fotos adjuntas."
+
+
+def test_the_checker_refuses_a_template_it_cannot_read() -> None:
+    english = {"n": "{count, plural, one {# photo} other {# photos}}"}
+    assert catalog_problems(english, {"n": "{count} photo(s)"}) == ["n: counts [] != English's"]
+    broken = catalog_problems(english, {"n": "{count, plural, one {# foto}}"})
+    assert broken and "does not format" in broken[0]

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.crypto import MasterKey, Sealer, TamperedError, aad_for, new_row_key
-from relay.crypto.seal import OVERHEAD
+from relay.crypto.seal import OVERHEAD, PAD_MIN, pad, padded_size, unpad
 
 # A fixed key, so the known-answer test below pins every derivation.
 FIXED_KEY = MasterKey(bytes(range(32)))
@@ -189,9 +189,45 @@ def test_wrong_key_with_a_forged_key_id_still_fails() -> None:
 
 def test_unknown_version_refused() -> None:
     blob = bytearray(SEALER.seal(b"x", aad=NOTE_AAD))
-    blob[0] = 2
+    blob[0] = 3
     with pytest.raises(TamperedError, match="unknown format version"):
         SEALER.open(bytes(blob), aad=NOTE_AAD)
+
+
+def test_the_version_byte_is_authenticated_padded_or_not() -> None:
+    for blob, other in (
+        (SEALER.seal(b"x", aad=NOTE_AAD), 2),
+        (SEALER.seal_text("x", aad=NOTE_AAD), 1),
+    ):
+        changed = bytes([other]) + blob[1:]
+        with pytest.raises(TamperedError, match="failed authentication"):
+            SEALER.open(changed, aad=NOTE_AAD)
+
+
+def test_fields_are_padded_to_buckets_so_lengths_do_not_tell_aliases_or_texts_apart() -> None:
+    """Issue 17: sealed outbox recipients were 68 bytes for "bob", 69 or 70 for the others."""
+    lengths = {
+        len(SEALER.seal_json({"label": alias, "to": f"+1202555010{i}"}, aad=NOTE_AAD))
+        for i, alias in enumerate(("bob", "dana", "alice", "carol", "elena"))
+    }
+    assert lengths == {PAD_MIN + OVERHEAD}
+    notes = {len(SEALER.seal_text("x" * n, aad=NOTE_AAD)) for n in range(64, 128)}
+    assert notes == {128 + OVERHEAD}
+    for n in (0, 1, 63, 64, 127, 128, 1000, 70_000):
+        text = "é" * (n // 2) + "a" * (n % 2)
+        blob = SEALER.seal_text(text, aad=NOTE_AAD)
+        assert SEALER.open_text(blob, aad=NOTE_AAD) == text
+        size = len(blob) - OVERHEAD
+        assert size >= PAD_MIN and size & (size - 1) == 0  # a power of two
+        assert size == padded_size(len(text.encode()))
+
+
+@given(data=st.binary(max_size=3000))
+def test_pad_and_unpad_are_inverse(data: bytes) -> None:
+    padded = pad(data)
+    assert len(padded) == padded_size(len(data)) and unpad(padded) == data
+    assert unpad(bytes(len(padded))) is None  # no marker: not padding
+    assert unpad(padded + b"\x01") is None  # something after the zeros
 
 
 def test_authentic_bytes_opened_as_text_or_json_raise_without_quoting_them() -> None:

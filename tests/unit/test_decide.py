@@ -143,7 +143,7 @@ def test_escalates_to_next_tier_then_repeats(ctx: Context) -> None:
     tier2 = decisions[-1]
     assert recipients(tier2) == {"dana"}
     (dana_alert,) = to(tier2, "dana")  # dana reads Spanish
-    assert "ALERTA: Alice" in dana_alert and "compas aún no han respondido" in dana_alert
+    assert "ALERTA: Alice" in dana_alert and "compas de Alice aún no han respondido" in dana_alert
     watch, decisions = run_timers(ctx, watch, T0 + 95 * MIN + 15 * MIN)
     (repeat,) = decisions
     assert recipients(repeat) == {"bob", "carol", "dana"}

@@ -32,7 +32,7 @@ def test_a_plain_out_after_the_duress_word_closes_nothing_and_tells_nobody_she_i
     assert not any("is safe" in t for t in d.texts("bob"))
     assert d.texts("alice", out) == ["💜 Noted — you had no check-in running."]
     # Bob and Carol hear what her phone sent, marked as after the duress word.
-    assert any("after her duress word" in t and "OUT" in t for t in d.texts("bob", out))
+    assert any("after the duress word" in t and "OUT" in t for t in d.texts("bob", out))
 
 
 def test_only_someone_alerted_the_admin_or_her_secret_ends_a_duress_alert() -> None:

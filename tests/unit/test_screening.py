@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.core.identifiers import Identifier, extract_identifiers
+from relay.core.identifiers import Identifier, IdentifierKind, extract_identifiers
 from relay.core.render import Catalog
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
@@ -55,7 +55,9 @@ MUST_MATCH = [
 
 MUST_NOT_MATCH = [
     ("+44 7700 900123", None, "+44 7700 900124", None),
-    ("07700 900123", "GB", "7700 900123", "US"),  # the same digits, another country
+    # The same digits in another country, written with its code. (Without one, "7700 900123"
+    # from a US member is also looked up as the end of a number: a partial match, said so.)
+    ("07700 900123", "GB", "+1 770 090 0123", "US"),
     ("AB12CDE", "GB", "AB12CFF", "GB"),  # two wrong characters
     ("AB12", None, "AB13", None),  # too short to forgive a slip
     ("AB12CDE", None, "XY12CDE", None),
@@ -118,14 +120,49 @@ def test_a_sharing_key_alone_is_not_a_match() -> None:
 
 
 def test_check_queries() -> None:
-    assert query_identifiers("AB12 CDE", "GB") == [Identifier("plate", "AB12CDE")]
+    assert query_identifiers("AB12 CDE", "GB") == [
+        Identifier("plate", "AB12CDE"),
+        Identifier("plate_start", "AB12CDE"),  # a longer reported plate may start so
+    ]
     assert query_identifiers("johnny_x", None) == [Identifier("handle", "@johnny_x")]
-    assert query_identifiers("555 0199", "US") == []  # no area code: nothing to look up
-    assert query_identifiers("12345", None) == []
+    # No area code: only the end of a number, looked up as such.
+    assert query_identifiers("555 0199", "US") == [Identifier("phone_end", "5550199")]
+    assert query_identifiers("12345", None) == []  # under six digits: too many share them
     assert query_identifiers("07700 900123, AB12 CDE", "GB") == [
         Identifier("phone", "+447700900123"),
         Identifier("plate", "AB12CDE"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("query", "stored", "matches"),
+    [
+        ("900456", "+447700900456", True),  # the last six digits
+        ("900 456", "+447700900456", True),  # spaces ignored
+        ("0-900-456", "+447700900456", True),  # dashes and a leading zero ignored
+        ("7700 900456", "+447700900456", True),
+        ("900457", "+447700900456", False),
+        ("XY34", "XY34ZZZ", True),  # the start of a plate
+        ("xy-34", "XY34ZZZ", True),
+        ("XY340", "XY34OZZ", True),  # O and 0 read alike
+        ("XY35", "XY34ZZZ", False),
+        ("34ZZ", "XY34ZZZ", False),  # the middle is not the start
+    ],
+)
+def test_part_of_a_number_or_plate_finds_the_report(query: str, stored: str, matches: bool) -> None:
+    kind: IdentifierKind = "phone" if stored.startswith("+") else "plate"
+    reported = [Identifier(kind, stored)]
+    looked_up = query_identifiers(query, "GB")
+    shares = bool(all_tags(SEALER, reported, index=True) & all_tags(SEALER, looked_up))
+    assert shares == matches, (query, looked_up)
+    assert bool(matched_kinds(reported, looked_up)) == matches
+
+
+def test_partial_tags_are_only_stored_not_searched_for_a_whole_identifier() -> None:
+    phone = Identifier("phone", "+447700900456")
+    assert len(tags_for(SEALER, phone)) == 1  # a lookup of a whole number: one query
+    # Stored: the number, and its last 6 … 11 digits, each under the phone-end purpose.
+    assert len(tags_for(SEALER, phone, index=True)) == 1 + 6
 
 
 def test_region_comes_from_her_own_number() -> None:

@@ -45,6 +45,12 @@ def test_the_welcome_in_her_language_names_what_she_needs(language: str) -> None
     forget = load_catalog().text(language, "welcome_forget").split()[0]
     assert forget in first and isinstance(parse(forget, table), Forget), forget
     assert second.startswith("🆘") and "SOS" in second
+    # The word she is told to try the shortcut with must never raise an alarm (AYUDA does).
+    tries = {w.strip(".,:;!?¡¿“”") for w in second.split() if w.isupper() and len(w) > 2}
+    tries -= {"SOS"}
+    assert tries, second
+    for word in tries:
+        assert isinstance(parse(word, table), Help), (language, word)
 
 
 def test_no_buddies_yet_and_no_run_by() -> None:
