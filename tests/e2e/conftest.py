@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,11 +65,9 @@ def write_env(
     shutil.copytree(REPO / "rules", rules_dir)
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": timings or FAST}))
     (rules_dir / "welcome.yaml").write_text(yaml.safe_dump({"welcome": {"enabled": welcome}}))
-    escalation = yaml.safe_load((rules_dir / "escalation.yaml").read_text())
-    escalation["escalation"].pop("undelivered_after", None)
-    if undelivered_after is not None:
-        escalation["escalation"]["undelivered_after"] = undelivered_after
-    (rules_dir / "escalation.yaml").write_text(yaml.safe_dump(escalation, allow_unicode=True))
+    escalation = rules_dir / "escalation.yaml"
+    line = f"  undelivered_after: {undelivered_after}\n" if undelivered_after else ""
+    escalation.write_text(re.sub(r"(?m)^  undelivered_after: .*\n", line, escalation.read_text()))
     data_dir = tmp_path / "data"
     init_data_dir(data_dir)
     doc: dict[str, object] = {
