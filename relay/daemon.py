@@ -39,6 +39,7 @@ from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
+from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
 from relay.store.db import Database
@@ -65,7 +66,7 @@ class Relay:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     engine: Engine | None = None
-    receiver: Receiver | None = None
+    receiver: Receiver | SocketReceiver | None = None
     sender: OutboxSender | None = None
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     processed_at: float = field(default_factory=time.monotonic)
@@ -148,7 +149,7 @@ class Relay:
             engine.add_feature(feature)
         engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
         self.engine = engine
-        self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
+        self.receiver = self._receiver()
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
         send: Send = transport.send
         if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
@@ -223,6 +224,29 @@ class Relay:
                 "stopping without waiting for: %s", ", ".join(t.get_name() for t in pending)
             )
         await asyncio.wait_for(self.receiver.close(), timeout=STOP_GRACE)
+
+    def _receiver(self) -> Receiver | SocketReceiver:
+        """How messages come in (config `signal.receive`); the log says which, and what the
+        fallback loses."""
+        signal = self.config.signal
+        if signal.receive == "websocket":
+            log.warning(
+                "receiving over signal-cli-rest-api's WebSocket (signal.receive: websocket): "
+                "messages that arrive while the relay is not connected are lost"
+            )
+            return Receiver(signal.service, signal.number, self.queue)
+        if not signal.socket.exists():
+            log.warning(
+                "signal-cli's JSON-RPC socket is not at %s (yet); the relay keeps trying. "
+                "Messages wait on Signal's servers meanwhile",
+                signal.socket,
+            )
+        else:
+            log.info("receiving from signal-cli's JSON-RPC socket (manual receive mode)")
+        # Bounded: while the processor is behind, the receiver stops reading and what signal-cli
+        # has not written yet stays on Signal's servers (relay.signal.jsonrpc).
+        self.queue = asyncio.Queue(maxsize=QUEUE_HIGH)
+        return SocketReceiver(signal.socket, signal.service, signal.number, self.queue, self.ready)
 
     # --- supervision -----------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ BACKOFF_MAX = 5.0
 
 
 class Receiver:
+    kind = "websocket"
+    problem: str | None = None  # the WebSocket path has no mode to get wrong; its loss is known
+
     def __init__(self, service: str, number: str, queue: asyncio.Queue[Event]) -> None:
         self.api = SignalAPI(
             service, number, connection_mode=ConnectionMode.HTTP_ONLY, download_attachments=False

@@ -1,0 +1,289 @@
+"""The receive loop over signal-cli's own JSON-RPC socket, in `--receive-mode=manual`.
+
+In manual mode signal-cli takes nothing from Signal's servers until a client calls
+`subscribeReceive`, and stops when the last subscription ends (a closed connection ends its
+subscriptions). So while the relay is down, restarting or reconnecting, messages wait on Signal's
+servers instead of being dropped by signal-cli-rest-api's WebSocket, which has nobody to hand
+them to. The relay subscribes only once it is ready to commit (`ready`), puts every envelope on
+the event queue in arrival order (the processor commits it before anything is sent), and
+subscribes again on a new connection after any disconnect.
+
+What is still at risk (the residual window): signal-cli acknowledges a message to Signal's
+servers *before* it writes it to the socket (`ReceiveHelper`: cache, ack, handle). A message
+written to the socket, or read but not yet committed, when the relay dies is gone. The queue is
+bounded (`QUEUE_HIGH`) so that window stays small: while the processor is behind, the relay stops
+reading, signal-cli's write blocks, and the rest stays on Signal's servers.
+
+Wire format (signal-cli-jsonrpc(5), `SignalJsonRpcDispatcherHandler`): one JSON object per line.
+`{"jsonrpc":"2.0","id":N,"method":"subscribeReceive","params":{"account":"+…"}}` → `{"result":
+<subscription id>}`; then `{"method":"receive","params":{"subscription":N,"result":{"envelope":
+…,"account":…}}}`. A daemon in the default `on-start` mode sends `{"method":"receive","params":
+{"envelope":…}}` to every connection unasked: the relay still reads those (duplicates are
+de-duplicated) but says loudly that messages are being lost while it is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from signalbot import ConnectionMode
+from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
+
+from relay.signal.events import Event
+from relay.signal.frames import read_params
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MAX = 5.0
+LINE_LIMIT = 4 * 1024 * 1024
+"""Longest line read (an envelope is a few kB; longer is not signal-cli talking)."""
+QUEUE_HIGH = 256
+"""Events waiting for the processor before the relay stops reading (see the module docstring):
+the size of the event queue the daemon gives this receiver."""
+SUBSCRIBE_WITHIN = 30.0
+"""How long signal-cli may take to answer `subscribeReceive` before the connection is dropped."""
+
+NOT_MANUAL = (
+    "signal-cli is not in manual receive mode: it takes messages from Signal's servers while "
+    "the relay is away and loses them (see docs/deploy.md)"
+)
+
+
+class SubscribeRefused(Exception):
+    """signal-cli answered `subscribeReceive` with an error (its code is kept, not its text)."""
+
+
+class SocketReceiver:
+    """Reads envelopes from signal-cli's JSON-RPC socket; the same face as `Receiver`."""
+
+    kind = "socket"
+
+    def __init__(
+        self,
+        path: Path,
+        service: str,
+        number: str,
+        queue: asyncio.Queue[Event],
+        ready: asyncio.Event,
+    ) -> None:
+        self.path = path
+        self.number = number
+        self.queue = queue
+        self.ready = ready
+        # signalbot's models read envelopes that are not plain text (relay.signal.frames); its
+        # API object is only handed to them, never used to connect.
+        self.api = SignalAPI(
+            service, number, connection_mode=ConnectionMode.HTTP_ONLY, download_attachments=False
+        )
+        self.connected = False
+        self.subscription: int | None = None
+        self.subscribed_since: float | None = None  # monotonic
+        self.frames = 0
+        self.problem: str | None = None  # what `peer-relay status` should say is wrong
+        self.last_activity = time.monotonic()  # for the watchdog: when the loop last made progress
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._last_failure: str | None = None
+        self._was_subscribed = False
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        # Subscribing is what makes signal-cli take messages off Signal's servers: not before
+        # the processor, the store and the sender are up.
+        await self.ready.wait()
+        delay = 0.0
+        while True:
+            self.last_activity = time.monotonic()
+            try:
+                reader, writer = await asyncio.open_unix_connection(self.path, limit=LINE_LIMIT)
+            except OSError as exc:
+                self._failed(f"cannot connect to {self.path} ({type(exc).__name__})", delay)
+            else:
+                try:
+                    await self._session(reader, writer)
+                    self._failed("signal-cli closed the connection", delay)
+                except SubscribeRefused as exc:
+                    self._failed(f"signal-cli refused the subscription ({exc})", delay)
+                except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    self._failed(f"connection lost ({type(exc).__name__})", delay)
+                finally:
+                    await self._closed(writer)
+            if self._was_subscribed:
+                delay, self._was_subscribed = 0.0, False  # it worked: the first retry is at once
+            await asyncio.sleep(delay)
+            delay = min(BACKOFF_MAX, max(0.25, delay * 2))
+
+    def _failed(self, what: str, delay: float) -> None:
+        # One warning per kind of failure, not one every five seconds for as long as it lasts.
+        level = logging.DEBUG if what == self._last_failure else logging.WARNING
+        log.log(level, "receive socket: %s; subscribing again in %.1fs", what, delay)
+        self._last_failure = what
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writer = writer
+        self.connected = True
+        subscribe = self._request("subscribeReceive", {"account": self.number})
+        reading = asyncio.create_task(self._read(reader), name="receive-socket-read")
+        try:
+            done, _ = await asyncio.wait(
+                {reading, subscribe}, timeout=SUBSCRIBE_WITHIN, return_when="FIRST_COMPLETED"
+            )
+            if reading in done:
+                reading.result()  # the connection ended before the answer: raise why
+                return
+            if subscribe not in done:
+                raise TimeoutError
+            self.subscription = subscribe.result()
+            self.subscribed_since = time.monotonic()
+            self._was_subscribed = True
+            self._last_failure = None
+            if self.problem != NOT_MANUAL:
+                self.problem = None
+            log.info("receive socket: subscribed (messages wait on Signal's servers between)")
+            await reading
+        finally:
+            subscribe.cancel()
+            if not reading.done():
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                line = await reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError:
+                # Not signal-cli's kind of line: skip it whole, keep the connection.
+                await _skip_line(reader)
+                log.warning("receive socket: skipped a line over %d bytes", LINE_LIMIT)
+                continue
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial.strip():
+                    log.warning("receive socket: the connection ended inside a line")
+                raise EOFError from None
+            self.last_activity = time.monotonic()
+            await self._line(line)
+
+    async def _line(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.warning("receive socket: skipped a line that is not JSON (%d bytes)", len(line))
+            return
+        if not isinstance(message, dict):
+            log.warning("receive socket: skipped a line that is not a JSON object")
+            return
+        if "method" not in message:
+            self._answer(message)
+            return
+        if message.get("method") != "receive":
+            return  # other notifications (call events): nothing for the relay
+        params = message.get("params")
+        if isinstance(params, dict) and "subscription" in params and "result" in params:
+            result = params["result"]
+        else:
+            # No subscription wrapper: signal-cli subscribed this connection by itself, i.e. it
+            # runs in on-start mode and drops what arrives while nobody listens.
+            result = params
+            if self.problem != NOT_MANUAL:
+                log.error("receive socket: %s", NOT_MANUAL)
+                self.problem = NOT_MANUAL
+        self.frames += 1
+        event = await read_params(self.api, result)
+        if event is not None:
+            # A bounded queue (QUEUE_HIGH): while the processor is behind this waits, and what
+            # signal-cli has not written yet stays on Signal's servers (see above).
+            await self.queue.put(event)
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        ident = message.get("id")
+        future = self._pending.pop(ident, None) if isinstance(ident, int) else None
+        if future is None or future.done():
+            return
+        error = message.get("error")
+        if isinstance(error, dict):
+            code = error.get("code")
+            future.set_exception(SubscribeRefused(f"error {code}"))
+        else:
+            future.set_result(message.get("result"))
+
+    def _request(self, method: str, params: dict[str, Any] | None = None) -> asyncio.Task[Any]:
+        ident = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[ident] = future
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": ident, "method": method}
+        if params:
+            body["params"] = params
+        writer = self._writer
+        if writer is None:
+            future.set_exception(ConnectionError("not connected"))
+        else:
+            writer.write(json.dumps(body).encode() + b"\n")
+
+        async def answer() -> Any:
+            try:
+                return await future
+            finally:
+                self._pending.pop(ident, None)
+
+        return asyncio.create_task(answer())
+
+    async def _closed(self, writer: asyncio.StreamWriter) -> None:
+        self.connected = False
+        self.subscription = None
+        self.subscribed_since = None
+        self._writer = None
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
+        self._pending.clear()
+        writer.close()
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            await asyncio.wait_for(writer.wait_closed(), timeout=1)
+
+    # --- what the watchdog and the status file read -----------------------------------------
+
+    @property
+    def open(self) -> bool:
+        """Whether the relay is subscribed now (signal-cli hands it messages)."""
+        return self.connected and self.subscription is not None
+
+    async def ping(self, within: float) -> float | None:
+        """Round-trip signal-cli's `version` method on the subscribed connection.
+
+        None when not subscribed (between connections: signal-cli is away, not the relay
+        stalled); TimeoutError when no answer comes back `within` seconds.
+        """
+        if not self.open:
+            return None
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(within):
+                await self._request("version")
+        except (ConnectionError, SubscribeRefused):
+            return None  # closed meanwhile (or an odd daemon): the loop is reconnecting
+        return time.monotonic() - started
+
+    async def close(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.close()
+        await self.api.close()
+
+
+async def _skip_line(reader: asyncio.StreamReader) -> None:
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return
+        except asyncio.LimitOverrunError as exc:
+            await reader.readexactly(exc.consumed)
