@@ -79,6 +79,9 @@ class _Connection:
 
     async def write(self, line: bytes) -> None:
         async with self.lock:
+            if self.writer.transport.is_closing():
+                # asyncio drops writes to a closing transport quietly; Java raises.
+                raise ConnectionResetError
             self.writer.write(line)
             await self.writer.drain()
 
@@ -136,9 +139,8 @@ class SignalCliDaemon:
             self._server.close()
             self._server = None
         for connection in list(self._connections):
-            transport = connection.writer.transport
-            if transport is not None:
-                transport.abort()
+            connection.subscriptions.clear()
+            connection.writer.transport.abort()
         self._connections.clear()
         if self._pump_task is not None:
             self._pump_task.cancel()
@@ -226,9 +228,10 @@ class SignalCliDaemon:
         """Cut every socket connection (their subscriptions end with them)."""
         connections = list(self._connections)
         for connection in connections:
-            transport = connection.writer.transport
-            if transport is not None:
-                transport.abort()
+            connection.subscriptions.clear()
+            connection.auto = False
+            connection.writer.transport.abort()
+        self.changed()
         return len(connections)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -153,6 +153,9 @@ async def wait_receiving(sim: SignalSim, relay: Relay, timeout: float = 10) -> N
     """Until the relay listens: subscribed on signal-cli's socket, or its WebSocket connected."""
     if relay.config.signal.receive == "socket":
         await sim.wait_for_subscriber(timeout=timeout)
+        async with asyncio.timeout(timeout):  # and the relay has read signal-cli's answer
+            while relay.receiver is None or not relay.receiver.open:
+                await asyncio.sleep(0.005)
     else:
         await sim.wait_for_client(timeout=timeout)
 
