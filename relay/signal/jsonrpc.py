@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 BACKOFF_MAX = 5.0
 LINE_LIMIT = 4 * 1024 * 1024
 """Longest line read (an envelope is a few kB; longer is not signal-cli talking)."""
-QUEUE_HIGH = 256
+READ_BUFFER = 64 * 1024
+"""What the relay reads ahead of the processor (asyncio pauses reading at twice this): small, so
+that what signal-cli has not written yet stays on Signal's servers (see the module docstring)."""
+QUEUE_HIGH = 64
 """Events waiting for the processor before the relay stops reading (see the module docstring):
 the size of the event queue the daemon gives this receiver."""
 SUBSCRIBE_WITHIN = 30.0
@@ -104,7 +107,7 @@ class SocketReceiver:
         while True:
             self.last_activity = time.monotonic()
             try:
-                reader, writer = await asyncio.open_unix_connection(self.path, limit=LINE_LIMIT)
+                reader, writer = await asyncio.open_unix_connection(self.path, limit=READ_BUFFER)
             except OSError as exc:
                 self._failed(f"cannot connect to {self.path} ({type(exc).__name__})", delay)
             else:
@@ -160,10 +163,9 @@ class SocketReceiver:
     async def _read(self, reader: asyncio.StreamReader) -> None:
         while True:
             try:
-                line = await reader.readuntil(b"\n")
-            except asyncio.LimitOverrunError:
-                # Not signal-cli's kind of line: skip it whole, keep the connection.
-                await _skip_line(reader)
+                line = await _read_line(reader)
+            except _TooLong:
+                # Not signal-cli's kind of line: skipped whole, the connection kept.
                 log.warning("receive socket: skipped a line over %d bytes", LINE_LIMIT)
                 continue
             except asyncio.IncompleteReadError as exc:
@@ -280,10 +282,22 @@ class SocketReceiver:
         await self.api.close()
 
 
-async def _skip_line(reader: asyncio.StreamReader) -> None:
+class _TooLong(Exception):
+    """A line over LINE_LIMIT (read to its end and dropped)."""
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    """One line of any length up to LINE_LIMIT, while the reader buffers only READ_BUFFER."""
+    parts: list[bytes] = []
+    size = 0
     while True:
         try:
-            await reader.readuntil(b"\n")
-            return
+            tail = await reader.readuntil(b"\n")
         except asyncio.LimitOverrunError as exc:
-            await reader.readexactly(exc.consumed)
+            chunk = await reader.readexactly(exc.consumed)
+            size += len(chunk)
+            parts.append(chunk if size <= LINE_LIMIT else b"")
+            continue
+        if size + len(tail) > LINE_LIMIT:
+            raise _TooLong
+        return b"".join((*parts, tail)) if parts else tail
