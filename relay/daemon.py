@@ -31,6 +31,7 @@ from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.feature_set import default_features
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
+from relay.outage import Outage
 from relay.outbox import OutboxSender, Send
 from relay.reports import make_screener
 from relay.retention import RetentionJob
@@ -154,15 +155,17 @@ class Relay:
         send: Send = transport.send
         if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
             self.canary, send = build_canary(engine, send, cfg.canary, self.watchdog)
+        outage = Outage(engine)  # the admin hears once per outage (relay.outage)
         self.sender = OutboxSender(
             engine.outbox,
             send,
             self.clock,
             retry_cap=cfg.outbox.retry_cap,
             stuck_after=cfg.outbox.alert_undelivered_after,
-            on_stuck=engine.report_stuck,
+            on_stuck=outage.stuck,
             attach=vault.as_data_uri,
             on_failed=engine.alert_failed,
+            health=outage,
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender

@@ -135,7 +135,9 @@ class _Rows:
         if self.seen is not None:
             conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", self.seen)
         return [
-            Written(i, row[1], q) for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
+            Written(i, row[1], q)
+            for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
+            if i is not None  # folded into an unsent alert (OutboxRepo.store_rows)
         ]
 
 
@@ -816,35 +818,3 @@ class Engine:
             recipient=display(message.label) or "someone",
             reason=failure.replace("_", " "),
         )
-
-    async def report_stuck(self, stuck: list[Pending], now: datetime) -> None:
-        """Alerts still unsent after a while: the admin must reach those buddies another way."""
-        lines = []
-        admin_info = self.context.policy.member(self.admin) if self.admin else None
-        language = admin_info.language if admin_info else "en"
-        for message in stuck:
-            watch = await self.watches.get(message.watch_id) if message.watch_id else None
-            lines.append(
-                self.catalog.text(
-                    language,
-                    "undeliverable",
-                    who=display(watch.member) if watch else "?",
-                    recipient=display(message.label) or "?",
-                    age=span(now - message.created_at),
-                    reason=(message.last_error or "unknown").replace("_", " "),
-                )
-            )
-            log.warning(
-                "alert #%d still unsent after %s; telling the admin",
-                message.id,
-                span(now - message.created_at),
-            )
-        admin = self.known_numbers.get(self.admin) if self.admin else None
-        async with self.db.transaction() as conn:
-            await self.outbox.mark_reported(conn, [m.id for m in stuck])
-            if admin is not None:
-                for text in lines:
-                    await self.outbox.add(
-                        conn, Queued(admin, text, "notice", None, self.admin or ""), now
-                    )
-        self.on_queued()

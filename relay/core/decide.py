@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from relay.core import intents
+from relay.core.ages import since
 from relay.core.locations import Location, osm_link
 from relay.core.policy import MemberInfo, Policy, Tier, Timings
 from relay.core.render import Catalog, clock, display, names, span
@@ -565,7 +566,7 @@ def _alert_parts(
                 "alert_missed",
                 who=who,
                 until=b.clock(watch.deadline, to),
-                ago=span(b.now - watch.deadline),
+                ago=since(watch.deadline),  # rendered when handed to signal-cli (relay.core.ages)
             )
         ]
     if watch.note:
@@ -598,7 +599,7 @@ def _pin_part(b: _Builder, pin: Pin, to: Recipient) -> tuple[str, dict[str, obje
         "alert_pin",
         label=pin.label or "—",
         link=link + original,
-        ago=span(b.now - pin.at),
+        ago=since(pin.at),
         at=b.clock(pin.at, to),
     )
 

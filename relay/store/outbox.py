@@ -84,6 +84,17 @@ _SENT = (
     "UPDATE outbox SET sent_at = ?, signal_timestamp = ?, attempts = attempts + 1, "
     "last_error = NULL WHERE id = ?"
 )
+_UNSENT_ALERT = (
+    "SELECT id FROM outbox WHERE recipient_tag = ? AND watch_id = ? AND purpose = 'alert' "
+    "AND sent_at IS NULL LIMIT 1"
+)
+# Failures a working send shows to be over (Signal, the container or the network was away);
+# not a changed safety number, an unregistered number or a rate limit.
+_WAKE = (
+    "UPDATE outbox SET next_attempt_at = ? WHERE sent_at IS NULL AND next_attempt_at > ? "
+    "AND (last_error IN ('refused', 'timeout', 'recipient_network_failure') "
+    "OR last_error LIKE 'http_5%' OR last_error LIKE 'transport_%')"
+)
 _FAILED = (
     "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?"
 )
@@ -127,10 +138,22 @@ class OutboxRepo:
         return [self._row(item, now) for item in items]
 
     @staticmethod
-    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int]:
-        """Queue, in this order, inside the caller's `Database.write`; their ids."""
-        ids = []
+    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int | None]:
+        """Queue, in this order, inside the caller's `Database.write`; their ids (None: folded).
+
+        An alert to someone who still has an unsent alert of the same watch is folded into that
+        one: nothing new is queued. Only repeats ("still nobody on her alert") go to someone
+        already alerted, and the unsent one says more (the full alert, or the same repeat) and
+        renders its relative times when it leaves (relay.core.ages): after an outage she gets
+        one current alert, not one per `repeat_every`."""
+        ids: list[int | None] = []
         for row in rows:
+            recipient_tag, purpose, watch_id = row[1], row[5], row[6]
+            if purpose == "alert" and watch_id is not None:
+                unsent = conn.execute(_UNSENT_ALERT, (recipient_tag, watch_id)).fetchone()
+                if unsent is not None:
+                    ids.append(None)
+                    continue
             cursor = conn.execute(_INSERT, row)
             ids.append(int(cursor.lastrowid or 0))
         return ids
@@ -264,6 +287,14 @@ class OutboxRepo:
 
         await self.db.write(work, tells=False)
 
+    async def wake_backed_off(self, now: datetime) -> int:
+        """Every unsent message backing off from a transient failure is due now; how many."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(_WAKE, (to_ms(now), to_ms(now))).rowcount
+
+        return await self.db.write(work, tells=False)
+
     async def stuck_alerts(self, now: datetime, older_than: timedelta) -> list[Pending]:
         """Unsent alerts older than `older_than` that the admin has not been told about."""
         rows = await self.db.conn.execute_fetchall(_STUCK, (to_ms(now - older_than),))
@@ -273,6 +304,13 @@ class OutboxRepo:
         await conn.executemany(
             "UPDATE outbox SET stuck_reported = 1 WHERE id = ?", [(i,) for i in message_ids]
         )
+
+    async def count_unsent(self, purpose: str) -> int:
+        """How many messages of `purpose` wait to be sent."""
+        row = await self.db.one(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND purpose = ?", (purpose,)
+        )
+        return int(row[0]) if row is not None else 0
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many messages wait, and since when the oldest waits."""
