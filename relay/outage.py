@@ -28,6 +28,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+NETWORK = frozenset({"recipient_network_failure", "http_400"})
+"""Failures to reach one person's phone through Signal (signal-cli's NETWORK_FAILURE)."""
+
+
+def whole_request(failure: str) -> bool:
+    """A failure of the request itself: nothing got through to signal-cli or back."""
+    return failure in ("refused", "timeout") or failure.startswith(("http_5", "transport_"))
+
+
 class Outage:
     """Hears every send's outcome (`relay.outbox.Health`) and the sender's stuck alerts."""
 
@@ -36,14 +45,24 @@ class Outage:
         self.failing_since: datetime | None = None
         self.reason: str | None = None  # the first failure's class (never server text)
         self.told = False  # the admin was told about this outage
+        self._network: set[int] = set()  # recipients (hashed) with network failures since
 
-    def failed(self, failure: str, now: datetime) -> None:
-        if self.failing_since is None:
+    def failed(self, failure: str, recipient: str, now: datetime) -> None:
+        """A send failed. Signal, the container or the network is away when the request itself
+        failed, or when sends to two people failed in the network; one person's phone (a changed
+        safety number, a network failure to her alone) is not an outage."""
+        if failure in NETWORK:
+            self._network.add(hash(recipient))  # in memory only, and only to count them
+            outage = len(self._network) >= 2
+        else:
+            outage = whole_request(failure)
+        if outage and self.failing_since is None:
             self.failing_since, self.reason = now, failure
 
     async def worked(self, now: datetime) -> None:
         since, told = self.failing_since, self.told
         self.failing_since, self.reason, self.told = None, None, False
+        self._network.clear()
         if since is None or not told:
             return
         waiting = await self.engine.outbox.count_unsent("alert")

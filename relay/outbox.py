@@ -41,7 +41,7 @@ FailedHook = Callable[[Pending, str], Awaitable[None]]
 class Health(Protocol):
     """Who hears how sends go (relay.outage.Outage)."""
 
-    def failed(self, failure: str, now: datetime) -> None: ...
+    def failed(self, failure: str, recipient: str, now: datetime) -> None: ...
 
     async def worked(self, now: datetime) -> None: ...
 
@@ -248,10 +248,10 @@ class OutboxSender:
                 log.info("sends work again; %d waiting queue(s) woken", woken)
             if self.health is not None:
                 await self.health.worked(now)
-        for _, failure, _ in failures:
+        for message, failure, _ in failures:
             self._failing = True
             if self.health is not None:
-                self.health.failed(failure, now)
+                self.health.failed(failure, message.address, now)
         for message, failure, retry_at in failures:
             self.failures += 1
             if self.on_failed is not None and message.purpose == "alert":

@@ -92,7 +92,7 @@ _UNSENT_ALERT = (
 # not a changed safety number, an unregistered number or a rate limit.
 _WAKE = (
     "UPDATE outbox SET next_attempt_at = ? WHERE sent_at IS NULL AND next_attempt_at > ? "
-    "AND (last_error IN ('refused', 'timeout', 'recipient_network_failure') "
+    "AND (last_error IN ('refused', 'timeout', 'recipient_network_failure', 'http_400') "
     "OR last_error LIKE 'http_5%' OR last_error LIKE 'transport_%')"
 )
 _FAILED = (
