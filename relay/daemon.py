@@ -44,6 +44,7 @@ from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
 from relay.store.db import Database
+from relay.store.inbox import InboxRepo
 from relay.store.keycheck import WrongKey, check_key
 from relay.watchdog import RunLock, Watchdog
 
@@ -150,7 +151,7 @@ class Relay:
             engine.add_feature(feature)
         engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
         self.engine = engine
-        self.receiver = self._receiver()
+        self.receiver = self._receiver(InboxRepo(db, self.sealer))
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
         send: Send = transport.send
         if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
@@ -228,7 +229,7 @@ class Relay:
             )
         await asyncio.wait_for(self.receiver.close(), timeout=STOP_GRACE)
 
-    def _receiver(self) -> Receiver | SocketReceiver:
+    def _receiver(self, inbox: InboxRepo) -> Receiver | SocketReceiver:
         """How messages come in (config `signal.receive`); the log says which, and what the
         fallback loses."""
         signal = self.config.signal
@@ -249,7 +250,9 @@ class Relay:
         # Bounded: while the processor is behind, the receiver stops reading and what signal-cli
         # has not written yet stays on Signal's servers (relay.signal.jsonrpc).
         self.queue = asyncio.Queue(maxsize=QUEUE_HIGH)
-        return SocketReceiver(signal.socket, signal.service, signal.number, self.queue, self.ready)
+        return SocketReceiver(
+            signal.socket, signal.service, signal.number, self.queue, self.ready, inbox
+        )
 
     # --- supervision -----------------------------------------------------------------------------
 
@@ -280,10 +283,14 @@ class Relay:
             while len(events) < BATCH and not self.queue.empty():
                 events.append(self.queue.get_nowait())
             self.processed_at = time.monotonic()
+            assert self.receiver is not None  # noqa: S101 — set in _serve before tasks start
             try:
                 await self.engine.handle_many(events)
             except Exception:
                 log.exception("handling %d event(s) failed", len(events))
+                self.receiver.forget(events)  # kept in the inbox for the next start
+            else:
+                await self.receiver.handled(events)  # decided: out of the inbox
             self.processed_at = time.monotonic()
 
     def _install_signals(self) -> None:

@@ -8,11 +8,14 @@ them to. The relay subscribes only once it is ready to commit (`ready`), puts ev
 the event queue in arrival order (the processor commits it before anything is sent), and
 subscribes again on a new connection after any disconnect.
 
-What is still at risk (the residual window): signal-cli acknowledges a message to Signal's
-servers *before* it writes it to the socket (`ReceiveHelper`: cache, ack, handle). A message
-written to the socket, or read but not yet committed, when the relay dies is gone. The queue is
-bounded (`QUEUE_HIGH`) so that window stays small: while the processor is behind, the relay stops
-reading, signal-cli's write blocks, and the rest stays on Signal's servers.
+signal-cli acknowledges a message to Signal's servers *before* it writes it to the socket
+(`ReceiveHelper`: cache, ack, handle), so the relay keeps each envelope in the inbox
+(relay.store.inbox) as soon as it has read it, and drops it once decided; a relay that dies in
+between decides it at its next start. What is still at risk (the residual window) is what
+signal-cli has written to the socket and the relay has not read yet when it dies: the kernel's
+socket buffer. The relay reads ahead of the processor by at most `READ_BUFFER` and queues at most
+`QUEUE_HIGH` events; beyond that it stops reading, signal-cli's write blocks, and the rest stays
+on Signal's servers.
 
 Wire format (signal-cli-jsonrpc(5), `SignalJsonRpcDispatcherHandler`): one JSON object per line.
 `{"jsonrpc":"2.0","id":N,"method":"subscribeReceive","params":{"account":"+…"}}` → `{"result":
@@ -29,9 +32,11 @@ import contextlib
 import itertools
 import json
 import logging
+import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from signalbot import ConnectionMode
 from signalbot._client import SignalAPI  # not re-exported publicly in 2.2.x
@@ -59,6 +64,16 @@ NOT_MANUAL = (
 )
 
 
+class Inbox(Protocol):
+    """Where envelopes are kept until decided (relay.store.inbox.InboxRepo)."""
+
+    async def keep(self, body: bytes, now: datetime) -> int: ...
+
+    async def drop(self, ids: list[int]) -> None: ...
+
+    async def left(self) -> list[tuple[int, bytes]]: ...
+
+
 class SubscribeRefused(Exception):
     """signal-cli answered `subscribeReceive` with an error (its code is kept, not its text)."""
 
@@ -75,11 +90,14 @@ class SocketReceiver:
         number: str,
         queue: asyncio.Queue[Event],
         ready: asyncio.Event,
+        inbox: Inbox | None = None,
     ) -> None:
         self.path = path
         self.number = number
         self.queue = queue
         self.ready = ready
+        self.inbox = inbox
+        self._rows: dict[int, int] = {}  # id() of a queued event -> its inbox row
         # signalbot's models read envelopes that are not plain text (relay.signal.frames); its
         # API object is only handed to them, never used to connect.
         self.api = SignalAPI(
@@ -103,6 +121,7 @@ class SocketReceiver:
         # Subscribing is what makes signal-cli take messages off Signal's servers: not before
         # the processor, the store and the sender are up.
         await self.ready.wait()
+        await self._replay()
         delay = 0.0
         while True:
             self.last_activity = time.monotonic()
@@ -189,6 +208,11 @@ class SocketReceiver:
             return
         if message.get("method") != "receive":
             return  # other notifications (call events): nothing for the relay
+        # Kept before anything else: signal-cli has already acknowledged it to Signal.
+        row = await self._keep(line)
+        await self._receive(message, row)
+
+    async def _receive(self, message: dict[str, Any], row: int | None) -> None:
         params = message.get("params")
         if isinstance(params, dict) and "subscription" in params and "result" in params:
             result = params["result"]
@@ -201,10 +225,70 @@ class SocketReceiver:
                 self.problem = NOT_MANUAL
         self.frames += 1
         event = await read_params(self.api, result)
-        if event is not None:
-            # A bounded queue (QUEUE_HIGH): while the processor is behind this waits, and what
-            # signal-cli has not written yet stays on Signal's servers (see above).
-            await self.queue.put(event)
+        if event is None:
+            await self._drop([row])  # nothing to decide (a typing notice, a sync message …)
+            return
+        if row is not None:
+            self._rows[id(event)] = row
+        # A bounded queue (QUEUE_HIGH): while the processor is behind this waits, and what
+        # signal-cli has not written yet stays on Signal's servers (see above).
+        await self.queue.put(event)
+
+    # --- the inbox (relay.store.inbox) ------------------------------------------------------
+
+    async def _keep(self, line: bytes) -> int | None:
+        if self.inbox is None:
+            return None
+        try:
+            return await self.inbox.keep(line, datetime.now(UTC))
+        except sqlite3.Error as exc:
+            # A full or failing card: decide it anyway (the processor tells her if that fails).
+            log.warning("receive socket: could not keep an envelope (%s)", type(exc).__name__)
+            return None
+
+    async def _drop(self, rows: list[int | None]) -> None:
+        kept = [r for r in rows if r is not None]
+        if self.inbox is None or not kept:
+            return
+        try:
+            await self.inbox.drop(kept)
+        except sqlite3.Error as exc:
+            # Left for the next start, where de-duplication makes it a no-op.
+            log.warning(
+                "receive socket: could not clear %d envelope(s) (%s)", len(kept), type(exc).__name__
+            )
+
+    async def handled(self, events: list[Event]) -> None:
+        """The processor decided (and committed) these: their inbox rows go."""
+        await self._drop([self._rows.pop(id(event), None) for event in events])
+
+    def forget(self, events: list[Event]) -> None:
+        """The processor failed on these: their rows stay, to be decided at the next start."""
+        for event in events:
+            self._rows.pop(id(event), None)
+
+    async def _replay(self) -> None:
+        """What the last run read but did not decide: decided first, in arrival order."""
+        if self.inbox is None:
+            return
+        try:
+            left = await self.inbox.left()
+        except sqlite3.Error as exc:
+            log.error("receive socket: could not read the inbox (%s)", type(exc).__name__)
+            return
+        if left:
+            log.warning(
+                "receive socket: %d envelope(s) read before a stop, deciding them now", len(left)
+            )
+        for row, line in left:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                message = None
+            if not isinstance(message, dict):
+                await self._drop([row])
+                continue
+            await self._receive(message, row)
 
     def _answer(self, message: dict[str, Any]) -> None:
         ident = message.get("id")

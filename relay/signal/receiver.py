@@ -93,5 +93,11 @@ class Receiver:
         except WebSocketException:
             return None  # closed meanwhile: the loop is reconnecting
 
+    async def handled(self, events: list[Event]) -> None:
+        """Nothing kept to clear: the WebSocket path has no inbox (relay.signal.jsonrpc has)."""
+
+    def forget(self, events: list[Event]) -> None:
+        """As `handled`."""
+
     async def close(self) -> None:
         await self.api.close()

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from relay.crypto.keys import MasterKey
+from relay.crypto.seal import Sealer
 from relay.signal.events import Event
 from relay.signal.jsonrpc import NOT_MANUAL, SocketReceiver
 from relay.sim import SignalSim
 from relay.status import run_status
+from relay.store.db import Database
+from relay.store.inbox import InboxRepo
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
 
 
@@ -166,3 +170,42 @@ async def test_status_fails_when_the_socket_is_missing(
     code = await asyncio.to_thread(run_status, config, out)
     assert "receive: NO SOCKET at" in out.getvalue()
     assert code == 1
+
+
+async def test_what_was_read_but_not_decided_is_decided_after_a_restart(
+    manual_sim: SignalSim, socket_path: Path, tmp_path: Path
+) -> None:
+    """signal-cli acknowledged these to Signal before writing them: once read, the inbox is
+    their only keeper until the processor has decided them."""
+    db = await Database.open(tmp_path)
+    inbox = InboxRepo(db, Sealer(MasterKey.generate()))
+    try:
+        ready = asyncio.Event()
+        ready.set()
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        first = SocketReceiver(socket_path, manual_sim.service, RELAY_NUMBER, queue, ready, inbox)
+        task = asyncio.create_task(first.run())
+        for n in range(3):
+            await manual_sim.member_sends(NUMBERS["alice"], f"message {n}")
+        events = [await asyncio.wait_for(queue.get(), 2) for _ in range(3)]
+        await first.handled(events[:1])  # the first was decided; the relay dies before the rest
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await first.close()
+        assert len(await inbox.left()) == 2
+
+        await manual_sim.wait_for_no_subscriber()
+        await manual_sim.member_sends(NUMBERS["alice"], "message 3")  # waits on Signal's servers
+        queue = asyncio.Queue()
+        second = SocketReceiver(socket_path, manual_sim.service, RELAY_NUMBER, queue, ready, inbox)
+        task = asyncio.create_task(second.run())
+        again = [await asyncio.wait_for(queue.get(), 2) for _ in range(3)]
+        # The two left over first, in order, then what waited on the server.
+        assert [getattr(e, "text", None) for e in again] == ["message 1", "message 2", "message 3"]
+        await second.handled(again)
+        assert await inbox.left() == []
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await second.close()
+    finally:
+        await db.close()
