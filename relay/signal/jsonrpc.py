@@ -67,7 +67,7 @@ NOT_MANUAL = (
 class Inbox(Protocol):
     """Where envelopes are kept until decided (relay.store.inbox.InboxRepo)."""
 
-    async def keep(self, body: bytes, now: datetime) -> int: ...
+    async def keep(self, bodies: list[bytes], now: datetime) -> list[int]: ...
 
     async def drop(self, ids: list[int]) -> None: ...
 
@@ -180,37 +180,40 @@ class SocketReceiver:
                     await reading
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        """Whatever has arrived, in chunks: every whole line in a chunk is kept in the inbox in
+        one write before any of it is decided (a backlog drains from the socket buffer, where a
+        relay that dies loses it, at the pace of one write per chunk, not one per message)."""
+        lines = _Lines()
         while True:
-            try:
-                line = await _read_line(reader)
-            except _TooLong:
-                # Not signal-cli's kind of line: skipped whole, the connection kept.
-                log.warning("receive socket: skipped a line over %d bytes", LINE_LIMIT)
-                continue
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
+            chunk = await reader.read(READ_BUFFER)
+            if not chunk:
+                if lines.partial:
                     log.warning("receive socket: the connection ended inside a line")
-                raise EOFError from None
+                raise EOFError
             self.last_activity = time.monotonic()
-            await self._line(line)
+            await self._lines(lines.feed(chunk))
 
-    async def _line(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            log.warning("receive socket: skipped a line that is not JSON (%d bytes)", len(line))
+    async def _lines(self, lines: list[bytes]) -> None:
+        received: list[tuple[bytes, dict[str, Any]]] = []
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                log.warning("receive socket: skipped a line that is not JSON (%d bytes)", len(line))
+                continue
+            if not isinstance(message, dict):
+                log.warning("receive socket: skipped a line that is not a JSON object")
+            elif "method" not in message:
+                self._answer(message)
+            elif message.get("method") == "receive":
+                received.append((line, message))
+            # other notifications (call events): nothing for the relay
+        if not received:
             return
-        if not isinstance(message, dict):
-            log.warning("receive socket: skipped a line that is not a JSON object")
-            return
-        if "method" not in message:
-            self._answer(message)
-            return
-        if message.get("method") != "receive":
-            return  # other notifications (call events): nothing for the relay
-        # Kept before anything else: signal-cli has already acknowledged it to Signal.
-        row = await self._keep(line)
-        await self._receive(message, row)
+        # Kept before anything else: signal-cli has already acknowledged them to Signal.
+        rows = await self._keep([line for line, _ in received])
+        for (_, message), row in zip(received, rows, strict=True):
+            await self._receive(message, row)
 
     async def _receive(self, message: dict[str, Any], row: int | None) -> None:
         params = message.get("params")
@@ -236,15 +239,17 @@ class SocketReceiver:
 
     # --- the inbox (relay.store.inbox) ------------------------------------------------------
 
-    async def _keep(self, line: bytes) -> int | None:
+    async def _keep(self, lines: list[bytes]) -> list[int | None]:
         if self.inbox is None:
-            return None
+            return [None] * len(lines)
         try:
-            return await self.inbox.keep(line, datetime.now(UTC))
+            return list(await self.inbox.keep(lines, datetime.now(UTC)))
         except sqlite3.Error as exc:
-            # A full or failing card: decide it anyway (the processor tells her if that fails).
-            log.warning("receive socket: could not keep an envelope (%s)", type(exc).__name__)
-            return None
+            # A full or failing card: decide them anyway (the processor tells her if that fails).
+            log.warning(
+                "receive socket: could not keep %d envelope(s) (%s)", len(lines), type(exc).__name__
+            )
+            return [None] * len(lines)
 
     async def _drop(self, rows: list[int | None]) -> None:
         kept = [r for r in rows if r is not None]
@@ -366,22 +371,21 @@ class SocketReceiver:
         await self.api.close()
 
 
-class _TooLong(Exception):
-    """A line over LINE_LIMIT (read to its end and dropped)."""
+class _Lines:
+    """Splits a byte stream into lines; a line over LINE_LIMIT is dropped whole (not signal-cli
+    talking), the connection kept."""
 
+    def __init__(self) -> None:
+        self.partial = b""
+        self._skipping = False
 
-async def _read_line(reader: asyncio.StreamReader) -> bytes:
-    """One line of any length up to LINE_LIMIT, while the reader buffers only READ_BUFFER."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        try:
-            tail = await reader.readuntil(b"\n")
-        except asyncio.LimitOverrunError as exc:
-            chunk = await reader.readexactly(exc.consumed)
-            size += len(chunk)
-            parts.append(chunk if size <= LINE_LIMIT else b"")
-            continue
-        if size + len(tail) > LINE_LIMIT:
-            raise _TooLong
-        return b"".join((*parts, tail)) if parts else tail
+    def feed(self, chunk: bytes) -> list[bytes]:
+        *lines, rest = (self.partial + chunk).split(b"\n")
+        if self._skipping and lines:
+            lines, self._skipping = lines[1:], False  # the end of the long line
+        if len(rest) > LINE_LIMIT or (self._skipping and not lines):
+            if not self._skipping:
+                log.warning("receive socket: skipped a line over %d bytes", LINE_LIMIT)
+            rest, self._skipping = b"", True
+        self.partial = rest
+        return [line for line in lines if line.strip()]

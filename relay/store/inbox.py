@@ -25,17 +25,22 @@ class InboxRepo:
         self.db = db
         self.sealer = sealer
 
-    async def keep(self, body: bytes, now: datetime) -> int:
-        """Write one envelope (its JSON text); its id."""
-        row_key = new_row_key()
-        sealed = self.sealer.seal(body, aad=aad_for("inbox", "body", row_key))
+    async def keep(self, bodies: list[bytes], now: datetime) -> list[int]:
+        """Write envelopes (their JSON text), in one transaction; their ids, in order."""
+        rows = []
+        for body in bodies:
+            row_key = new_row_key()
+            rows.append((row_key, self.sealer.seal(body, aad=aad_for("inbox", "body", row_key))))
 
-        def work(conn: sqlite3.Connection) -> int:
-            cursor = conn.execute(
-                "INSERT INTO inbox (row_key, body, received_at) VALUES (?, ?, ?)",
-                (row_key, sealed, to_ms(now)),
-            )
-            return int(cursor.lastrowid or 0)
+        def work(conn: sqlite3.Connection) -> list[int]:
+            ids = []
+            for row_key, sealed in rows:
+                cursor = conn.execute(
+                    "INSERT INTO inbox (row_key, body, received_at) VALUES (?, ?, ?)",
+                    (row_key, sealed, to_ms(now)),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            return ids
 
         # No fsync owed: it survives the relay's death as soon as it is committed; power loss
         # takes signal-cli's unacknowledged hand-over with it either way, and the decision's

@@ -209,3 +209,13 @@ async def test_what_was_read_but_not_decided_is_decided_after_a_restart(
         await second.close()
     finally:
         await db.close()
+
+
+async def test_an_envelope_longer_than_the_read_ahead_arrives_whole(
+    socket_harness: Harness,
+) -> None:
+    note = "room 12 " * 20_000  # 160 kB: more than the receiver reads at once
+    await socket_harness.says("alice", "IN 30m " + note)
+    await socket_harness.to("alice", "", timeout=5)
+    await socket_harness.says("bob", "STATUS")
+    await socket_harness.to("bob", "No check-in running", timeout=5)
