@@ -80,6 +80,7 @@ class Relay:
     canary: Canary | None = None
     disk: DiskWatch | None = None
     rules_loaded_from: str | None = None  # the rules folder's fingerprint when `rules` was read
+    inbox: InboxRepo | None = None  # envelopes read from signal-cli's socket, until decided
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -118,6 +119,8 @@ class Relay:
             await self._serve(db, transport)
         finally:
             await close_quietly(transport)
+            if self.inbox is not None:
+                await self.inbox.close()
             await db.close()
             run_lock.release()
             close_clock = getattr(self.clock, "close", None)  # SystemClock's timerfd
@@ -151,7 +154,8 @@ class Relay:
             engine.add_feature(feature)
         engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
         self.engine = engine
-        self.receiver = self._receiver(InboxRepo(db, self.sealer))
+        self.inbox = await InboxRepo.open(db, self.sealer)
+        self.receiver = self._receiver(self.inbox)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
         send: Send = transport.send
         if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
