@@ -114,6 +114,9 @@ class SignalCliDaemon:
         self._server: asyncio.Server | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Cleared: signal-cli is wedged — connections stay open, requests get no answer.
+        self.answering = asyncio.Event()
+        self.answering.set()
         self.changed: Callable[[], None] = lambda: None  # the simulator wakes its waiters
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -250,6 +253,7 @@ class SignalCliDaemon:
                     break
                 if not line:
                     break
+                await self.answering.wait()
                 answer = self._request(connection, line)
                 if answer is not None:
                     await connection.write(_line(answer))

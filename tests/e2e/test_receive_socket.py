@@ -219,3 +219,18 @@ async def test_an_envelope_longer_than_the_read_ahead_arrives_whole(
     await socket_harness.to("alice", "", timeout=5)
     await socket_harness.says("bob", "STATUS")
     await socket_harness.to("bob", "No check-in running", timeout=5)
+
+
+async def test_the_watchdog_pings_signal_cli_on_the_socket(socket_harness: Harness) -> None:
+    relay = socket_harness.relay
+    assert relay is not None and relay.receiver is not None
+    latency = await relay.receiver.ping(2)
+    assert latency is not None and latency < 2
+    # signal-cli wedged: the connection stays open, nothing answers — a stall, not "away".
+    socket_harness.sim.signal_cli.answering.clear()
+    try:
+        with pytest.raises(TimeoutError):
+            await relay.receiver.ping(0.3)
+    finally:
+        socket_harness.sim.signal_cli.answering.set()
+    assert await relay.receiver.ping(2) is not None
