@@ -52,13 +52,18 @@ async def test_sixty_seconds_of_500s_end_in_one_current_alert_and_one_or_two_not
     assert unsent >= 1
 
     sim.faults.clear()
-    async with asyncio.timeout(20):
+    # Real time only from here: the next retry (at most retry_cap away) works, and wakes the rest.
+    async with asyncio.timeout(30):
         while queued(in_process)[0]:
-            clock.advance(timedelta(seconds=1))
             await asyncio.sleep(0.1)
     delivered = [s for s in sim.sent[since:] if s.status == 201 and s.delivered]
-    bob = [s.message for s in delivered if s.reached(NUMBERS["bob"])]
-    assert len(bob) == 1, bob  # one alert, not a pile
+    to_bob = [s for s in delivered if s.reached(NUMBERS["bob"])]
+    # One alert when Signal answers again, not a pile. (Repeats keep their cadence, counted
+    # from when they were decided: the next may follow once the alert has gone.)
+    burst = [s.message for s in to_bob if s.at - to_bob[0].at < 1000]
+    assert len(burst) == 1, [s.message for s in to_bob]
+    assert all("Still nobody" in s.message for s in to_bob[1:])
+    bob = burst
     assert "Hotel Rex" in bob[0]
     age = _AGO.search(bob[0])
     assert age is not None
