@@ -18,10 +18,10 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import deadlines, latency, memory, procs, sos, startup, throughput
+from bench import backlog, deadlines, latency, memory, procs, sos, startup, throughput
 from bench.stats import Figure, summaries, table
 
-NAMES = ("latency", "throughput", "deadlines", "memory", "startup", "sos")
+NAMES = ("latency", "throughput", "deadlines", "memory", "startup", "sos", "backlog")
 
 
 def _fsync_ms(folder: Path, commits: int = 200) -> float:
@@ -82,6 +82,8 @@ async def run(names: tuple[str, ...], quick: bool, work: Path) -> list[Figure]:
         figures.append(await startup.measure(work, count=1000 if quick else 10_000))
     if "sos" in names:
         figures.append(await sos.measure(work))
+    if "backlog" in names:
+        figures.append(await backlog.measure(work, count=200 if quick else 1000))
     return figures
 
 

@@ -68,8 +68,12 @@ def make_world(
     sos_watchers: int = 0,
     log_level: str = "INFO",
     retry_cap: str = "2s",
+    socket: Path | None = None,
 ) -> World:
-    """Write rules, a data dir with a fresh key, and a config under `root`."""
+    """Write rules, a data dir with a fresh key, and a config under `root`.
+
+    With `socket` the relay receives from signal-cli's JSON-RPC socket there (manual mode), else
+    over signal-cli-rest-api's WebSocket."""
     rules_dir = root / "rules"
     rules_dir.mkdir(parents=True)
     table: dict[str, dict[str, object]] = {}
@@ -107,7 +111,16 @@ def make_world(
     config.write_text(
         yaml.safe_dump(
             {
-                "signal": {"service": service, "number": RELAY_NUMBER, "request_timeout": "5s"},
+                "signal": {
+                    "service": service,
+                    "number": RELAY_NUMBER,
+                    "request_timeout": "5s",
+                    **(
+                        {"receive": "socket", "socket": str(socket)}
+                        if socket is not None
+                        else {"receive": "websocket"}
+                    ),
+                },
                 "rules_dir": str(rules_dir),
                 "data_dir": str(data_dir),
                 "admin": alias(0),

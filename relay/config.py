@@ -18,6 +18,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from relay.core.durations import parse_duration
 
+DEFAULT_SOCKET = Path("/run/signal-cli-rest-api/socket")
+"""Where the Ansible role (signal_cli_rest_api, receive_socket.yml) puts signal-cli's socket."""
+UNIX_PATH_MAX = 107  # sun_path is 108 bytes with its terminating NUL
+
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})$")
 
 
@@ -46,6 +50,19 @@ class SignalSection(_Closed):
         default=timedelta(seconds=20),
         description="give up on one HTTP request after this long (then retry)",
     )
+    receive: Literal["socket", "websocket"] = Field(
+        default="socket",
+        description=(
+            "socket: read from signal-cli's own JSON-RPC socket in --receive-mode=manual, so "
+            "messages wait on Signal's servers while the relay is down; websocket: the fallback "
+            "for a stock container, which loses every message arriving while the relay is not "
+            "connected (restarts, container restarts, every boot)"
+        ),
+    )
+    socket: Path = Field(
+        default=DEFAULT_SOCKET,
+        description="signal-cli's JSON-RPC UNIX socket (receive: socket)",
+    )
 
     @field_validator("service")
     @classmethod
@@ -53,6 +70,15 @@ class SignalSection(_Closed):
         match = _HOST_PORT.match(value)
         if match is None or not 0 < int(match["port"]) < 65536:
             raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
+        return value
+
+    @field_validator("socket")
+    @classmethod
+    def _socket_path(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("must be an absolute path, e.g. /run/signal-cli-rest-api/socket")
+        if len(str(value).encode()) > UNIX_PATH_MAX:
+            raise ValueError(f"is longer than a UNIX socket path may be ({UNIX_PATH_MAX} bytes)")
         return value
 
     @field_validator("number")

@@ -34,6 +34,7 @@ from relay.feature_set import default_features
 from relay.groups import GroupGuard
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
+from relay.outage import Outage
 from relay.outbox import OutboxSender, Send
 from relay.reports import make_screener
 from relay.reports.store import ReportRepo
@@ -43,9 +44,11 @@ from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.signal.events import Event
+from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
 from relay.store.db import Database
+from relay.store.inbox import InboxRepo
 from relay.store.keycheck import WrongKey, check_key
 from relay.watchdog import RunLock, Watchdog
 
@@ -69,7 +72,7 @@ class Relay:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     engine: Engine | None = None
-    receiver: Receiver | None = None
+    receiver: Receiver | SocketReceiver | None = None
     sender: OutboxSender | None = None
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
     processed_at: float = field(default_factory=time.monotonic)
@@ -82,6 +85,7 @@ class Relay:
     disk: DiskWatch | None = None
     chain: Chain | None = None  # welcome, delivery tracking, drills (relay.chain)
     rules_loaded_from: str | None = None  # the rules folder's fingerprint when `rules` was read
+    inbox: InboxRepo | None = None  # envelopes read from signal-cli's socket, until decided
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -120,6 +124,8 @@ class Relay:
             await self._serve(db, transport)
         finally:
             await close_quietly(transport)
+            if self.inbox is not None:
+                await self.inbox.close()
             await db.close()
             run_lock.release()
             close_clock = getattr(self.clock, "close", None)  # SystemClock's timerfd
@@ -156,18 +162,20 @@ class Relay:
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
-        self.receiver = Receiver(cfg.signal.service, cfg.signal.number, self.queue)
+        self.inbox = await InboxRepo.open(db, self.sealer)
+        self.receiver = self._receiver(self.inbox)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
         send: Send = transport.send
         if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
             self.canary, send = build_canary(engine, send, cfg.canary, self.watchdog)
+        outage = Outage(engine)  # the admin hears once per outage (relay.outage)
         self.sender = OutboxSender(
             engine.outbox,
             send,
             self.clock,
             retry_cap=cfg.outbox.retry_cap,
             stuck_after=cfg.outbox.alert_undelivered_after,
-            on_stuck=engine.report_stuck,
+            on_stuck=outage.stuck,
             attach=vault.as_data_uri,
             on_failed=engine.alert_failed,
             on_reached=engine.reached,
@@ -176,6 +184,7 @@ class Relay:
             ).cleared,
             wipe=db.checkpoint,
             wipe_after=cfg.outbox.wipe_after,
+            health=outage,
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender
@@ -241,6 +250,31 @@ class Relay:
             )
         await asyncio.wait_for(self.receiver.close(), timeout=STOP_GRACE)
 
+    def _receiver(self, inbox: InboxRepo) -> Receiver | SocketReceiver:
+        """How messages come in (config `signal.receive`); the log says which, and what the
+        fallback loses."""
+        signal = self.config.signal
+        if signal.receive == "websocket":
+            log.warning(
+                "receiving over signal-cli-rest-api's WebSocket (signal.receive: websocket): "
+                "messages that arrive while the relay is not connected are lost"
+            )
+            return Receiver(signal.service, signal.number, self.queue)
+        if not signal.socket.exists():
+            log.warning(
+                "signal-cli's JSON-RPC socket is not at %s (yet); the relay keeps trying. "
+                "Messages wait on Signal's servers meanwhile",
+                signal.socket,
+            )
+        else:
+            log.info("receiving from signal-cli's JSON-RPC socket (manual receive mode)")
+        # Bounded: while the processor is behind, the receiver stops reading and what signal-cli
+        # has not written yet stays on Signal's servers (relay.signal.jsonrpc).
+        self.queue = asyncio.Queue(maxsize=QUEUE_HIGH)
+        return SocketReceiver(
+            signal.socket, signal.service, signal.number, self.queue, self.ready, inbox
+        )
+
     # --- supervision -----------------------------------------------------------------------------
 
     def _start(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
@@ -270,10 +304,14 @@ class Relay:
             while len(events) < BATCH and not self.queue.empty():
                 events.append(self.queue.get_nowait())
             self.processed_at = time.monotonic()
+            assert self.receiver is not None  # noqa: S101 — set in _serve before tasks start
             try:
                 await self.engine.handle_many(events)
             except Exception:
                 log.exception("handling %d event(s) failed", len(events))
+                self.receiver.forget(events)  # kept in the inbox for the next start
+            else:
+                await self.receiver.handled(events)  # decided: out of the inbox
             self.processed_at = time.monotonic()
 
     def _install_signals(self) -> None:

@@ -94,8 +94,10 @@ async def _demo(sample_rules: Path, interactive: bool) -> int:
     setup_logging("WARNING")
     with tempfile.TemporaryDirectory(prefix="peer-relay-demo-") as tmp_name:
         tmp = Path(tmp_name)
-        async with SignalSim(RELAY_NUMBER) as sim:
-            config_path = _prepare(tmp, sample_rules, sim.service, welcome=interactive)
+        socket = tmp / "signal-cli.sock"
+        # signal-cli as the Ansible role runs it: manual receive mode, the relay on its socket.
+        async with SignalSim(RELAY_NUMBER, receive_mode="manual", socket_path=socket) as sim:
+            config_path = _prepare(tmp, sample_rules, sim.service, socket, welcome=interactive)
             config = load_config(config_path)
             rules = load_rules(config.rules_dir, allow_placeholders=True)
             names = {str(m.number): alias.capitalize() for alias, m in rules.members.items()}
@@ -108,7 +110,7 @@ async def _demo(sample_rules: Path, interactive: bool) -> int:
             )
             task = asyncio.create_task(relay.run())
             await relay.ready.wait()
-            await sim.wait_for_client(timeout=10)
+            await sim.wait_for_subscriber(timeout=10)
             narrator = Narrator(sim, names)
             printer = asyncio.create_task(narrator.run())
             try:
@@ -127,7 +129,7 @@ async def _demo(sample_rules: Path, interactive: bool) -> int:
             return result
 
 
-def _prepare(tmp: Path, sample_rules: Path, service: str, *, welcome: bool) -> Path:
+def _prepare(tmp: Path, sample_rules: Path, service: str, socket: Path, *, welcome: bool) -> Path:
     rules_dir = tmp / "rules"
     shutil.copytree(sample_rules, rules_dir)
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": DEMO_TIMINGS}))
@@ -136,7 +138,7 @@ def _prepare(tmp: Path, sample_rules: Path, service: str, *, welcome: bool) -> P
     data_dir = tmp / "data"
     init_data_dir(data_dir)
     config = {
-        "signal": {"service": service, "number": RELAY_NUMBER},
+        "signal": {"service": service, "number": RELAY_NUMBER, "socket": str(socket)},
         "rules_dir": str(rules_dir),
         "data_dir": str(data_dir),
         "admin": "dana",

@@ -18,8 +18,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from relay.canary import with_notice
 from relay.clock import Clock, has_stepped, step_of
 from relay.core import intents
@@ -29,10 +27,8 @@ from relay.core.decide import (
     Decision,
     Outgoing,
     Purpose,
-    Stuck,
     on_mark,
     on_message,
-    on_stuck,
     on_timer,
     on_undeliverable,
 )
@@ -54,6 +50,8 @@ from relay.store.times import hour_ms
 from relay.store.watches import WatchRepo
 
 if TYPE_CHECKING:
+    import aiosqlite
+
     from relay.attachments import AttachmentVault
     from relay.outbox import OutboxSender
 
@@ -145,7 +143,9 @@ class _Rows:
         if self.seen is not None:
             conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", self.seen)
         return [
-            Written(i, row[1], q) for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
+            Written(i, row[1], q)
+            for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
+            if i is not None  # folded into an unsent alert (OutboxRepo.store_rows)
         ]
 
 
@@ -342,6 +342,7 @@ class Engine:
             label,
             message.attachments,
             message.withheld,
+            fold=message.repeat,
         )
 
     # --- inbound ---------------------------------------------------------------------------------
@@ -890,21 +891,3 @@ class Engine:
             recipient=display(message.label) or "someone",
             reason=failure.replace("_", " "),
         )
-
-    async def report_stuck(self, stuck: list[Pending], now: datetime) -> None:
-        """Alerts still unsent after a while: the core words the admin's notice (`on_stuck`)."""
-        items = []
-        for message in stuck:
-            watch = await self.watches.get(message.watch_id) if message.watch_id else None
-            items.append(Stuck(watch, message.label, message.created_at, message.last_error))
-            log.warning(
-                "alert #%d still unsent after %s; telling the admin",
-                message.id,
-                span(now - message.created_at),
-            )
-        ids = [m.id for m in stuck]
-
-        async def reported(conn: aiosqlite.Connection) -> None:
-            await self.outbox.mark_reported(conn, ids)
-
-        await self.apply(on_stuck(self.context, items, now), now, write=reported)

@@ -4,6 +4,13 @@ Order is kept per recipient (only her oldest unsent message is tried), different
 wait on each other (one buddy with a changed safety number must not hold up the alert to another),
 failures retry with capped exponential backoff for as long as it takes, and alerts still unsent
 after a while are reported to the admin.
+
+No flood after an outage: relative times are rendered when a message is handed over
+(relay.core.ages), so a late alert says how late it is; the first send that works after failures
+wakes every queue waiting out a backoff for a failure of that kind (Signal is back: nothing should
+wait for its timer); `health` (relay.outage) hears every outcome, to tell the admin once per outage.
+(A repeat of an alert to someone who still has it unsent is folded into it as it is queued:
+relay.store.outbox.)
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from relay.clock import Clock
+from relay.core.ages import render
 from relay.signal.events import SendOutcome
 from relay.store.outbox import OutboxRepo, Pending, Tried
 
@@ -31,6 +40,14 @@ FailedHook = Callable[[Pending, str], Awaitable[None]]
 GroupCheck = Callable[[Pending], Awaitable[bool]]
 """May this group message go with what was withheld from it? (`relay.groups.GroupGuard`)"""
 SentHook = Callable[[list[tuple[Pending, int]]], None]
+
+
+class Health(Protocol):
+    """Who hears how sends go (relay.outage.Outage)."""
+
+    def failed(self, failure: str, recipient: str, now: datetime) -> None: ...
+
+    async def worked(self, now: datetime) -> None: ...
 
 
 def backoff(attempts: int, cap: timedelta) -> timedelta:
@@ -68,6 +85,7 @@ class OutboxSender:
         check_group: GroupCheck | None = None,
         wipe: Callable[[], Awaitable[bool]] | None = None,
         wipe_after: timedelta = timedelta(seconds=30),
+        health: Health | None = None,
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
@@ -82,8 +100,10 @@ class OutboxSender:
         # Messages signal-cli accepted, with its timestamp (relay.delivery tracks receipts).
         # Called in the sender's loop: it must return at once (the tracker queues them).
         self.on_sent: SentHook | None = None
+        self.health = health
         self.repo = repo
-        self.send = send
+        self._send = send
+        self._failing = False  # a send failed, and none has worked since
         self.clock = clock
         self.retry_cap = retry_cap
         self.stuck_after = stuck_after
@@ -100,6 +120,10 @@ class OutboxSender:
         self.sent = 0
         self.failures = 0
         self._delivered: list[Pending] = []  # recorded as sent in this batch, to log once
+
+    async def send(self, recipients: list[str], text: str, files: list[str]) -> SendOutcome:
+        """Hand one message to signal-cli, its relative times rendered now (relay.core.ages)."""
+        return await self._send(recipients, render(text, self.clock.now()), files)
 
     def poke(self) -> None:
         """New messages were committed: try them now."""
@@ -281,6 +305,19 @@ class OutboxSender:
             accepted = [(m, o.timestamp) for m, o in results if o.ok and o.timestamp is not None]
             if accepted:
                 self.on_sent(accepted)
+        if len(failures) < len(results) and self._failing:
+            # Signal answers again: every queue backing off from a failure of that kind goes
+            # now, not when its timer runs out (her reply must not wait up to retry_cap).
+            self._failing = False
+            woken = await self.repo.wake_backed_off(now)
+            if woken:
+                log.info("sends work again; %d waiting queue(s) woken", woken)
+            if self.health is not None:
+                await self.health.worked(now)
+        for message, failure, _ in failures:
+            self._failing = True
+            if self.health is not None:
+                self.health.failed(failure, message.address, now)
         for message, failure, retry_at in failures:
             self.failures += 1
             if self.on_failed is not None and message.purpose == "alert":

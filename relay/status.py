@@ -1,6 +1,7 @@
 """`peer-relay status`: what an admin checks first when something seems wrong.
 
-Reads the config, asks signal-cli-rest-api for its version and mode, reads the running relay's
+Reads the config (and says which way messages come in, and what that way loses), asks
+signal-cli-rest-api for its version and mode, reads the running relay's
 status file (receive loop, end-to-end check) and the database for the outbox backlog and live
 check-ins. Prints counts and ages only — no names, numbers or text.
 """
@@ -33,8 +34,34 @@ def run_status(config_path: Path, out: TextIO) -> int:
     except KeyProblem as exc:
         out.write(f"{exc}\n")
         return EXIT_KEY
-    return asyncio.run(
+    out.write(receive_line(config.signal.receive, config.signal.socket) + "\n")
+    socket_found = config.signal.receive != "socket" or _is_socket(config.signal.socket)
+    if not socket_found:
+        out.write(f"receive: NO SOCKET at {config.signal.socket} (is signal-cli in manual mode?)\n")
+    code = asyncio.run(
         _status(config.signal.service, config.signal.number, config.data_dir, sealer, out)
+    )
+    return code if socket_found else EXIT_CHECK_FAILED
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return path.is_socket()
+    except OSError:
+        return True  # not ours to look into (run as another user): the relay's own word follows
+
+
+def receive_line(receive: str, socket: Path) -> str:
+    """Which way messages come in, and what that way loses (config `signal.receive`)."""
+    if receive == "websocket":
+        return (
+            "receive: signal-cli-rest-api's WebSocket (fallback, signal.receive: websocket) — "
+            "messages that arrive while the relay is not connected are LOST: at every relay "
+            "restart, container restart and boot (docs/deploy.md)"
+        )
+    return (
+        f"receive: signal-cli's JSON-RPC socket {socket}, manual receive mode — messages wait "
+        "on Signal's servers while the relay is down"
     )
 
 

@@ -61,6 +61,8 @@ class ReceiveLoop(Protocol):
     """What the watchdog needs of `relay.signal.receiver.Receiver`."""
 
     last_activity: float
+    kind: str  # "socket" (signal-cli's JSON-RPC socket, manual mode) or "websocket"
+    problem: str | None  # something `peer-relay status` must say (a daemon not in manual mode)
 
     @property
     def open(self) -> bool: ...
@@ -211,6 +213,8 @@ class Watchdog:
             "receive": {
                 "open": self.receiver.open,
                 "since": _minute(self.open_since),
+                "via": self.receiver.kind,
+                "problem": self.receiver.problem,
             },
             "canary": canary,
             "disk": self.disk(),
@@ -247,12 +251,17 @@ def report_status_file(data_dir: Path, out: TextIO) -> bool:
         out.write(f"watchdog: STALLED — {stalled}\n")
     receive = data.get("receive")
     receive = receive if isinstance(receive, dict) else {}
+    via = "signal-cli's socket" if receive.get("via") == "socket" else "signal-cli-rest-api"
     if receive.get("open"):
         since = receive.get("since")
-        out.write(f"receive loop: connected{f' since {since} UTC' if since else ''}\n")
+        what = "subscribed" if receive.get("via") == "socket" else "connected"
+        out.write(f"receive loop: {what}{f' since {since} UTC' if since else ''}\n")
     else:
         healthy = False
-        out.write("receive loop: NOT CONNECTED to signal-cli-rest-api\n")
+        out.write(f"receive loop: NOT CONNECTED to {via}\n")
+    if receive.get("problem"):
+        healthy = False
+        out.write(f"receive loop: PROBLEM — {receive['problem']}\n")
     canary = data.get("canary")
     if not isinstance(canary, dict):
         out.write("end-to-end check: off\n")

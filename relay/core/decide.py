@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from relay.core import escalation, group_alert, intents
+from relay.core.ages import since
 from relay.core.escalation import Tier
 from relay.core.guesses import short_answer
 from relay.core.lifecycle import Event, is_open_alert, moved
@@ -72,6 +73,9 @@ class Outgoing:
     # To a Signal group: the full alert and its photos, sent instead of `text` only if the
     # group's members check out just before sending (relay.core.group_alert, relay.groups).
     withheld: tuple[str, tuple[str, ...]] | None = None
+    # A repeat ("still nobody on her alert"): the outbox folds it into an unsent message of the
+    # same alert to the same person (no pile after an outage). News is never folded.
+    repeat: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -932,7 +936,7 @@ def _alert_parts(
                 "alert_missed",
                 who=who,
                 until=b.clock(watch.deadline, to),
-                ago=span(b.now - watch.deadline),
+                ago=since(watch.deadline),  # rendered when handed to signal-cli (relay.core.ages)
             )
         ]
     if watch.note:
@@ -971,7 +975,7 @@ def _pin_part(b: _Builder, pin: Pin, to: Recipient) -> tuple[str, dict[str, obje
         "alert_pin",
         label=pin.label or "—",
         link=link + original,
-        ago=span(b.now - pin.at),
+        ago=since(pin.at),
         at=b.clock(pin.at, to),
     )
 
@@ -1097,12 +1101,12 @@ def _escalate(b: _Builder, watch: Watch, late: timedelta) -> Watch:
     if not progressed:
         since = watch.alert_started_at or b.now
         for to in watch.alerted:
-            b.send(
+            text = b.text(
                 to,
-                Purpose.ALERT,
                 _p("alert_repeat", who=display(watch.member), since=b.clock(since, to)),
-                watch=watch,
+                about=watch.member,
             )
+            b.messages.append(Outgoing(to, text, Purpose.ALERT, watch.id, repeat=True))
         watch = watch.evolve(repeats=watch.repeats + 1)
     watch = watch.evolve(next_at=_next_alert_wake(b, watch))
     return _nobody_check(b, watch)
@@ -1160,16 +1164,16 @@ def on_stuck(ctx: Context, stuck: Sequence[Stuck], now: datetime) -> Decision:
     if ctx.admin is None:
         return b.done()
     admin = Recipient(RecipientKind.MEMBER, ctx.admin, ctx.admin)
-    for item in stuck:
-        b.send(
-            admin,
-            Purpose.NOTICE,
-            _p(
-                "undeliverable",
-                who=display(item.watch.member) if item.watch else "?",
-                recipient=display(item.recipient) or "?",
-                age=span(now - item.queued_at),
-                reason=(item.failure or "unknown").replace("_", " "),
-            ),
+    lines = [
+        _p(
+            "undeliverable",
+            who=display(item.watch.member) if item.watch else "?",
+            recipient=display(item.recipient) or "?",
+            age=span(now - item.queued_at),
+            reason=(item.failure or "unknown").replace("_", " "),
         )
+        for item in stuck
+    ]
+    if lines:
+        b.send(admin, Purpose.NOTICE, *lines)  # one notice for them all
     return b.done()

@@ -1,4 +1,7 @@
-"""One WebSocket frame → one `Event`, or None. Never raises; never logs content.
+"""One received envelope → one `Event`, or None. Never raises; never logs content.
+
+The envelope comes as a WebSocket frame (`read_frame`) or as the `result` of a notification on
+signal-cli's JSON-RPC socket (`read_params`): the same JSON object either way.
 
 signalbot's models read the envelope. When they refuse a frame that still carries a person's text
 (a field renamed or missing in another signal-cli version), the frame is read from the raw JSON
@@ -42,6 +45,13 @@ async def read_frame(api: SignalAPI, raw: str) -> Event | None:
     except ValueError:
         log.warning("skipped a frame that is not JSON (%d bytes)", len(raw))
         return None
+    return await read_params(api, data, raw)
+
+
+async def read_params(api: SignalAPI, data: object, raw: str | None = None) -> Event | None:
+    """The same, from what is already parsed: a WebSocket frame, or the `result` of signal-cli's
+    JSON-RPC `receive` notification (the same object). `raw` is its JSON text, if at hand; it is
+    only made when signalbot's models must read the envelope."""
     if not isinstance(data, dict) or not isinstance(data.get("envelope"), dict):
         log.warning("skipped a frame without an envelope (keys: %s)", _keys(data))
         return None
@@ -59,6 +69,8 @@ async def read_frame(api: SignalAPI, raw: str) -> Event | None:
         fast = _from_raw(envelope)
         if fast is not None:
             return fast
+    if raw is None:
+        raw = json.dumps(data, ensure_ascii=False)
     try:
         message = await parse(api, raw)
     except (ValidationError, UnknownMessageFormatError, ValueError, TypeError, KeyError) as exc:

@@ -29,6 +29,9 @@ BACKOFF_MAX = 5.0
 
 
 class Receiver:
+    kind = "websocket"
+    problem: str | None = None  # the WebSocket path has no mode to get wrong; its loss is known
+
     def __init__(self, service: str, number: str, queue: asyncio.Queue[Event]) -> None:
         self.api = SignalAPI(
             service, number, connection_mode=ConnectionMode.HTTP_ONLY, download_attachments=False
@@ -89,6 +92,12 @@ class Receiver:
                 return latency
         except WebSocketException:
             return None  # closed meanwhile: the loop is reconnecting
+
+    async def handled(self, events: list[Event]) -> None:
+        """Nothing kept to clear: the WebSocket path has no inbox (relay.signal.jsonrpc has)."""
+
+    def forget(self, events: list[Event]) -> None:
+        """As `handled`."""
 
     async def close(self) -> None:
         await self.api.close()

@@ -97,9 +97,13 @@ class SimStats:
     frames_dropped_no_client: int  # frames lost because no client was connected
     frames_held: int  # frames waiting because the simulator is "stuck"
     requests: dict[str, int]  # "METHOD /route" -> count (real API routes only)
+    frames_on_server: int = 0  # messages Signal's servers keep (signal-cli not receiving)
+    socket_subscriptions: int = 0  # subscribeReceive subscriptions open on signal-cli's socket
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "frames_on_server": self.frames_on_server,
+            "socket_subscriptions": self.socket_subscriptions,
             "connected_clients": self.connected_clients,
             "websocket_connections": self.websocket_connections,
             "frames_delivered": self.frames_delivered,

@@ -8,6 +8,8 @@ and ``relay.sim.control`` (``/sim/``, the same controls as JSON).
 Where the real server is odd the simulator is odd the same way: frames produced while no
 websocket client is connected are dropped (and counted); ``/v1/health`` says 204 while sends
 fail; ``/v2/send`` answers a JSON array. See ``relay.sim.faults`` for what "stuck" means.
+Inbound messages pass through a simulated signal-cli (``relay.sim.signalcli``): Signal's
+server-side queue, on-start or manual receive mode, and its JSON-RPC socket.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
@@ -35,6 +38,7 @@ from relay.sim.faults import Faults
 from relay.sim.media import MAP_JPEG
 from relay.sim.records import SentMessage, SimStats
 from relay.sim.send import SendDecider
+from relay.sim.signalcli import ReceiveMode, SignalCliDaemon
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +87,19 @@ class SignalSim:
         version: str = "0.101",
         clock_ms: Callable[[], int] = wall_clock_ms,
         delivery_receipts: bool = False,
+        receive_mode: ReceiveMode = "on-start",
+        socket_path: Path | str | None = None,
     ) -> None:
         """``port=0`` picks a free port (kept across refuse/accept). ``clock_ms`` gives the
         server's clock in ms since the epoch; ``delivery_receipts`` makes every message that
         reaches a member come back as her phone's delivery receipt, as real phones do (a group
         post: one from each member's phone), except while her phone is off (`phone_off`):
         then it comes when the phone is back on (`phone_on`). Read receipts come when she
-        opens the chat (`member_reads`)."""
+        opens the chat (`member_reads`).
+
+        ``receive_mode`` is signal-cli's (``on-start``: the stock image; ``manual``: what the
+        Ansible role sets up) and ``socket_path`` its JSON-RPC socket (``daemon --socket``); see
+        ``relay.sim.signalcli`` for what each means for messages nobody reads."""
         self.account = account
         self.host = host
         self.mode = mode
@@ -124,6 +134,14 @@ class SignalSim:
         self._background: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
         self._site: web.SockSite | None = None
+        self.signal_cli = SignalCliDaemon(
+            account,
+            receive_mode,
+            Path(socket_path) if socket_path is not None else None,
+            to_api=self._to_websockets,
+            on_handled=self._handled,
+        )
+        self.signal_cli.changed = self._bump
         self.decider = SendDecider(
             account=account,
             directory=self.directory,
@@ -138,6 +156,8 @@ class SignalSim:
         from relay.sim.control import control_routes
         from relay.sim.routes import gin_middleware, real_api_routes
 
+        # signal-cli starts first (supervisor), then the Go API connects and serves HTTP.
+        await self.signal_cli.start()
         app = web.Application(middlewares=[gin_middleware(self)])
         app.add_routes(real_api_routes(self))
         app.add_routes(control_routes(self))
@@ -155,6 +175,7 @@ class SignalSim:
         with contextlib.suppress(TimeoutError):
             await self._wait_until(lambda: True if self._in_signal_cli == 0 else None, 1.0)
         self._abort_connections()
+        await self.signal_cli.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -246,6 +267,18 @@ class SignalSim:
         await asyncio.sleep(seconds)
         await self.accept_connections()
 
+    async def container_down(self) -> None:
+        """The container stops (``docker stop``, a crash, a power cut): signal-cli and the API
+        are gone; what members send meanwhile waits on Signal's servers."""
+        await self.refuse_connections()
+        await self.signal_cli.stop()
+
+    async def container_up(self) -> None:
+        """The container starts again: signal-cli first (in on-start mode it drains what Signal
+        kept at once, before anyone can listen), then the API on the same port."""
+        await self.signal_cli.start()
+        await self.accept_connections()
+
     async def drop_websockets(self) -> int:
         """Cut every receive websocket without a close frame (the client sees 1006)."""
         clients = list(self._clients)
@@ -292,7 +325,11 @@ class SignalSim:
 
     async def push_envelope(self, frame: JsonObject) -> int:
         """Serialise like signal-cli and push to the clients of ``frame["account"]``."""
-        return await self._push(env.to_frame(frame), frame.get("account"))
+        envelope = frame.get("envelope")
+        key = envelope.get("timestamp") if isinstance(envelope, dict) else None
+        return await self._push(
+            env.to_frame(frame), frame.get("account"), key if isinstance(key, int) else None
+        )
 
     async def push_malformed(self, kind: Malformed | str, sender: str = "+12025550199") -> int:
         """Push a frame that breaks signalbot's models (see ``Malformed``)."""
@@ -300,10 +337,16 @@ class SignalSim:
         frame = env.malformed_frame(Malformed(kind), self.account, party, self._stamps(None))
         return await self._push(frame, None)
 
-    async def _push(self, frame: str, account: str | None) -> int:
+    async def _push(self, frame: str, account: str | None, key: int | None = None) -> int:
         if self.faults.stuck:
             self._held.append((frame, account))
             return 0
+        # Through Signal's servers and signal-cli (relay.sim.signalcli): in on-start mode
+        # straight on to the WebSockets and socket connections, in manual mode to subscribers.
+        return await self.signal_cli.arrive(frame, account, key)
+
+    async def _to_websockets(self, frame: str, account: str | None) -> int:
+        """The Go API forwards a frame to its receive WebSockets; how many got it."""
         targets = [c for c in self._clients if account is None or c.number == account]
         reached = 0
         for client in targets:
@@ -312,13 +355,15 @@ class SignalSim:
             except (ConnectionError, RuntimeError):
                 continue
             reached += 1
+        return reached
+
+    def _handled(self, reached: int) -> None:
         if reached:
             self._frames_delivered += 1
         else:
-            # json-rpc mode keeps nothing for absent clients: the message is gone.
+            # Nobody read it after signal-cli took it off Signal's servers: the message is gone.
             self._frames_dropped += 1
         self._bump()
-        return reached
 
     def _on_faults_changed(self) -> None:
         if not self.faults.stuck and self._held:
@@ -677,6 +722,25 @@ class SignalSim:
         """Until at least ``count`` sends are hanging (the client is waiting on them)."""
         await self._wait_until(lambda: True if self._hanging >= count else None, timeout)
 
+    async def wait_for_subscriber(
+        self,
+        timeout: float = 5.0,  # noqa: ASYNC109 -- a bounded wait is the point of the helper
+        *,
+        count: int = 1,
+    ) -> None:
+        """Until at least ``count`` subscriptions are open on signal-cli's JSON-RPC socket."""
+        try:
+            await self._wait_until(
+                lambda: True if self.signal_cli.subscriptions >= count else None, timeout
+            )
+        except TimeoutError:
+            msg = f"no subscribeReceive on signal-cli's socket within {timeout} s"
+            raise TimeoutError(msg) from None
+
+    async def wait_for_no_subscriber(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until no subscription is open on signal-cli's socket."""
+        await self._wait_until(lambda: True if not self.signal_cli.subscriptions else None, timeout)
+
     async def wait_for_no_client(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Until every receive websocket is gone."""
         await self._wait_until(lambda: True if not self._clients else None, timeout)
@@ -716,6 +780,8 @@ class SignalSim:
             frames_dropped_no_client=self._frames_dropped,
             frames_held=len(self._held),
             requests=dict(self.requests),
+            frames_on_server=len(self.signal_cli.server_queue),
+            socket_subscriptions=self.signal_cli.subscriptions,
         )
 
 

@@ -104,14 +104,15 @@ class Database:
         conn.row_factory = aiosqlite.Row
         db = cls(conn, path)
         try:
-            await db._configure()
+            await db.configure()
             await db._migrate()
         except BaseException:
             await conn.close()  # a refused schema must not leave its thread behind
             raise
         return db
 
-    async def _configure(self) -> None:
+    async def configure(self) -> None:
+        """The relay's pragmas on this connection (a second one, relay.store.inbox, too)."""
         for pragma in (
             "PRAGMA journal_mode=WAL",
             # NORMAL, and a flush before anything is sent: group commit. A check-in is only

@@ -37,6 +37,7 @@ class Queued:
     label: str = ""  # an alias, a group or contact label: how notices about it name the recipient
     attachments: tuple[str, ...] = ()  # attachment vault keys
     withheld: tuple[str, tuple[str, ...]] | None = None  # a group's full alert (core.group_alert)
+    fold: bool = False  # a repeat: folded into an unsent message of the same alert, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,16 @@ _SENT = "DELETE FROM outbox WHERE id = ?"
 _REF = "INSERT OR IGNORE INTO sent_refs (tag, row_key, watch) VALUES (?, ?, ?)"
 REF_PURPOSE = "sent-ref"
 """The lookup purpose of `sent_refs.tag`."""
+_UNSENT_ALERT = (
+    "SELECT id FROM outbox WHERE fold_tag = ? AND purpose = 'alert' AND sent_at IS NULL LIMIT 1"
+)
+# Failures a working send shows to be over (Signal, the container or the network was away);
+# not a changed safety number, an unregistered number or a rate limit.
+_WAKE = (
+    "UPDATE outbox SET next_attempt_at = ? WHERE sent_at IS NULL AND next_attempt_at > ? "
+    "AND (last_error IN ('refused', 'timeout', 'recipient_network_failure', 'http_400') "
+    "OR last_error LIKE 'http_5%' OR last_error LIKE 'transport_%')"
+)
 _FAILED = (
     "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?"
 )
@@ -104,7 +115,7 @@ def _head_rows(now_ms: int, limit: int, conn: sqlite3.Connection) -> list[sqlite
 
 _INSERT = (
     "INSERT INTO outbox (row_key, recipient_tag, recipient, body, attachments, purpose, "
-    "watch_id, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "watch_id, created_at, next_attempt_at, fold_tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -129,18 +140,30 @@ class OutboxRepo:
     ) -> None:
         """Queue several, in this order, in one trip to the database thread."""
         if items:
-            await conn.executemany(_INSERT, self.rows(items, now))
+            await conn.executemany(_INSERT, [row[:-1] for row in self.rows(items, now)])
 
     def rows(self, items: Sequence[Queued], now: datetime) -> list[tuple[object, ...]]:
         """Sealed rows for `store_rows` (sealing stays on the caller's thread)."""
         return [self._row(item, now) for item in items]
 
     @staticmethod
-    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int]:
-        """Queue, in this order, inside the caller's `Database.write`; their ids."""
-        ids = []
+    def store_rows(conn: sqlite3.Connection, rows: list[tuple[object, ...]]) -> list[int | None]:
+        """Queue, in this order, inside the caller's `Database.write`; their ids (None: folded).
+
+        A repeat of an alert ("still nobody on her alert") to someone who still has an unsent
+        message of that alert is folded into it: nothing new is queued. The unsent one says as
+        much or more and renders its relative times when it leaves (relay.core.ages): after an
+        outage she gets one current alert, not one per `repeat_every`. News of an open alert
+        (she sent SOS again, a new place, photos) is never folded: it says something new."""
+        ids: list[int | None] = []
         for row in rows:
-            cursor = conn.execute(_INSERT, row)
+            *insert, fold = row
+            fold_tag = insert[-1]
+            folded = fold and fold_tag is not None
+            if folded and conn.execute(_UNSENT_ALERT, (fold_tag,)).fetchone() is not None:
+                ids.append(None)
+                continue
+            cursor = conn.execute(_INSERT, insert)
             ids.append(int(cursor.lastrowid or 0))
         return ids
 
@@ -177,7 +200,15 @@ class OutboxRepo:
             None,  # the watch id is sealed with the recipient: a column tied watch and recipient
             to_ms(now),
             to_ms(now),
+            self._fold_tag(item),
+            item.fold,  # not a column: whether `store_rows` may fold it (a repeat)
         )
+
+    def _fold_tag(self, item: Queued) -> bytes | None:
+        """A keyed tag of (recipient, watch) for an alert message: what a repeat folds into."""
+        if item.purpose != "alert" or not item.watch_id:
+            return None
+        return self.sealer.lookup(f"{item.address}\n{item.watch_id}", purpose="outbox-fold")
 
     async def heads(self, now: datetime, limit: int = 64) -> list[Pending]:
         """For each recipient, her oldest unsent message, if it is due for a try."""
@@ -300,6 +331,14 @@ class OutboxRepo:
 
         await self.db.write(work, tells=False)
 
+    async def wake_backed_off(self, now: datetime) -> int:
+        """Every unsent message backing off from a transient failure is due now; how many."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            return conn.execute(_WAKE, (to_ms(now), to_ms(now))).rowcount
+
+        return await self.db.write(work, tells=False)
+
     async def stuck_alerts(self, now: datetime, older_than: timedelta) -> list[Pending]:
         """Unsent alerts older than `older_than` that the admin has not been told about."""
         rows = await self.db.conn.execute_fetchall(_STUCK, (to_ms(now - older_than),))
@@ -309,6 +348,13 @@ class OutboxRepo:
         await conn.executemany(
             "UPDATE outbox SET stuck_reported = 1 WHERE id = ?", [(i,) for i in message_ids]
         )
+
+    async def count_unsent(self, purpose: str) -> int:
+        """How many messages of `purpose` wait to be sent."""
+        row = await self.db.one(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND purpose = ?", (purpose,)
+        )
+        return int(row[0]) if row is not None else 0
 
     async def backlog(self) -> tuple[int, datetime | None]:
         """How many messages wait, and since when the oldest waits."""

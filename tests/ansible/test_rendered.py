@@ -154,7 +154,12 @@ def test_signal_cli_send_log_is_off_and_attachments_expire(rendered: dict[str, s
 def test_config_has_exactly_the_relays_keys(rendered: dict[str, str]) -> None:
     config = yaml.safe_load(rendered["config.yaml"])
     assert config == {
-        "signal": {"service": "127.0.0.1:8080", "number": "+12025550100"},
+        "signal": {
+            "service": "127.0.0.1:8080",
+            "number": "+12025550100",
+            "receive": "socket",
+            "socket": "/run/signal-cli-rest-api/socket",
+        },
         "rules_dir": "/etc/peer-relay/rules",
         "data_dir": "/var/lib/peer-relay",
         "key_file": None,

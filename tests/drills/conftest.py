@@ -25,7 +25,7 @@ from relay.daemon import Relay
 from relay.logs import setup_logging
 from relay.rules import load_rules
 from relay.sim import SignalSim
-from tests.e2e.conftest import NUMBERS, RELAY_NUMBER
+from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, wait_receiving
 
 FULL = os.environ.get("DRILL_SCALE", "").lower() == "full"
 
@@ -104,7 +104,7 @@ class InProcess:
         if self.task in done:
             ready.cancel()
             raise RuntimeError(f"relay exited at start with {self.task.result()}")
-        await self.sim.wait_for_client(timeout=10)
+        await wait_receiving(self.sim, self.relay)
         return self.relay
 
     async def stop(self) -> None:

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = ("reply latency", "inbound throughput", "deadlines", "memory", "start-up", "SOS to 50")
+FIGURES = (
+    "reply latency",
+    "inbound throughput",
+    "deadlines",
+    "memory",
+    "start-up",
+    "SOS to 50",
+    "boot backlog",
+)
 
 
 def _python(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:

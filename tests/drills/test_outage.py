@@ -5,6 +5,7 @@ the order they were queued, and the admin is told which alerts could not be deli
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from datetime import timedelta
 
@@ -40,9 +41,13 @@ def queued(runner: InProcess) -> tuple[int, list[tuple[str, str]]]:
     return sum(1 for row in rows if row["sent_at"] is None), out
 
 
+# How long ago, as queued (a placeholder, relay.core.ages) and as delivered (rendered then).
+_AGO = re.compile("\u2063ago:-?\\d+\u2063|\\b\\d+(?:s| min|h \\d\\dm|h|d \\d+h|d)\\b")
+
+
 def in_order_subsequence(wanted: list[str], got: list[str]) -> bool:
-    it = iter(got)
-    return all(any(g == w for g in it) for w in wanted)
+    it = iter([_AGO.sub("…", g) for g in got])
+    return all(any(g == _AGO.sub("…", w) for g in it) for w in wanted)
 
 
 @pytest.mark.slow
@@ -90,12 +95,21 @@ async def test_ten_minutes_of_outage_loses_nothing_keeps_order_and_tells_the_adm
     for address in {a for a, _ in messages}:
         wanted = [t for a, t in messages if a == address]
         # Only what came from the outbox (a self-check message, say, is sent outside it).
-        got = [t for a, t in delivered if a == address and t in wanted]
+        shapes = {_AGO.sub("…", w) for w in wanted}
+        got = [t for a, t in delivered if a == address and _AGO.sub("…", t) in shapes]
         assert in_order_subsequence(wanted, got), address
         extra += len(got) - len(wanted)
     assert extra <= late_answers  # a duplicate only where the relay gave up on a hung send
     if fault != "hang":
         assert late_answers == 0
     to_admin = [t for a, t in delivered if a == NUMBERS["dana"]]
-    assert any("could not be delivered" in t for t in to_admin)
+    # One notice when alerts start to wait, one when sends work again: never one per alert.
+    about_sends = [t for t in to_admin if "Signal sends" in t or "could not be delivered" in t]
+    assert 1 <= len(about_sends) <= 2
+    if fault != "hang":
+        assert sum("Signal sends are failing since" in t for t in to_admin) == 1
+        assert sum("Signal sends work again" in t for t in to_admin) == 1
+    # (A hang shows up only when the 3 s request timeout ends it, and here ten minutes of
+    # simulated time pass inside one such wait: the relay may see the outage end before it
+    # sees an alert stuck, and then reports the stuck alerts together, in one notice.)
     assert any("ALERT" in t and "Hotel Rex" in t for a, t in delivered if a == NUMBERS["bob"])

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +55,17 @@ def write_env(
     *,
     welcome: bool = False,
     undelivered_after: str | None = None,
+    socket: Path | None = None,
     **config: object,
 ) -> Path:
     """Sample rules (short timings), a data dir with a fresh key, and a config file.
 
     The sample's welcome is off unless `welcome` (tests that count every message a member gets
     would count two more), and so is `escalation.undelivered_after` unless given: the simulator
-    sends no receipts by default, so every alert would look undelivered."""
+    sends no receipts by default, so every alert would look undelivered.
+
+    With `socket`, the relay receives from signal-cli's JSON-RPC socket there (the simulator's
+    `socket_path`, manual mode); without, over signal-cli-rest-api's WebSocket (the fallback)."""
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules_dir)
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": timings or FAST}))
@@ -71,7 +76,16 @@ def write_env(
     data_dir = tmp_path / "data"
     init_data_dir(data_dir)
     doc: dict[str, object] = {
-        "signal": {"service": service, "number": RELAY_NUMBER, "request_timeout": "3s"},
+        "signal": {
+            "service": service,
+            "number": RELAY_NUMBER,
+            "request_timeout": "3s",
+            **(
+                {"receive": "socket", "socket": str(socket)}
+                if socket is not None
+                else {"receive": "websocket"}
+            ),
+        },
         "rules_dir": str(rules_dir),
         "data_dir": str(data_dir),
         "admin": "dana",
@@ -134,7 +148,7 @@ class Harness:
         if self.task in done:
             ready.cancel()
             raise RuntimeError(f"relay exited at start with {self.task.result()}")
-        await self.sim.wait_for_client(timeout=10)
+        await wait_receiving(self.sim, self.relay)
         return self.relay
 
     async def stop(self) -> int | None:
@@ -146,10 +160,49 @@ class Harness:
         return code
 
 
+async def wait_receiving(sim: SignalSim, relay: Relay, timeout: float = 10) -> None:
+    """Until the relay listens: subscribed on signal-cli's socket, or its WebSocket connected."""
+    if relay.config.signal.receive == "socket":
+        await sim.wait_for_subscriber(timeout=timeout)
+        async with asyncio.timeout(timeout):  # and the relay has read signal-cli's answer
+            while relay.receiver is None or not relay.receiver.open:
+                await asyncio.sleep(0.005)
+    else:
+        await sim.wait_for_client(timeout=timeout)
+
+
+@pytest.fixture
+def socket_path() -> Iterator[Path]:
+    """A path for signal-cli's JSON-RPC socket, short enough for a UNIX socket (pytest's
+    tmp_path can be longer than the 107 bytes a socket path may have)."""
+    folder = Path(tempfile.mkdtemp(prefix="relay-sock-"))
+    yield folder / "socket"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SignalSim]:
     async with SignalSim(RELAY_NUMBER) as simulator:
         yield simulator
+
+
+@pytest.fixture
+async def manual_sim(socket_path: Path) -> AsyncIterator[SignalSim]:
+    """The simulator as the Ansible role sets signal-cli up: manual receive mode, a socket."""
+    async with SignalSim(RELAY_NUMBER, receive_mode="manual", socket_path=socket_path) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def socket_harness(
+    manual_sim: SignalSim, socket_path: Path, tmp_path: Path
+) -> AsyncIterator[Harness]:
+    """The relay receiving from signal-cli's socket in manual mode (the deployed way)."""
+    setup_logging("INFO")
+    h = Harness(manual_sim, write_env(tmp_path, manual_sim.service, socket=socket_path))
+    await h.start()
+    yield h
+    await h.stop()
 
 
 @pytest.fixture

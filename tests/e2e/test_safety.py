@@ -24,6 +24,16 @@ async def settle(h: Harness, seconds: float = 0.6) -> None:
     await asyncio.sleep(seconds)
 
 
+async def duress_during_a_check_in(h: Harness) -> int:
+    """alice checks in, then sends her duress word; bob gets the silent alert. Returns the mark
+    of what was sent so far."""
+    await h.says("alice", "IN 5m")
+    await h.to("alice", "Checked in")
+    await h.says("alice", "lemonade")
+    await h.to("bob", "SILENT ALERT")
+    return len(h.sim.sent)
+
+
 def texts_since(h: Harness, member: str, mark: int) -> list[str]:
     number = NUMBERS[member]
     return [s.message for s in h.sim.sent[mark:] if s.reached(number)]
@@ -35,11 +45,7 @@ def texts_since(h: Harness, member: str, mark: int) -> list[str]:
 async def test_a_plain_out_after_the_duress_word_never_tells_buddies_she_is_safe(
     harness: Harness,
 ) -> None:
-    await harness.says("alice", "IN 5m")
-    await harness.to("alice", "Checked in")
-    await harness.says("alice", "lemonade")
-    await harness.to("bob", "SILENT ALERT")
-    mark = len(harness.sim.sent)
+    mark = await duress_during_a_check_in(harness)
     await harness.says("alice", "OUT")
     reply = await harness.to("alice", since=mark)
     assert reply.message == "💜 Noted — you had no check-in running."
@@ -58,11 +64,7 @@ async def test_a_plain_out_after_the_duress_word_never_tells_buddies_she_is_safe
 async def test_after_the_duress_word_her_phone_learns_nothing_of_the_alarm(
     harness: Harness,
 ) -> None:
-    await harness.says("alice", "IN 5m")
-    await harness.to("alice", "Checked in")
-    await harness.says("alice", "lemonade")
-    await harness.to("bob", "SILENT ALERT")
-    mark = len(harness.sim.sent)
+    mark = await duress_during_a_check_in(harness)
     await harness.says("alice", "STATUS")
     status = await harness.to("alice", since=mark)
     assert status.message == "No check-in running."
