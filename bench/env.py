@@ -103,6 +103,8 @@ def make_world(
         path.write_text(yaml.safe_dump({"members": part}, sort_keys=False))
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": timings}))
     (rules_dir / "escalation.yaml").write_text(yaml.safe_dump({"escalation": escalation}))
+    # Measured without the first start's welcome (two messages per member, once ever).
+    (rules_dir / "welcome.yaml").write_text(yaml.safe_dump({"welcome": {"enabled": False}}))
     data_dir = root / "data"
     init_data_dir(data_dir)
     config = root / "config.yaml"

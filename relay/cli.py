@@ -26,7 +26,7 @@ log = logging.getLogger("relay")
 EXIT_CODES_HELP = """exit codes:
   0   ok
   1   `check` found problems; `verify` found a changed log; `restore` refused a backup;
-      `link`: not linked yet; `status`: something is unhealthy
+      `link`: not linked yet; `status`: something is unhealthy; `drill`: no such member
   2   bad command line
   69  signal-cli-rest-api unreachable or not in json-rpc mode (run, link)
   70  internal error, logged without message content (also: a failed backup, or a second
@@ -97,6 +97,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("file", type=Path, help="the exported log (the .json file)")
 
+    drill = sub.add_parser(
+        "drill",
+        help="a practice alert for one member (or every member) — the relay reports back",
+        description="Ask the relay for a practice drill: each member's first tier (or the tiers "
+        "drills.yaml names) gets a practice alert that says it is practice; she gets a report "
+        "of who got it on their phone and who answered; the admin hears of every member "
+        "nobody answered. Not limited by drills.min_interval. Run it as the relay's user.",
+    )
+    drill.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+    drill.add_argument("--member", help="only this member (her alias); default: every member")
+
     restore = sub.add_parser(
         "restore", help="replace the database with a sealed backup (stop the relay first)"
     )
@@ -140,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.backup import run_backup
 
             return run_backup(args.config, args.to, sys.stdout)
+        if args.command == "drill":
+            from relay.drills.request import run_drill_request
+
+            return run_drill_request(args.config, args.member, sys.stdout)
         if args.command == "restore":
             from relay.backup import run_restore
 

@@ -20,6 +20,8 @@ from functools import cache
 from relay import systemd
 from relay.attachments import AttachmentVault
 from relay.canary import Canary, build_canary
+from relay.chain import Chain
+from relay.chain import install as install_chain
 from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.core.commands import KeywordTable, load_default_keywords
@@ -81,6 +83,7 @@ class Relay:
     watchdog: Watchdog | None = None
     canary: Canary | None = None
     disk: DiskWatch | None = None
+    chain: Chain | None = None  # welcome, delivery tracking, drills (relay.chain)
     rules_loaded_from: str | None = None  # the rules folder's fingerprint when `rules` was read
     inbox: InboxRepo | None = None  # envelopes read from signal-cli's socket, until decided
 
@@ -185,6 +188,7 @@ class Relay:
         )
         engine.on_queued = self.sender.poke
         engine.sender = self.sender
+        self.chain = install_chain(engine, self.sender, cfg.data_dir, self.clock)
 
         self.holder = RulesHolder(
             cfg.rules_dir,
@@ -212,6 +216,8 @@ class Relay:
         if self.canary is not None:
             self._start("canary", self.canary.run)
         self._start("rules", self.watcher.run)
+        for name, body in self.chain.tasks():
+            self._start(name, body)
         # Finished check-ins, sent messages and expired reports go on schedule (and at start).
         self.retention = RetentionJob.for_engine(engine, self.clock)
         self._start("retention", self.retention.run)
@@ -333,6 +339,8 @@ class Relay:
             return
         self.rules = result.rules
         self.engine.use_rules(result.rules)
+        if self.chain is not None:
+            self.chain.rules_changed()  # new members are welcomed
         if self.retention is not None:
             self.retention.soon()  # a shorter retention takes effect now, not in an hour
         await self.engine.notify_admin("rules_loaded", members=len(result.rules.members))

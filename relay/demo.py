@@ -97,7 +97,7 @@ async def _demo(sample_rules: Path, interactive: bool) -> int:
         socket = tmp / "signal-cli.sock"
         # signal-cli as the Ansible role runs it: manual receive mode, the relay on its socket.
         async with SignalSim(RELAY_NUMBER, receive_mode="manual", socket_path=socket) as sim:
-            config_path = _prepare(tmp, sample_rules, sim.service, socket)
+            config_path = _prepare(tmp, sample_rules, sim.service, socket, welcome=interactive)
             config = load_config(config_path)
             rules = load_rules(config.rules_dir, allow_placeholders=True)
             names = {str(m.number): alias.capitalize() for alias, m in rules.members.items()}
@@ -129,10 +129,12 @@ async def _demo(sample_rules: Path, interactive: bool) -> int:
             return result
 
 
-def _prepare(tmp: Path, sample_rules: Path, service: str, socket: Path) -> Path:
+def _prepare(tmp: Path, sample_rules: Path, service: str, socket: Path, *, welcome: bool) -> Path:
     rules_dir = tmp / "rules"
     shutil.copytree(sample_rules, rules_dir)
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": DEMO_TIMINGS}))
+    # The scripted story is a missed check-in; the interactive one starts with the welcome.
+    (rules_dir / "welcome.yaml").write_text(yaml.safe_dump({"welcome": {"enabled": welcome}}))
     data_dir = tmp / "data"
     init_data_dir(data_dir)
     config = {

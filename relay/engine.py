@@ -39,7 +39,7 @@ from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
-from relay.features import Feature, FeatureContext, Write
+from relay.features import AnswerHooks, Feature, FeatureContext, Write
 from relay.logs import watch_ref
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
@@ -50,6 +50,8 @@ from relay.store.times import hour_ms
 from relay.store.watches import WatchRepo
 
 if TYPE_CHECKING:
+    import aiosqlite
+
     from relay.attachments import AttachmentVault
     from relay.outbox import OutboxSender
 
@@ -207,6 +209,10 @@ class Engine:
         # Addresses signal-cli said no retry soon reaches (→ failure class); cleared by a send
         # that gets through. The core names nobody unreachable as "watching" her.
         self.unreachable: dict[str, str] = {}
+        # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
+        # added to STATUS; and what must move when the wall clock jumps besides the watches.
+        self.chain: AnswerHooks | None = None
+        self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
 
     def add_feature(self, feature: Feature) -> None:
@@ -381,6 +387,8 @@ class Engine:
         if event.kind not in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             intent = self._parse(member, event)
             if type(intent) in self.features:
+                return None
+            if intent is not None and self.chain is not None and self.chain.general(member, intent):
                 return None
             if intent is not None and screened_text(intent) and self.screener is not None:
                 return None  # screening reads the reports: the general path
@@ -595,6 +603,11 @@ class Engine:
             await self._discard_photos(event)
             await self.apply(Decision(), now, seen=tag)
             return
+        if self.chain is not None:
+            early = await self.chain.before(member, event, intent, pointer, alerts, now)
+            if early is not None:  # a practice answer (relay.chain): never a real alert's
+                await self.apply(early.decision, now, seen=tag, write=early.write)
+                return
         feature = self.features.get(type(intent))
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
@@ -628,6 +641,8 @@ class Engine:
         )
         decision = with_screening(decision, member.alias, intent, notices)
         decision = self._noticed(decision, member, intent, self.degraded_notice)
+        if self.chain is not None:
+            decision = await self.chain.after(member, event, intent, own, decision, now)
         await self.apply(decision, now, seen=tag)
         log.debug("decided a member's message")  # who, what and how many: see _log_plain
 
@@ -781,6 +796,8 @@ class Engine:
         async with self.db.transaction() as conn:
             moved = await self.watches.shift(conn, step)
             await self.outbox.shift(conn, step)
+            for shift in self.on_clock_step:
+                await shift(conn, step)
         log.warning(
             "the wall clock jumped %s%s; moved %d live watch(es) with it",
             "+" if step > timedelta(0) else "-",

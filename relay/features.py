@@ -1,4 +1,4 @@
-"""Features beyond check-ins (reports, screening, incident logs, FORGET …) plug in here.
+"""Features beyond check-ins (reports, screening, incident logs, FORGET, drills …) plug in here.
 
 A feature claims some intents. For each of a member's messages carrying one, the engine calls
 `handle` inside its decision lock; the feature returns the messages to send and, optionally, a
@@ -18,6 +18,8 @@ import aiosqlite
 from relay.core import intents
 from relay.core.decide import Decision
 from relay.core.render import Catalog
+from relay.core.state import Watch
+from relay.core.targeting import Pointer
 from relay.crypto.seal import Sealer
 from relay.rules import Member, Rules
 from relay.signal.events import Incoming
@@ -61,3 +63,32 @@ class Feature(Protocol):
         event: Incoming,
         now: datetime,
     ) -> FeatureResult: ...
+
+
+class AnswerHooks(Protocol):
+    """Where the engine asks `relay.chain` (practice drills, delivery news) about a member's
+    message, around the core's decision: `general` sends it down the one-at-a-time path;
+    `before` may answer it instead of the core (a reply to a practice alert); `after` may add
+    lines to the core's reply (STATUS: whom her alert reached)."""
+
+    def general(self, member: Member, intent: intents.Intent) -> bool: ...
+
+    async def before(
+        self,
+        member: Member,
+        event: Incoming,
+        intent: intents.Intent,
+        pointer: Pointer | None,
+        alerts: list[Watch],
+        now: datetime,
+    ) -> FeatureResult | None: ...
+
+    async def after(
+        self,
+        member: Member,
+        event: Incoming,
+        intent: intents.Intent,
+        own: Watch | None,
+        decision: Decision,
+        now: datetime,
+    ) -> Decision: ...

@@ -39,6 +39,7 @@ StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
 FailedHook = Callable[[Pending, str], Awaitable[None]]
 GroupCheck = Callable[[Pending], Awaitable[bool]]
 """May this group message go with what was withheld from it? (`relay.groups.GroupGuard`)"""
+SentHook = Callable[[list[tuple[Pending, int]]], None]
 
 
 class Health(Protocol):
@@ -96,6 +97,9 @@ class OutboxSender:
         self.wipe_after = wipe_after
         self._unwiped_since: datetime | None = None
         self.on_reached = on_reached  # addresses a send just got through to
+        # Messages signal-cli accepted, with its timestamp (relay.delivery tracks receipts).
+        # Called in the sender's loop: it must return at once (the tracker queues them).
+        self.on_sent: SentHook | None = None
         self.health = health
         self.repo = repo
         self._send = send
@@ -297,6 +301,10 @@ class OutboxSender:
         self.sent += len(results) - len(failures)
         if self.on_reached is not None:
             self.on_reached([m.address for m, _ in results if m.id not in failed])
+        if self.on_sent is not None:  # handed over, not awaited: it must never slow sending
+            accepted = [(m, o.timestamp) for m, o in results if o.ok and o.timestamp is not None]
+            if accepted:
+                self.on_sent(accepted)
         if len(failures) < len(results) and self._failing:
             # Signal answers again: every queue backing off from a failure of that kind goes
             # now, not when its timer runs out (her reply must not wait up to retry_cap).

@@ -77,6 +77,7 @@ from relay.core.intents import (
     CheckIn,
     CheckOut,
     Client,
+    Drill,
     Duress,
     Export,
     Extend,
@@ -134,6 +135,7 @@ COMMANDS: Final = (
     "approve",
     "reject",
     "withdraw",
+    "drill",
 )
 """Canonical command names, as `BadArgument.command` and the rules' alias keys spell them."""
 
@@ -157,6 +159,7 @@ _SAFETY_ORDER: Final = (
     "status",
     "who",
     "buddies",
+    "drill",
     "loc",
     "in",
     "extend",
@@ -872,4 +875,5 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "approve": _numbered("approve", lambda n, args, used: Approve(n)),
     "reject": _numbered("reject", lambda n, args, used: Reject(n, args.rest(used))),
     "withdraw": _numbered("withdraw", lambda n, args, used: Withdraw(n)),
+    "drill": lambda args, context: Drill(),
 }

@@ -60,6 +60,7 @@ class Purpose(StrEnum):
     REMINDER = "reminder"
     ALERT = "alert"  # carries a member's safety: retried forever, the admin told if stuck
     NOTICE = "notice"  # ack / all-clear / resolved news to those alerted
+    DRILL = "drill"  # a practice alert and its news (relay.core.drills): never an alert
 
 
 @dataclass(frozen=True, slots=True)

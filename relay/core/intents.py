@@ -185,6 +185,11 @@ class Withdraw:
 
 
 @dataclass(frozen=True, slots=True)
+class Drill:
+    """``DRILL``: a practice alert to her first tier, and a report of who got it and answered."""
+
+
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """Anything the parser could not read. Never ignored: answered with the help text, or — when
     it looks like a command — with one line naming the likeliest ones.
@@ -235,6 +240,7 @@ Intent = (
     | Approve
     | Reject
     | Withdraw
+    | Drill
     | Unknown
     | BadArgument
 )

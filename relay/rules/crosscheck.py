@@ -25,11 +25,14 @@ from relay.rules.model import (
     Circle,
     Contact,
     DirectoryEntry,
+    DrillPolicy,
+    DrillSchedule,
     Member,
     ReportPolicy,
     Retention,
     Rules,
     TierSpec,
+    WelcomePolicy,
 )
 from relay.rules.source import PathT
 from relay.rules.validate import Reporter, Sections, suggest
@@ -55,6 +58,7 @@ def crosscheck(
     tier_specs = _tier_specs(parts, report)
     words = _check_keywords(parts, report, catalog)
     _check_reports(parts, report)
+    _check_drills(parts, tier_specs, report)
     if report.failed:
         return None
     rules = Rules(
@@ -88,6 +92,9 @@ def crosscheck(
             DirectoryEntry(e.name, e.number, e.for_, Language(e.language) if e.language else None)
             for e in parts.directory
         ),
+        welcome=_welcome(parts.welcome),
+        drills=_drills(parts.drills),
+        undelivered_after=parts.escalation.undelivered_after if parts.escalation else None,
     )
     _check_alert_paths(rules, report)
     if report.failed:
@@ -494,6 +501,42 @@ def _retention(written: doc.RetentionIn | None) -> Retention:
         incident_logs=written.incident_logs,
         messages=written.messages,
     )
+
+
+# ---- welcome and drills ------------------------------------------------------------------------
+
+
+def _welcome(written: doc.WelcomeIn | None) -> WelcomePolicy:
+    if written is None:
+        return WelcomePolicy()
+    return WelcomePolicy(enabled=written.enabled, run_by=written.run_by, lines=dict(written.lines))
+
+
+def _drills(written: doc.DrillsIn | None) -> DrillPolicy:
+    if written is None:
+        return DrillPolicy()
+    schedule = written.schedule
+    return DrillPolicy(
+        tiers=tuple(sorted(set(written.tiers))),
+        report_after=written.report_after,
+        min_interval=written.min_interval,
+        schedule=DrillSchedule(schedule.every, schedule.at) if schedule is not None else None,
+    )
+
+
+def _check_drills(
+    parts: Sections, specs: Mapping[doc.AlertKind, Sequence[TierSpec]], report: Reporter
+) -> None:
+    """A drill tier the missed-check-in ladder does not have would practise with nobody."""
+    if parts.drills is None or "missed" not in specs:
+        return
+    count = len(specs["missed"])
+    for index, tier in enumerate(parts.drills.tiers):
+        if tier > count:
+            report.add(
+                ("drills", "tiers", index),
+                f"there is no tier {tier}: escalation.missed has {count} tier(s)",
+            )
 
 
 # ---- does every alert reach someone? ---------------------------------------------------------

@@ -8,11 +8,12 @@ generated from `RulesDocument`, so the descriptions here are what an admin sees 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from relay.rules.values import (
+    ClockTime,
     DirectoryNumber,
     Duration,
     GroupIdField,
@@ -20,6 +21,7 @@ from relay.rules.values import (
     Name,
     NameList,
     NameRef,
+    Paragraph,
     Phone,
     PositiveDuration,
     RetentionOrNever,
@@ -37,7 +39,7 @@ ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 Command = Literal[
     "in", "out", "extend", "ack", "resolved", "status", "help", "sos", "loc", "client",
     "report", "check", "log", "export", "forget", "who", "buddies", "approve", "reject",
-    "withdraw",
+    "withdraw", "drill",
 ]  # fmt: skip
 COMMANDS: tuple[Command, ...] = get_args(Command)
 
@@ -171,6 +173,11 @@ class EscalationIn(_Closed):
         min_length=1,
         description="when she uses her duress word; default: the tiers of missed, without groups",
     )
+    undelivered_after: PositiveDuration | None = Field(
+        None,
+        description="an alert that reached no phone of a tier within this long (no delivery "
+        "receipt: phones off, no signal) moves on to the next tier at once; default: off",
+    )
 
 
 class KeywordsIn(_Closed):
@@ -196,6 +203,7 @@ class KeywordsIn(_Closed):
     approve: WordList = Field([], description="a moderator approves a report")
     reject: WordList = Field([], description="a moderator rejects a report")
     withdraw: WordList = Field([], description="withdraw her own report")
+    drill: WordList = Field([], description="a practice alert to her first tier (DRILL)")
     confirm: WordList = Field([], description="not a command: words that confirm FORGET (yes)")
     ask_first: WordList = Field(
         [],
@@ -245,6 +253,54 @@ class RetentionIn(_Closed):
     )
 
 
+class WelcomeIn(_Closed):
+    """The welcome a member gets when she first appears in the rules."""
+
+    enabled: bool = Field(
+        True, description="false: no welcome (members added while it is off are not welcomed later)"
+    )
+    run_by: Text | None = Field(
+        None,
+        description="who runs this number, as the welcome says it: 'the Night Owls collective' "
+        "(default: the admin, by name)",
+    )
+    lines: dict[LanguageField, Paragraph] = Field(
+        {},
+        description="the collective's own words added to the welcome, per language (en: …, "
+        "es: …); a member whose language has none gets the en line",
+    )
+
+
+class DrillScheduleIn(_Closed):
+    """A practice drill for every member, on a schedule."""
+
+    every: PositiveDuration = Field(description="how often: 4w (every four weeks), 30d")
+    at: ClockTime = Field(
+        "18:00", description='time of day it runs, in the relay\'s time zone ("18:00")'
+    )
+
+
+class DrillsIn(_Closed):
+    """Practice alerts (DRILL): who gets them, when she hears back, how often she may ask."""
+
+    tiers: list[Annotated[int, Field(ge=1, le=20)]] = Field(
+        [1],
+        min_length=1,
+        description="which tiers of her missed-check-in escalation get the practice alert "
+        "(members only: never a group post or an outside contact); default: [1]",
+    )
+    report_after: PositiveDuration = Field(
+        timedelta(minutes=10), description="when she gets her report (who got it, who answered)"
+    )
+    min_interval: Duration = Field(
+        timedelta(days=1),
+        description="at most one DRILL of her own this often (the admin's drills are not limited)",
+    )
+    schedule: DrillScheduleIn | None = Field(
+        None, description="a drill for every member on a schedule (default: none)"
+    )
+
+
 class DirectoryEntryIn(_Closed):
     """One line of the "who to call" directory members get with WHO."""
 
@@ -278,6 +334,10 @@ class RulesDocument(_Closed):
     directory: list[DirectoryEntryIn] | None = Field(
         None, description="the 'who to call' directory"
     )
+    welcome: WelcomeIn | None = Field(
+        None, description="the welcome new members get (on unless switched off)"
+    )
+    drills: DrillsIn | None = Field(None, description="practice alerts (DRILL)")
 
 
 SECTIONS: tuple[str, ...] = tuple(RulesDocument.model_fields)

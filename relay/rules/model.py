@@ -116,6 +116,39 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True)
+class WelcomePolicy:
+    """The welcome each member gets once, when she first appears in the rules."""
+
+    enabled: bool = True
+    run_by: str | None = None  # None: the welcome names the admin
+    lines: Mapping[str, str] = field(default_factory=dict)  # language → the collective's words
+
+    def line_for(self, language: str) -> str | None:
+        return (
+            self.lines.get(language)
+            or self.lines.get(language.split("-")[0])
+            or (self.lines.get("en"))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DrillSchedule:
+    every: timedelta
+    at: str  # "HH:MM", in the relay's time zone
+
+
+@dataclass(frozen=True, slots=True)
+class DrillPolicy:
+    """Practice alerts: which tiers of her missed-check-in ladder, when she hears back, how
+    often she may ask, and the schedule."""
+
+    tiers: tuple[int, ...] = (1,)
+    report_after: timedelta = timedelta(minutes=10)
+    min_interval: timedelta = timedelta(days=1)
+    schedule: DrillSchedule | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DirectoryEntry:
     name: str
     number: str  # E.164, or a short local number such as "116 123"
@@ -152,6 +185,10 @@ class Rules:
     retention: Retention
     strangers: Literal["silence", "neutral"]
     directory: tuple[DirectoryEntry, ...]
+    welcome: WelcomePolicy = WelcomePolicy()
+    drills: DrillPolicy = DrillPolicy()
+    undelivered_after: timedelta | None = None
+    """An alert tier that reached no phone within this long moves on at once (None: off)."""
     warnings: tuple[RuleIssue, ...] = ()
     files: tuple[str, ...] = ()
     _by_number: Mapping[str, MemberAlias] = field(init=False, repr=False)

@@ -73,6 +73,8 @@ class Sections:
     reports: doc.ReportsIn | None = None
     retention: doc.RetentionIn | None = None
     strangers: Literal["silence", "neutral"] = "silence"
+    welcome: doc.WelcomeIn | None = None
+    drills: doc.DrillsIn | None = None
     present: set[str] = field(default_factory=set)
     """Sections the rules wrote (even if empty or invalid)."""
     complete: bool = True
@@ -96,6 +98,8 @@ def validate_sections(merged: Merged, report: Reporter) -> Sections:
     out.escalation_valid = data.get("escalation") is None or out.escalation is not None
     out.reports = _section(data, "reports", doc.ReportsIn, report)
     out.retention = _section(data, "retention", doc.RetentionIn, report)
+    out.welcome = _section(data, "welcome", doc.WelcomeIn, report)
+    out.drills = _section(data, "drills", doc.DrillsIn, report)
     strangers = data.get("strangers")
     if strangers == "silence" or strangers == "neutral":
         out.strangers = strangers

@@ -328,6 +328,49 @@ Text = Annotated[
 ]
 
 
+def _paragraph(value: Any) -> str:
+    if isinstance(value, str) and value.strip() and len(value) <= 1000:
+        return value.strip()
+    raise ValueError("expected a text of at most 1000 characters")
+
+
+Paragraph = Annotated[
+    str,
+    BeforeValidator(_paragraph),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 1000}),
+]
+"""A few lines of the collective's own words (the welcome's extra lines)."""
+
+CLOCK_TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
+_CLOCK_TIME = re.compile(CLOCK_TIME_PATTERN)
+
+
+def _clock_time(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1440:
+        # YAML 1.1 reads an unquoted 18:00 as the sexagesimal number 1080.
+        return f"{value // 60:02d}:{value % 60:02d}"
+    if isinstance(value, str) and _CLOCK_TIME.fullmatch(value.strip()):
+        hours, minutes = value.strip().split(":")
+        return f"{int(hours):02d}:{minutes}"
+    raise ValueError('expected a time of day as HH:MM, e.g. "18:00"')
+
+
+ClockTime = Annotated[
+    str,
+    BeforeValidator(_clock_time),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": CLOCK_TIME_PATTERN},
+                {"type": "integer", "minimum": 0, "maximum": 1439},
+            ],
+            "description": 'a time of day, HH:MM ("18:00")',
+        }
+    ),
+]
+"""A time of day, ``HH:MM`` (24 h)."""
+
+
 # ---- placeholders from the sample --------------------------------------------------------------
 
 # North American 555-0100 … 555-0199 numbers are reserved for fiction in every area code: the

@@ -62,12 +62,16 @@ class SendOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A phone's receipt for relay messages: proof they made the round trip (see relay.canary).
+    """A phone's receipt for relay messages: proof they made the round trip (see relay.canary),
+    and that an alert reached that person's phone (relay.delivery).
 
-    Only the relay's own send timestamps: who sent the receipt is not kept."""
+    The sender is here only to tell apart recipients of one batched send (they share its
+    timestamp); it is compared as a keyed tag and never stored or logged."""
 
     timestamps: tuple[int, ...]
     kind: str  # "delivery", "read" or "viewed"
+    sender_number: str | None = field(default=None, repr=False)
+    sender_uuid: str | None = field(default=None, repr=False)
 
 
 Event = Incoming | UntrustedIdentity | Receipt

@@ -59,7 +59,7 @@ async def read_params(api: SignalAPI, data: object, raw: str | None = None) -> E
     if isinstance(data.get("exception"), dict):
         return _exception(data["exception"], envelope)
     if isinstance(envelope.get("receiptMessage"), dict):
-        return _receipt(envelope["receiptMessage"])
+        return _receipt(envelope["receiptMessage"], envelope)
     if any(key in envelope for key in _IGNORED):
         # The account's own phone (sync), typing, calls: not a member speaking to the relay.
         return None
@@ -128,8 +128,9 @@ def _exception(exception: dict[str, Any], envelope: dict[str, Any]) -> Event | N
     )
 
 
-def _receipt(receipt: dict[str, Any]) -> Receipt | None:
-    # The canary's proof that sends reach phones; nothing about the sender is kept.
+def _receipt(receipt: dict[str, Any], envelope: dict[str, Any]) -> Receipt | None:
+    # The canary's proof that sends reach phones, and an alert's proof it reached this phone.
+    # The sender only tells apart recipients of one batched send; nothing about her is kept.
     stamps = receipt.get("timestamps")
     timestamps = tuple(t for t in (stamps if isinstance(stamps, list) else []) if _int(t) > 0)
     if not timestamps:
@@ -142,7 +143,12 @@ def _receipt(receipt: dict[str, Any]) -> Receipt | None:
         ),
         "delivery",
     )
-    return Receipt(timestamps=timestamps, kind=kind)
+    return Receipt(
+        timestamps=timestamps,
+        kind=kind,
+        sender_number=_str(envelope.get("sourceNumber")),
+        sender_uuid=_str(envelope.get("sourceUuid")),
+    )
 
 
 def _base(envelope: dict[str, Any]) -> dict[str, Any]:

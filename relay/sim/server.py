@@ -32,7 +32,7 @@ from typing import Any, Literal, Self, TypeVar
 from aiohttp import web
 
 from relay.sim import envelopes as env
-from relay.sim.directory import Directory, SimGroup
+from relay.sim.directory import Directory, SimGroup, is_uuid
 from relay.sim.envelopes import AttachmentMeta, JsonObject, Malformed, Party, Stamps
 from relay.sim.faults import Faults
 from relay.sim.media import MAP_JPEG
@@ -91,8 +91,11 @@ class SignalSim:
         socket_path: Path | str | None = None,
     ) -> None:
         """``port=0`` picks a free port (kept across refuse/accept). ``clock_ms`` gives the
-        server's clock in ms since the epoch; ``delivery_receipts`` makes every 1:1 message that
-        reaches a member come back as her phone's delivery receipt, as real phones do.
+        server's clock in ms since the epoch; ``delivery_receipts`` makes every message that
+        reaches a member come back as her phone's delivery receipt, as real phones do (a group
+        post: one from each member's phone), except while her phone is off (`phone_off`):
+        then it comes when the phone is back on (`phone_on`). Read receipts come when she
+        opens the chat (`member_reads`).
 
         ``receive_mode`` is signal-cli's (``on-start``: the stock image; ``manual``: what the
         Ansible role sets up) and ``socket_path`` its JSON-RPC socket (``daemon --socket``); see
@@ -102,6 +105,9 @@ class SignalSim:
         self.mode = mode
         self.version = version
         self.delivery_receipts = delivery_receipts
+        self.phones_off: set[str] = set()  # numbers whose phone is off: receipts wait
+        self._unreceipted: dict[str, list[int]] = {}  # number -> timestamps delivered while off
+        self._unread: dict[str, list[int]] = {}  # number -> timestamps on her phone, not read
         self.directory = Directory()
         self.account_party = self.directory.party(account, uuid=account_uuid, name=account_name)
         self.faults = Faults()
@@ -626,8 +632,39 @@ class SignalSim:
     async def _receipts_for(self, sent: SentMessage) -> None:
         for recipient in sent.delivered_to:
             if recipient.startswith("group."):
-                continue
-            await self.member_receipt(recipient, timestamps=sent.timestamps, kind="delivery")
+                group = self.directory.group(recipient)
+                phones = [m for m in group.members if m != self.account] if group else []
+            else:
+                phones = [recipient]
+            for phone in phones:
+                number = phone if not is_uuid(phone) else self.directory.number_of(phone)
+                if number is None:
+                    continue
+                if number in self.phones_off:
+                    self._unreceipted.setdefault(number, []).extend(sent.timestamps)
+                    continue
+                self._unread.setdefault(number, []).extend(sent.timestamps)
+                await self.member_receipt(number, timestamps=sent.timestamps, kind="delivery")
+
+    def phone_off(self, number: str) -> None:
+        """Her phone is off (or without signal): what reaches her account sends no receipt yet."""
+        self.phones_off.add(number)
+
+    async def phone_on(self, number: str) -> None:
+        """Her phone is back: one delivery receipt for everything that waited, as phones do."""
+        self.phones_off.discard(number)
+        waiting = self._unreceipted.pop(number, [])
+        if waiting:
+            self._unread.setdefault(number, []).extend(waiting)
+            await self.member_receipt(number, timestamps=waiting, kind="delivery")
+
+    async def member_reads(self, number: str) -> list[int]:
+        """She opens the relay's chat: a read receipt for every message on her phone not read
+        yet (phones with read receipts switched off send none; just do not call this)."""
+        unread = self._unread.pop(number, [])
+        if unread:
+            await self.member_receipt(number, timestamps=unread, kind="read")
+        return unread
 
     async def wait_for_sent(
         self,

@@ -46,6 +46,9 @@ async def test_a_burst_is_decided_in_order_each_message_seeing_the_last(
     burst = [first, says("bob", "IN 1h Cinema"), first, says("alice", "OUT"), says("bob", "SOS")]
     await relay.engine.handle_many(burst)
     await in_process.settle()
+    # Decided is not yet sent: her queue holds two replies before the alert.
+    alice = NUMBERS["alice"]
+    await in_process.sim.wait_for_sent(lambda s: s.reached(alice) and "SOS from Bob" in s.message)
 
     to_alice = in_process.texts_to("alice")
     assert len([t for t in to_alice if "Checked in" in t]) == 1  # the repeat was skipped

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,16 +53,26 @@ def write_env(
     service: str,
     timings: dict[str, str] | None = None,
     *,
+    welcome: bool = False,
+    undelivered_after: str | None = None,
     socket: Path | None = None,
     **config: object,
 ) -> Path:
     """Sample rules (short timings), a data dir with a fresh key, and a config file.
+
+    The sample's welcome is off unless `welcome` (tests that count every message a member gets
+    would count two more), and so is `escalation.undelivered_after` unless given: the simulator
+    sends no receipts by default, so every alert would look undelivered.
 
     With `socket`, the relay receives from signal-cli's JSON-RPC socket there (the simulator's
     `socket_path`, manual mode); without, over signal-cli-rest-api's WebSocket (the fallback)."""
     rules_dir = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules_dir)
     (rules_dir / "timings.yaml").write_text(yaml.safe_dump({"timings": timings or FAST}))
+    (rules_dir / "welcome.yaml").write_text(yaml.safe_dump({"welcome": {"enabled": welcome}}))
+    escalation = rules_dir / "escalation.yaml"
+    line = f"  undelivered_after: {undelivered_after}\n" if undelivered_after else ""
+    escalation.write_text(re.sub(r"(?m)^  undelivered_after: .*\n", line, escalation.read_text()))
     data_dir = tmp_path / "data"
     init_data_dir(data_dir)
     doc: dict[str, object] = {
