@@ -488,7 +488,7 @@ def _check_in(
     if own is not None and is_open_alert(own):
         watch = moved(_noted(_with(own, pin, photos=photos), note), Event.KEEP)
         b.watches.append(watch)
-        _alert_still_open(b, alias, watch)
+        _tell_alert_is_on(b, alias, watch)
         _news_of(b, watch, pin=pin, photos=photos, note=note)
         return
     timings = b.ctx.policy.timings(alias)
@@ -515,7 +515,7 @@ def _check_in(
     b.send(me, Purpose.REPLY, *parts)
 
 
-def _alert_still_open(b: _Builder, alias: MemberAlias, watch: Watch) -> None:
+def _tell_alert_is_on(b: _Builder, alias: MemberAlias, watch: Watch) -> None:
     """IN or EXTEND while her (not silent) alert is open: true news of who has it."""
     me = Recipient.member(alias)
     got = b.reachable(watch.alerted)
@@ -571,7 +571,7 @@ def _extend(
     if is_open_alert(own):
         watch = moved(_with(own, pin), Event.KEEP)
         b.watches.append(watch)
-        _alert_still_open(b, alias, watch)
+        _tell_alert_is_on(b, alias, watch)
         _news_of(b, watch, pin=pin)
         return
     timings = b.ctx.policy.timings(alias)
