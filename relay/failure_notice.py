@@ -1,10 +1,10 @@
 """`peer-relay failure-notice`: tells the admin over Signal that a unit of the relay stopped.
 
 systemd runs it from ``OnFailure=`` of peer-relay.service (a crash, a kill, the watchdog, exit 77
-or 78) and of peer-relay-backup.service. It must work when what broke is the relay itself, so it
-needs neither the database nor the key nor valid rules: it reads the config and the admin's
-number from the rules files as leniently as it can, and posts one message straight to
-signal-cli-rest-api's ``/v2/send``.
+or 78, or 243 when systemd cannot load the key) and of peer-relay-backup.service. It must work
+when what broke is the relay itself, so it needs neither the database nor the key nor valid
+rules: it reads the config and the admin's number from the rules files as leniently as it can,
+and posts one message straight to signal-cli-rest-api's ``/v2/send``.
 
 What happened comes from systemd (251 and later) in ``$MONITOR_SERVICE_RESULT``,
 ``$MONITOR_EXIT_CODE`` and ``$MONITOR_EXIT_STATUS``. A crash loop is told once: failures of the
@@ -34,6 +34,8 @@ import yaml
 from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK
 
 EXIT_NOT_TOLD = 1
+# systemd's own exit status when LoadCredential= cannot read the key file (a missing key stick).
+_EXIT_CREDENTIALS = "243"
 
 # How often and how patiently the one message is tried: signal-cli-rest-api may be restarting too.
 _TRIES = 4
@@ -66,7 +68,7 @@ class Failure:
             return "backup"
         if self.exit_code == "exited" and self.exit_status == str(EXIT_CONFIG):
             return "config"
-        if self.exit_code == "exited" and self.exit_status == str(EXIT_KEY):
+        if self.exit_code == "exited" and self.exit_status in (str(EXIT_KEY), _EXIT_CREDENTIALS):
             return "key"
         if self.result == "watchdog":
             return "watchdog"

@@ -19,6 +19,7 @@ def _failure(result: str, code: str, status: str, unit: str = RELAY) -> Failure:
     [
         (_failure("exit-code", "exited", "78"), "config", "exit 78"),
         (_failure("exit-code", "exited", "77"), "key", "exit 77"),
+        (_failure("exit-code", "exited", "243"), "key", "exit 243"),
         (_failure("exit-code", "exited", "70"), "crash", "exit 70"),
         (_failure("signal", "killed", "KILL"), "crash", "signal KILL"),
         (_failure("watchdog", "killed", "ABRT"), "watchdog", "signal ABRT"),
