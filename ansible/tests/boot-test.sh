@@ -74,6 +74,8 @@ in_root() { local dir=$1; shift; env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=
 packages=linux-image-amd64,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,openssh-server,sudo
 packages+=,python3,python3-apt,python3-venv,python3-requests,nftables,iptables,iproute2,procps
 packages+=,docker.io,curl,unattended-upgrades,apt-listchanges,ca-certificates,tzdata,e2fsprogs,netbase
+# Since trixie Docker's command line is a package of its own.
+[ "$suite" = bookworm ] || packages+=,docker-cli
 base_key=$(printf '%s\n' "$suite" "$packages" "$mirror" | cat - "$lock" | sha256sum | cut -c1-16)
 base=$work/base-$suite-$base_key.tar
 
@@ -134,7 +136,8 @@ if [ ! -f "$image" ]; then
     # The root file system, and a swap file in use as on a fresh Raspberry Pi OS (the playbook
     # must switch it off).
     printf '/dev/vda / ext4 rw,errors=remount-ro 0 1\n/var/swap none swap sw 0 0\n' > "$root/etc/fstab"
-    dd if=/dev/zero of="$root/var/swap" bs=1M count=64 status=none
+    # Not zeros: mkfs.ext4 -d would copy them as a hole, and swapon refuses a file with holes.
+    dd if=/dev/urandom of="$root/var/swap" bs=1M count=64 status=none
     chmod 0600 "$root/var/swap"
     mkswap "$root/var/swap" > /dev/null
     # DHCP from qemu's user network, by systemd-networkd.
