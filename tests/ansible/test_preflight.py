@@ -23,7 +23,8 @@ def _bookworm() -> bool:
 
 
 pytestmark = pytest.mark.skipif(
-    not _bookworm(), reason="the preflight play accepts Debian trixie or bookworm only, and reads this host"
+    not _bookworm(),
+    reason="the preflight play accepts Debian trixie or bookworm only, and reads this host",
 )
 
 GOOD_KEY = (
@@ -33,7 +34,8 @@ GOOD_KEY = (
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 STRANGER_KEY = (
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKb7lVbJ2V1cZkZ3dGb0c3RyYW5nZXJrZXlzdHJhbmdlcmtleQ other@box"
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKb7lVbJ2V1cZkZ3dGb0c3RyYW5nZXJrZXlzdHJhbmdlcmtleQ"
+    " other@box"
 )
 
 
@@ -93,7 +95,7 @@ def test_real_values_pass_and_every_role_accepts_its_inputs(tmp_path: Path) -> N
          "are not OpenSSH public keys"),
         ({"relay_wheel": "/nonexistent/peer_relay.whl"}, "relay_wheel a built wheel"),
         ({"signal_cli_rest_api_image_digest": ""}, "Set signal_cli_rest_api_image_digest"),
-        ({"signal_cli_rest_api_image_digest": "sha256:abc"}, "Set signal_cli_rest_api_image_digest"),
+        ({"signal_cli_rest_api_image_digest": "sha256:ab"}, "Set signal_cli_rest_api_image_digest"),
         ({"signal_cli_rest_api_pull": False}, "is for the boot test only"),
     ],
 )  # fmt: skip
