@@ -25,7 +25,7 @@
 # so plainly and exits 0 with "SKIPPED" unless BOOT_TEST_REQUIRED=1.
 # Environment: BOOT_WORK (default /var/tmp/peer-relay-boot), ANSIBLE_VENV (default
 # /tmp/ansible-venv, made by ansible/ci-lint.sh), PROJECT_PYTHON (default: .venv/bin/python of the
-# checkout, else python3; builds the wheel), DEBIAN_MIRROR, SUITE (trixie or bookworm),
+# checkout, else the Ansible virtualenv's; builds the wheel), DEBIAN_MIRROR, SUITE (trixie or bookworm),
 # BOOT_MEMORY (MB, default 1536), BOOT_ACCEL (tcg or kvm), KEEP.
 set -euo pipefail
 # The whole script is one block, read before it runs: editing the file during a run cannot change it.
@@ -39,8 +39,9 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${SUITE:-trixie}
 memory=${BOOT_MEMORY:-1536}
 accel=${BOOT_ACCEL:-tcg}
+# Builds the wheel: the checkout's virtualenv, else the Ansible one (both have pip).
 if [ -z "${PROJECT_PYTHON:-}" ]; then
-    if [ -x "$repo/.venv/bin/python" ]; then PROJECT_PYTHON=$repo/.venv/bin/python; else PROJECT_PYTHON=python3; fi
+    if [ -x "$repo/.venv/bin/python" ]; then PROJECT_PYTHON=$repo/.venv/bin/python; else PROJECT_PYTHON=$venv/bin/python; fi
 fi
 lock=$ansible_dir/roles/relay/files/requirements.lock
 started=$(date +%s)
