@@ -6,8 +6,8 @@
 set -euo pipefail
 
 api=http://127.0.0.1:8080
-admin=+447700900001  # alice, the relay's admin in the test rules
-bob=+447700900002
+admin=+447911123401  # alice, the relay's admin in the test rules
+bob=+447911123402
 start=$SECONDS
 
 ok() { printf 'ok  [%4ss] %s\n' "$(( SECONDS - start ))" "$*"; }
@@ -76,7 +76,7 @@ score=$(echo "$exposure" | grep -Eo '[0-9]+\.[0-9]+' | head -n 1)
 python3 -c "import sys; sys.exit(0 if float('$score') <= 2.0 else 1)" \
     || fail "systemd-analyze security exposure $score > 2.0"
 ok "systemd-analyze security: exposure $score (<= 2.0), WatchdogSec=20s, ProtectSystem=strict, MemoryMax=300M"
-if journalctl -u peer-relay.service --no-pager | grep -E '\+44770090|STATUS' > /dev/null; then
+if journalctl -u peer-relay.service --no-pager | grep -E '\+44791112340|STATUS' > /dev/null; then
     fail "the relay's journal holds a number or a message text"
 fi
 answered "(end to end: simulator → signalbot → relay → database → outbox → simulator)"

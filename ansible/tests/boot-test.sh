@@ -110,7 +110,7 @@ fi
 
 # The simulator's image depends on the relay's code (relay.sim imports relay); the disk image is
 # rebuilt when that changes, from the cached base (about two minutes).
-code_key=$(cd "$repo" && { git ls-files -s relay pyproject.toml; git diff HEAD -- relay pyproject.toml; } | sha256sum | cut -c1-16)
+code_key=$(cd "$repo" && { echo "image recipe 2"; git ls-files -s relay pyproject.toml; git diff HEAD -- relay pyproject.toml; } | sha256sum | cut -c1-16)
 image=$work/disk-$suite-$base_key-$code_key.raw
 kernel=$work/vmlinuz-$suite-$base_key
 initrd=$work/initrd-$suite-$base_key
@@ -178,7 +178,7 @@ ConditionPathExists=/var/cache/peer-relay-sim.tar
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'docker image inspect peer-relay-sim:test >/dev/null 2>&1 || docker import --change "CMD [\\"/opt/sim/bin/python\\", \\"-m\\", \\"relay.sim\\", \\"--host\\", \\"0.0.0.0\\", \\"--port\\", \\"8080\\", \\"--account\\", \\"+447700900100\\"]" --change "ENV PYTHONDONTWRITEBYTECODE=1" /var/cache/peer-relay-sim.tar peer-relay-sim:test'
+ExecStart=/bin/sh -c 'docker image inspect peer-relay-sim:test >/dev/null 2>&1 || docker import --change "CMD [\\"/opt/sim/bin/python\\", \\"-m\\", \\"relay.sim\\", \\"--host\\", \\"0.0.0.0\\", \\"--port\\", \\"8080\\", \\"--account\\", \\"+447911123400\\"]" --change "ENV PYTHONDONTWRITEBYTECODE=1" /var/cache/peer-relay-sim.tar peer-relay-sim:test'
 
 [Install]
 WantedBy=multi-user.target
@@ -258,15 +258,23 @@ peer_relay:
       ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 EOF
 mkdir -p "$run/rules"
-# Rules with real-looking numbers (the relay refuses the samples' made-up ones): UK drama numbers.
+# Rules with well-formed numbers (the relay refuses the samples' made-up ones). No message
+# leaves the VM: they only ever reach the simulator.
 cat > "$run/rules/members.yaml" <<'EOF'
 members:
   alice:
-    number: "+447700900001"
+    number: "+447911123401"
     admin: true
     buddies: [bob]
   bob:
-    number: "+447700900002"
+    number: "+447911123402"
+escalation:
+  missed:
+    - buddies: true
+    - admin: true
+  sos:
+    - buddies: true
+      admin: true
 EOF
 cat > "$run/vars.yml" <<EOF
 peer_relay_architectures: [x86_64, aarch64]
@@ -274,7 +282,7 @@ base_admin_users:
   - name: admin
     ssh_keys:
       - "$(cat "$work/id_ed25519.pub")"
-relay_signal_number: "+447700900100"
+relay_signal_number: "+447911123400"
 relay_admin: alice
 relay_wheel: "$wheel"
 relay_rules_src: "$run/rules"
