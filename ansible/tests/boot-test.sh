@@ -73,7 +73,7 @@ in_root() { local dir=$1; shift; env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=
 # Everything the playbook would install from the network is installed here, at build time: the VM
 # has no network and apt has no sources in it (an `apt-get update` with no sources succeeds).
 packages=linux-image-amd64,systemd-sysv,systemd-timesyncd,udev,dbus,kmod,openssh-server,sudo
-packages+=,python3,python3-apt,python3-venv,python3-requests,nftables,iptables,iproute2,procps
+packages+=,python3,python3-apt,python3-venv,python3-packaging,python3-requests,nftables,iptables,iproute2,procps
 packages+=,docker.io,curl,unattended-upgrades,apt-listchanges,ca-certificates,tzdata,e2fsprogs,netbase
 # Since trixie Docker's command line is a package of its own.
 [ "$suite" = bookworm ] || packages+=,docker-cli

@@ -137,8 +137,6 @@ def test_connecting_with_a_listed_user_and_key_passes(tmp_path: Path) -> None:
     [
         (_as_if_over_ssh("admin", [STRANGER_KEY]), "none of the SSH keys this controller offers"),
         (_as_if_over_ssh("pi", [GOOD_KEY]), "you log in as pi, who is not in base_admin_users"),
-        ({**_as_if_over_ssh("admin", [GOOD_KEY]), "base_ssh_port": 2222},
-         "base_ssh_port is 2222 but you connect on port 22"),
         ({**_as_if_over_ssh("admin", [GOOD_KEY], "203.0.113.9"),
           "base_ssh_allowed_sources": ["192.168.1.0/24"]},
          "your address 203.0.113.9 is not in base_ssh_allowed_sources"),
