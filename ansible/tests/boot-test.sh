@@ -26,7 +26,8 @@
 # Environment: BOOT_WORK (default /var/tmp/peer-relay-boot), ANSIBLE_VENV (default
 # /tmp/ansible-venv, made by ansible/ci-lint.sh), PROJECT_PYTHON (default: .venv/bin/python of the
 # checkout, else the Ansible virtualenv's; builds the wheel), DEBIAN_MIRROR, SUITE (trixie or bookworm),
-# BOOT_MEMORY (MB, default 1536), BOOT_ACCEL (tcg or kvm), KEEP.
+# BOOT_MEMORY (MB, default 1536), BOOT_ACCEL (tcg or kvm), KEEP, BOOT_BUILD_ONLY=1 (build and
+# cache the image, then stop).
 set -euo pipefail
 # The whole script is one block, read before it runs: editing the file during a run cannot change it.
 {
@@ -191,6 +192,15 @@ EOF
     mkfs.ext4 -q -F -L peer-relay-root -d "$root" "$image.partial" 6G
     mv "$image.partial" "$image"
     rm -rf "$root"
+fi
+# Older images and roots of this work dir are of no further use.
+find "$work" -maxdepth 1 \( -name 'disk-*.raw' -o -name 'base-*.tar' -o -name 'vmlinuz-*' -o -name 'initrd-*' \) \
+    ! -name "$(basename "$image")" ! -name "$(basename "$base")" ! -name "$(basename "$kernel")" \
+    ! -name "$(basename "$initrd")" -delete
+
+if [ "${BOOT_BUILD_ONLY:-0}" = 1 ]; then
+    say "image ready: $image (BOOT_BUILD_ONLY=1: not booting it)"
+    exit 0
 fi
 
 # --- 2. Boot -----------------------------------------------------------------------------------
