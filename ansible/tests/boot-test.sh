@@ -54,6 +54,30 @@ skip() {
     [ "${BOOT_TEST_REQUIRED:-0}" = 1 ] && exit 1
     exit 0
 }
+# BOOT_TEST_BUDGET_MIN (CI sets it): the test stops when its time is up, says so, and exits 0
+# unless BOOT_TEST_REQUIRED=1. Under emulation on a busy machine the whole test can take longer
+# than CI allows; a slow emulator is not a failure of the playbook, and everything checked before
+# the budget ran out passed (any failure exits 1 at once).
+budget_s=$(( ${BOOT_TEST_BUDGET_MIN:-0} * 60 ))
+left() {
+    if [ "$budget_s" -eq 0 ]; then echo 0; return; fi
+    local rest=$(( budget_s - ($(date +%s) - started) ))
+    [ "$rest" -gt 1 ] && echo "$rest" || echo 1
+}
+incomplete() {
+    printf '\nboot-test: INCOMPLETE: its time budget (%s min) ran out during %s, after %ss; every check up to there passed. Not a pass: run it on a quieter machine (docs/boot-test.md).\n' \
+        "${BOOT_TEST_BUDGET_MIN}" "$1" "$(( $(date +%s) - started ))"
+    [ "${BOOT_TEST_REQUIRED:-0}" = 1 ] && exit 1
+    exit 0
+}
+# budgeted PHASE COMMAND…: run COMMAND within what is left of the budget (no limit without one).
+budgeted() {
+    local phase=$1 rc=0
+    shift
+    timeout "$(left)" "$@" || rc=$?
+    if [ "$rc" -eq 124 ] && [ "$budget_s" -gt 0 ]; then incomplete "$phase"; fi
+    return "$rc"
+}
 
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap, mkfs), and this is not root"
 for tool in qemu-system-x86_64 qemu-img debootstrap mkfs.ext4 ssh ssh-keygen; do
@@ -243,10 +267,11 @@ ssh_opts=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLeve
           -o ConnectTimeout=10 -o BatchMode=yes -i "$work/id_ed25519" -p "$port")
 vm() { ssh "${ssh_opts[@]}" admin@127.0.0.1 "$@"; }
 
-deadline=$(( $(date +%s) + 600 ))
+deadline=$(( $(date +%s) + 900 ))
 until vm true 2>/dev/null; do
     kill -0 "$vm_pid" 2>/dev/null || { tail -n 40 "$run/console.log" >&2; cat "$run/qemu.log" >&2; die "qemu exited"; }
-    [ "$(date +%s)" -lt "$deadline" ] || { tail -n 40 "$run/console.log" >&2; die "no SSH after 10 minutes"; }
+    [ "$budget_s" -eq 0 ] || [ "$(left)" -gt 1 ] || incomplete "the boot"
+    [ "$(date +%s)" -lt "$deadline" ] || { tail -n 40 "$run/console.log" >&2; die "no SSH after 15 minutes"; }
     sleep 5
 done
 say "booted: $(vm 'systemctl is-system-running --wait 2>/dev/null; . /etc/os-release; echo "$PRETTY_NAME, systemd $(systemctl --version | head -n1 | cut -d" " -f2), $(python3 --version)"')"
@@ -316,7 +341,8 @@ signal_cli_rest_api_read_only: true
 EOF
 
 run_play() {
-    ANSIBLE_CONFIG="$ansible_dir/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=0 \
+    budgeted "a playbook run" env ANSIBLE_CONFIG="$ansible_dir/ansible.cfg" ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=0 \
+        ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks \
         "$venv/bin/ansible-playbook" -i "$ansible_dir/inventory/example" -i "$run/inventory.yml" \
         --limit boot-test-vm -e "@$run/vars.yml" "$ansible_dir/site.yml" "$@"
 }
@@ -334,7 +360,8 @@ echo "ok  refused: the connecting key is not among base_admin_users' keys"
 say "first run"
 t0=$(date +%s)
 run_play > "$run/run1.log" 2>&1 || { tail -n 60 "$run/run1.log"; die "the first run failed"; }
-tail -n 4 "$run/run1.log"
+# The recap, then profile_tasks' slowest tasks.
+sed -n '/^PLAY RECAP/,$p' "$run/run1.log" | grep -v -e '^$' -e Deprecation -e 'from cryptography' | head -n 16
 say "first run took $(( $(date +%s) - t0 ))s"
 
 say "second run (must change nothing)"
@@ -343,6 +370,7 @@ run_play --diff > "$run/run2.log" 2>&1 || { tail -n 60 "$run/run2.log"; die "the
 say "second run took $(( $(date +%s) - t0 ))s"
 recap=$(grep -E '^boot-test-vm +:' "$run/run2.log" | tail -n 1)
 echo "$recap"
+grep -c '^TASK' "$run/run2.log" | sed 's/^/tasks in the second run: /'
 echo "$recap" | grep -Eq 'changed=0 .*failed=0' || {
     grep -E '^(changed|TASK)' "$run/run2.log" | grep -B1 '^changed' >&2 || true
     die "the second run changed something"
@@ -351,7 +379,8 @@ echo "$recap" | grep -Eq 'changed=0 .*failed=0' || {
 # --- 4. The booted system ------------------------------------------------------------------------
 
 say "checking the booted system"
-vm "sudo bash -s" < "$here/boot-checks.sh" || die "a check on the booted system failed (above)"
+budgeted "the checks on the booted system" ssh "${ssh_opts[@]}" admin@127.0.0.1 "sudo bash -s" \
+    < "$here/boot-checks.sh" || die "a check on the booted system failed (above)"
 
 say "PASSED in $(( $(date +%s) - started ))s ($suite, $accel)"
 exit 0
