@@ -181,7 +181,7 @@ if [ ! -f "$image" ]; then
     chmod 0440 "$root/etc/sudoers.d/010_admin-nopasswd"
     passwd -R "$root" -l root > /dev/null
     # The stand-in for signal-cli-rest-api: the simulator, in a container image made from this
-    # root's own Python (imported into Docker at first boot by the unit below).
+    # root's own Python (imported into Docker after the boot, below).
     cp "$wheel" "$root/tmp/"
     in_root "$root" /bin/sh -c '
         set -e
@@ -193,22 +193,6 @@ if [ ! -f "$image" ]; then
         ./bin ./lib ./lib64 ./sbin ./etc ./usr/bin/python3 ./usr/bin/python3.* ./usr/lib/python3.* \
         ./usr/lib/x86_64-linux-gnu ./usr/lib64 ./usr/share/zoneinfo ./opt/sim)
     rm -rf "$root/opt/sim"
-    cat > "$root/etc/systemd/system/peer-relay-sim-image.service" <<'EOF'
-[Unit]
-Description=Boot test: import the simulator's image into Docker (stands in for docker pull)
-Requires=docker.service
-After=docker.service
-ConditionPathExists=/var/cache/peer-relay-sim.tar
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'docker image inspect peer-relay-sim:test >/dev/null 2>&1 || docker import --change "CMD [\\"/opt/sim/bin/python\\", \\"-m\\", \\"relay.sim\\", \\"--host\\", \\"0.0.0.0\\", \\"--port\\", \\"8080\\", \\"--account\\", \\"+447911123400\\"]" --change "ENV PYTHONDONTWRITEBYTECODE=1" /var/cache/peer-relay-sim.tar peer-relay-sim:test'
-
-[Install]
-WantedBy=multi-user.target
-EOF
-    ln -sf /etc/systemd/system/peer-relay-sim-image.service "$root/etc/systemd/system/multi-user.target.wants/peer-relay-sim-image.service"
     # Kernel and initrd for qemu's direct boot.
     cp "$root"/boot/vmlinuz-* "$kernel"
     cp "$root"/boot/initrd.img-* "$initrd"
@@ -278,7 +262,12 @@ say "booted: $(vm 'systemctl is-system-running --wait 2>/dev/null; . /etc/os-rel
 # The VM has no network, so no NTP: say the clock is synchronised, which is what
 # systemd-time-wait-sync (and so time-sync.target, which the relay waits for) looks for.
 vm 'sudo install -d -o systemd-timesync -g systemd-timesync /run/systemd/timesync && sudo touch /run/systemd/timesync/synchronized'
-vm 'sudo systemctl start peer-relay-sim-image.service' || die "could not import the simulator's image"
+# The stand-in image, as `docker pull` would have left it. SIGINT stops it: the simulator is PID 1
+# in the container, and PID 1 ignores a SIGTERM it has no handler for.
+vm 'sudo docker image rm --force peer-relay-sim:test > /dev/null 2>&1; sudo docker import \
+        --change "CMD [\"/opt/sim/bin/python\", \"-m\", \"relay.sim\", \"--host\", \"0.0.0.0\", \"--port\", \"8080\", \"--account\", \"+447911123400\"]" \
+        --change "ENV PYTHONDONTWRITEBYTECODE=1" --change "STOPSIGNAL SIGINT" \
+        /var/cache/peer-relay-sim.tar peer-relay-sim:test > /dev/null' || die "could not import the simulator's image"
 
 # --- 3. The playbook ----------------------------------------------------------------------------
 
