@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The boot test's checks, run as root inside the booted VM after the playbook (boot-test.sh pipes
 # this file over SSH). Each check prints "ok  …"; the first failure prints "FAILED: …" with the
-# relevant journal lines and exits 1. The simulator stands in for signal-cli-rest-api on
+# relevant journal lines and exits 1. (No `| grep -q`: under pipefail, grep leaving early makes the
+# writer die of SIGPIPE and the pipeline fail.) The simulator stands in for signal-cli-rest-api on
 # 127.0.0.1:8080: /sim/inbound makes a member send something, /sim/sent lists what was sent.
 set -euo pipefail
 
@@ -51,7 +52,7 @@ answered() {
 }
 active() { [ "$(prop peer-relay.service ActiveState)" = active ]; }
 restarted_since() { [ "$(prop peer-relay.service NRestarts)" -gt "$1" ] && active; }
-told_admin() { sent_to "$admin_since" "$admin" | grep -q "$1"; }
+told_admin() { sent_to "$admin_since" "$admin" | grep "$1" > /dev/null; }
 
 admin_since=$(sent_count)
 
@@ -86,8 +87,8 @@ answered "(end to end: simulator → signalbot → relay → database → outbox
 [ ! -e /etc/peer-relay/key ] || fail "a key directory exists on the card"
 [ "$(findmnt -n -o SOURCE --mountpoint /media/peer-relay-backup)" = /dev/vdc ] || fail "the backup disk is not mounted"
 systemctl is-enabled --quiet 'media-relay\x2dkey.mount' || fail "the key's mount unit is not enabled"
-prop peer-relay.service Wants | grep -q 'x2dkey.mount' || fail "the relay does not want the key's mount"
-prop peer-relay.service After | grep -q 'x2dkey.mount' || fail "the relay is not ordered after the key's mount"
+prop peer-relay.service Wants | grep 'x2dkey.mount' > /dev/null || fail "the relay does not want the key's mount"
+prop peer-relay.service After | grep 'x2dkey.mount' > /dev/null || fail "the relay is not ordered after the key's mount"
 ok "key on /dev/vdb (media-relay\\x2dkey.mount, wanted and ordered before the relay), none on the card; backups on /dev/vdc"
 
 # --- kill -9: restarted, still answering; the admin told once ------------------------------------
@@ -104,7 +105,7 @@ n=$(prop peer-relay.service NRestarts)
 since_watchdog=$(date '+%Y-%m-%d %H:%M:%S')
 systemctl kill --signal=STOP --kill-whom=main peer-relay.service
 wait_for 150 "no restart after the relay hung" restarted_since "$n"
-journalctl -u peer-relay.service --since "$since_watchdog" --no-pager | grep -qi 'watchdog timeout' \
+journalctl -u peer-relay.service --since "$since_watchdog" --no-pager | grep -i 'watchdog timeout' > /dev/null \
     || fail "the journal does not say the watchdog fired"
 ok "SIGSTOP (hung) → 'Watchdog timeout' → killed and restarted (NRestarts $n → $(prop peer-relay.service NRestarts))"
 answered "after the watchdog"
@@ -138,27 +139,27 @@ docker_rules() { iptables-save 2> /dev/null | grep -E -c 'DOCKER|docker0' || tru
 nft list table inet peer_relay > /dev/null || fail "the peer_relay table is not loaded"
 before=$(docker_rules)
 [ "$before" -gt 0 ] || fail "Docker's rules are not there to begin with"
-iptables-save -t nat | grep -q -- '-j MASQUERADE' || fail "no MASQUERADE rule for the container"
+iptables-save -t nat | grep -- '-j MASQUERADE' > /dev/null || fail "no MASQUERADE rule for the container"
 systemctl restart nftables.service
 nft list table inet peer_relay > /dev/null || fail "the peer_relay table is gone after restarting nftables"
 after=$(docker_rules)
 [ "$after" -eq "$before" ] || fail "restarting nftables changed Docker's rules ($before → $after lines)"
-iptables-save -t nat | grep -q -- '-j MASQUERADE' || fail "the container's MASQUERADE rule is gone"
+iptables-save -t nat | grep -- '-j MASQUERADE' > /dev/null || fail "the container's MASQUERADE rule is gone"
 curl -sf -o /dev/null "$api/v1/about" || fail "the published port stopped answering"
 ok "nftables loaded (inet peer_relay, input policy drop); 'systemctl restart nftables' kept Docker's $after rule lines and NAT"
 answered "after restarting nftables"
-nft list chain inet peer_relay input | grep -q 'policy drop' || fail "the input policy is not drop"
+nft list chain inet peer_relay input | grep 'policy drop' > /dev/null || fail "the input policy is not drop"
 
 # --- the container's limits -------------------------------------------------------------------------
 inspect=$(docker inspect --format '{{.HostConfig.CapDrop}} {{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.SecurityOpt}} {{range $p, $b := .HostConfig.PortBindings}}{{(index $b 0).HostIp}}{{end}}' signal-cli-rest-api)
 echo "    docker inspect: $inspect"
-echo "$inspect" | grep -q '^\[ALL\] 629145600 512 true \[no-new-privileges:true\] 127.0.0.1$' \
+echo "$inspect" | grep '^\[ALL\] 629145600 512 true \[no-new-privileges:true\] 127.0.0.1$' > /dev/null \
     || fail "the container does not run with caps dropped, 600m, 512 pids, read-only, loopback only"
 ok "container: --cap-drop ALL, --memory 600m, --pids-limit 512, --read-only, no-new-privileges, 127.0.0.1 only"
 
 # --- logs in RAM, no swap -------------------------------------------------------------------------
 [ ! -e /var/log/journal ] || fail "/var/log/journal exists"
-journalctl --header --no-pager 2> /dev/null | grep -q '/run/log/journal/' || fail "the journal is not in /run"
+journalctl --header --no-pager 2> /dev/null | grep '/run/log/journal/' > /dev/null || fail "the journal is not in /run"
 ok "journald volatile: /run/log/journal only, no /var/log/journal"
 [ -z "$(swapon --noheadings --show)" ] || fail "swap is on: $(swapon --noheadings --show)"
 [ ! -e /var/swap ] || fail "/var/swap is still there"
