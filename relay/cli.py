@@ -115,6 +115,33 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument(
         "--from", dest="source", type=Path, required=True, help="the backup file (.sealed)"
     )
+
+    notice = sub.add_parser(
+        "failure-notice",
+        help="tell the admin over Signal that a relay unit stopped (systemd's OnFailure= runs it)",
+        description="Tell the admin over Signal, straight through signal-cli-rest-api (no "
+        "database, no key), that a unit stopped and what to do. Reads what happened from "
+        "systemd's $MONITOR_SERVICE_RESULT, $MONITOR_EXIT_CODE and $MONITOR_EXIT_STATUS. A crash "
+        "loop is told once. Exit 0: told, or quiet on purpose; 1: could not tell.",
+    )
+    notice.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+    notice.add_argument(
+        "--unit", required=True, help="the unit that stopped, e.g. peer-relay.service"
+    )
+    notice.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where to remember the last notice, so a crash loop is told once (default: none)",
+    )
+    notice.add_argument(
+        "--quiet",
+        type=float,
+        default=1800.0,
+        help="failures less than this many seconds apart are one loop (default 1800)",
+    )
+    notice.add_argument(
+        "--to", help="send to this number instead of the admin's from the rules (E.164)"
+    )
     return parser
 
 
@@ -155,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.drills.request import run_drill_request
 
             return run_drill_request(args.config, args.member, sys.stdout)
+        if args.command == "failure-notice":
+            from relay.failure_notice import run_failure_notice
+
+            return run_failure_notice(
+                args.config, args.unit, args.state_dir, args.quiet, args.to, sys.stdout
+            )
         if args.command == "restore":
             from relay.backup import run_restore
 

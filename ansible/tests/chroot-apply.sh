@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Opt-in test: apply site.yml to a throwaway Debian bookworm root (debootstrap + Ansible's chroot
-# connection) twice, with the example inventory's values (placeholders replaced); the second run
+# Opt-in test: apply site.yml to a throwaway Debian root (trixie by default, SUITE=bookworm for
+# the older release; debootstrap + Ansible's chroot connection) twice, with the example inventory's values (placeholders replaced); the second run
 # must report no change. Then check the result inside the root: modes and owners, enabled units,
 # `peer-relay check` on the installed config, `systemd-analyze verify` on the installed units.
 #
@@ -11,19 +11,23 @@
 #
 # Needs root, debootstrap, network access to the Debian mirror and PyPI, and a few minutes:
 #   sudo ansible/tests/chroot-apply.sh            # KEEP=1 keeps the root for inspection
-# Environment: ANSIBLE_VENV (default /tmp/ansible-venv), PROJECT_PYTHON (default /tmp/venv/bin/python,
-# used to build the wheel), CHROOT_WORK (default /var/tmp/peer-relay-chroot), DEBIAN_MIRROR.
+# Environment: ANSIBLE_VENV (default /tmp/ansible-venv), PROJECT_PYTHON (default: .venv/bin/python of
+# the checkout, else python3; builds the wheel), CHROOT_WORK (default /var/tmp/peer-relay-chroot),
+# DEBIAN_MIRROR, SUITE (trixie or bookworm).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ansible_dir=$(cd "$here/.." && pwd)
 repo=$(cd "$ansible_dir/.." && pwd)
 venv=${ANSIBLE_VENV:-/tmp/ansible-venv}
-project_python=${PROJECT_PYTHON:-/tmp/venv/bin/python}
+suite=${SUITE:-trixie}
+if [ -n "${PROJECT_PYTHON:-}" ]; then project_python=$PROJECT_PYTHON
+elif [ -x "$repo/.venv/bin/python" ]; then project_python=$repo/.venv/bin/python
+else project_python=python3; fi
 work=${CHROOT_WORK:-/var/tmp/peer-relay-chroot}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 root=$work/root
-cache=$work/bookworm-base.tar
+cache=$work/$suite-base.tar
 
 say() { printf '\n=== chroot-apply: %s\n' "$*"; }
 die() { printf 'chroot-apply: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -34,14 +38,14 @@ command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get 
 
 mkdir -p "$work"
 
-# 1. A pristine bookworm root with what Raspberry Pi OS Lite has and the playbook expects (systemd,
+# 1. A pristine $suite root with what Raspberry Pi OS Lite has and the playbook expects (systemd,
 #    python3 for Ansible), cached as a tarball so later runs start in seconds.
 if [ ! -f "$cache" ]; then
-    say "debootstrap bookworm (cached in $cache)"
+    say "debootstrap $suite (cached in $cache)"
     rm -rf "$work/base"
     debootstrap --variant=minbase \
         --include=systemd,systemd-sysv,dbus,python3,python3-apt,ca-certificates,iproute2,procps,openssh-server \
-        bookworm "$work/base" "$mirror"
+        "$suite" "$work/base" "$mirror"
     tar -C "$work/base" -cf "$cache.partial" .
     mv "$cache.partial" "$cache"
     rm -rf "$work/base"
@@ -100,6 +104,8 @@ relay_wheel: "$wheel"
 relay_rules_src: "$repo/rules"
 backups_dir: /var/backups/peer-relay
 backups_require_mount: false
+# Any well-formed digest: nothing is pulled in a chroot.
+signal_cli_rest_api_image_digest: "sha256:$(printf '0%.0s' $(seq 64))"
 EOF
 
 run_play() {
@@ -159,11 +165,16 @@ echo "ok  peer-relay check"
 if command -v systemd-analyze >/dev/null; then
     out=$(systemd-analyze verify --man=no --root="$root" \
         /etc/systemd/system/peer-relay.service /etc/systemd/system/signal-cli-rest-api.service \
-        /etc/systemd/system/peer-relay-backup.service /etc/systemd/system/peer-relay-backup.timer 2>&1) \
+        /etc/systemd/system/peer-relay-backup.service /etc/systemd/system/peer-relay-backup.timer \
+        /etc/systemd/system/peer-relay-failure@.service 2>&1) \
         || die "systemd-analyze verify: $out"
     [ -z "$out" ] || die "systemd-analyze verify complained: $out"
     echo "ok  systemd-analyze verify (installed units, real executables)"
     systemd-analyze security --offline=yes --root="$root" /etc/systemd/system/peer-relay.service 2>/dev/null | tail -n 1
 fi
 
-say "PASSED: applied twice, second run changed nothing"
+[ -f "$root/etc/systemd/system/nftables.service.d/10-peer-relay.conf" ] || die "the nftables drop-in is missing"
+echo "ok  nftables.service drop-in (a restart leaves Docker's tables alone)"
+echo "ok  $(chroot "$root" /opt/peer-relay/venv/bin/python --version) in the relay's virtualenv ($suite)"
+
+say "PASSED: $suite, applied twice, second run changed nothing"

@@ -51,7 +51,9 @@ def rendered_variant(render: Render) -> dict[str, str]:
             "base_ssh_allowed_sources": ["192.168.1.0/24", "fd00::/8"],
             "base_ssh_port": 2222,
             "relay_key_path": "/media/relay-key/relay.key",
+            "relay_key_device": "LABEL=relaykey",
             "relay_key_encrypted": True,
+            "relay_heartbeat_url": "https://hc.example.org/ping/abc",
             "signal_cli_rest_api_bind_address": "::1",
             "signal_cli_rest_api_port": 8081,
             "signal_cli_rest_api_trust_new_identities": "always",
@@ -71,5 +73,6 @@ def rendered_backup(render: Render) -> dict[str, str]:
             "backups_dir": "/srv/BACKUPS",
             "backups_keep": 3,
             "backups_relay_bin": "/srv/FAKE/peer-relay",
+            "backups_require_mount": False,
         }
     )

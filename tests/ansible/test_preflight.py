@@ -19,15 +19,23 @@ def _bookworm() -> bool:
         release = Path("/etc/os-release").read_text(encoding="utf-8")
     except OSError:
         return False
-    return "VERSION_CODENAME=bookworm" in release
+    return any(f"VERSION_CODENAME={name}" in release for name in ("bookworm", "trixie"))
 
 
 pytestmark = pytest.mark.skipif(
-    not _bookworm(), reason="the preflight play accepts Debian bookworm only, and reads this host"
+    not _bookworm(),
+    reason="the preflight play accepts Debian trixie or bookworm only, and reads this host",
 )
 
 GOOD_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ4mQmGqI5Jw0xq0v1H0ZbWm1yS9m4kZ0kEw8s2yV8Zq admin@laptop"
+)
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+STRANGER_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKb7lVbJ2V1cZkZ3dGb0c3RyYW5nZXJrZXlzdHJhbmdlcmtleQ"
+    " other@box"
 )
 
 
@@ -56,6 +64,7 @@ def _real_values(tmp_path: Path) -> dict[str, Any]:
         "relay_signal_number": "+447700900123",
         "relay_wheel": str(wheel),
         "relay_rules_src": str(REPO / "rules"),
+        "signal_cli_rest_api_image_digest": DIGEST,
     }
 
 
@@ -85,6 +94,9 @@ def test_real_values_pass_and_every_role_accepts_its_inputs(tmp_path: Path) -> N
         ({"base_admin_users": [{"name": "admin", "ssh_keys": ["my password"]}]},
          "are not OpenSSH public keys"),
         ({"relay_wheel": "/nonexistent/peer_relay.whl"}, "relay_wheel a built wheel"),
+        ({"signal_cli_rest_api_image_digest": ""}, "Set signal_cli_rest_api_image_digest"),
+        ({"signal_cli_rest_api_image_digest": "sha256:ab"}, "Set signal_cli_rest_api_image_digest"),
+        ({"signal_cli_rest_api_pull": False}, "is for the boot test only"),
     ],
 )  # fmt: skip
 def test_mistakes_stop_the_play_with_a_message_that_names_them(
@@ -93,3 +105,48 @@ def test_mistakes_stop_the_play_with_a_message_that_names_them(
     result = _preflight(tmp_path, {**_real_values(tmp_path), **change})
     assert result.returncode != 0
     assert message in result.stdout
+
+
+def test_the_boot_test_inventory_may_run_an_unpinned_local_image(tmp_path: Path) -> None:
+    values = {**_real_values(tmp_path), "signal_cli_rest_api_image_digest": ""}
+    values.update(peer_relay_test_inventory=True, signal_cli_rest_api_pull=False)
+    result = _preflight(tmp_path, values)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The lockout check looks at the SSH connection; here the play runs locally, so the connecting
+# user, the controller's keys and the client address are handed in as the check would find them.
+def _as_if_over_ssh(user: str, keys: list[str], source: str = "192.168.1.20") -> dict[str, Any]:
+    return {
+        "peer_relay_check_lockout": True,
+        "peer_relay_connecting_user": user,
+        "peer_relay_controller_keys": [key.split()[1] for key in keys],
+        "peer_relay_connecting_from": source,
+    }
+
+
+def test_connecting_with_a_listed_user_and_key_passes(tmp_path: Path) -> None:
+    values = {**_real_values(tmp_path), **_as_if_over_ssh("admin", [STRANGER_KEY, GOOD_KEY])}
+    result = _preflight(tmp_path, values)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Check that the account and key you connect with will still be let in" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_as_if_over_ssh("admin", [STRANGER_KEY]), "none of the SSH keys this controller offers"),
+        (_as_if_over_ssh("pi", [GOOD_KEY]), "you log in as pi, who is not in base_admin_users"),
+        ({**_as_if_over_ssh("admin", [GOOD_KEY], "203.0.113.9"),
+          "base_ssh_allowed_sources": ["192.168.1.0/24"]},
+         "your address 203.0.113.9 is not in base_ssh_allowed_sources"),
+    ],
+)  # fmt: skip
+def test_an_inventory_that_would_lock_the_admin_out_stops_before_any_change(
+    change: dict[str, Any], message: str, tmp_path: Path
+) -> None:
+    result = _preflight(tmp_path, {**_real_values(tmp_path), **change})
+    assert result.returncode != 0
+    assert "would lock you out" in result.stdout
+    assert message in result.stdout
+    assert "Harden the base system" not in result.stdout

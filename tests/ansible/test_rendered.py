@@ -9,11 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from playbook_support import REPO
+from playbook_support import ANSIBLE_DIR, REPO, load_yaml
 
 from relay.exitcodes import EXIT_CONFIG, EXIT_KEY
 
@@ -22,7 +24,16 @@ UNITS = (
     "signal-cli-rest-api.service",
     "peer-relay-backup.service",
     "peer-relay-backup.timer",
+    "peer-relay-failure@.service",
+    "peer-relay-heartbeat.service",
+    "peer-relay-heartbeat.timer",
 )
+Render = Callable[[dict[str, Any]], dict[str, str]]
+# Installed under their systemd names (the mount units are named after their mount points).
+INSTALLED_AS = {
+    "relay-key.mount": "media-relay\\x2dkey.mount",
+    "backup.mount": "media-peer\\x2drelay\\x2dbackup.mount",
+}
 
 
 def _directives(unit: str) -> dict[str, list[str]]:
@@ -66,7 +77,38 @@ def test_relay_unit_has_every_hardening_line(rendered: dict[str, str]) -> None:
 def test_relay_is_not_restarted_on_config_or_key_errors(rendered: dict[str, str]) -> None:
     unit = _directives(rendered["peer-relay.service"])
     codes = {int(code) for code in unit["RestartPreventExitStatus"][0].split()}
-    assert codes == {EXIT_CONFIG, EXIT_KEY}
+    # 243: systemd could not load the key file (LoadCredential=), e.g. the key stick is missing.
+    assert codes == {EXIT_CONFIG, EXIT_KEY, 243}
+
+
+def test_every_stop_on_a_failure_is_told_to_the_admin(rendered: dict[str, str]) -> None:
+    assert _directives(rendered["peer-relay.service"])["OnFailure"] == [
+        "peer-relay-failure@%n.service"
+    ]
+    assert _directives(rendered["peer-relay-backup.service"])["OnFailure"] == [
+        "peer-relay-failure@%n.service"
+    ]
+    notice = _directives(rendered["peer-relay-failure@.service"])
+    assert notice["ExecStart"] == [
+        "/opt/peer-relay/venv/bin/peer-relay failure-notice --config /etc/peer-relay/config.yaml"
+        " --unit %i --state-dir /run/peer-relay-failure --quiet 1800"
+    ]
+    assert notice["User"] == ["peer-relay"]
+    assert notice["IPAddressAllow"] == ["localhost"]
+    assert notice["RuntimeDirectoryPreserve"] == ["yes"]
+
+
+def test_the_heartbeat_is_off_unless_a_url_is_given(
+    rendered: dict[str, str], rendered_variant: dict[str, str]
+) -> None:
+    command = " ".join(_directives(rendered_variant["peer-relay-heartbeat.service"])["ExecStart"])
+    assert "systemctl is-active --quiet peer-relay.service" in command
+    assert command.endswith("https://hc.example.org/ping/abc")
+    assert _directives(rendered_variant["peer-relay-heartbeat.timer"])["OnUnitActiveSec"] == [
+        "5min"
+    ]
+    defaults = load_yaml(ANSIBLE_DIR / "roles" / "relay" / "defaults" / "main.yml")
+    assert defaults["relay_heartbeat_url"] == ""
 
 
 def test_relay_starts_after_clock_sync_and_signal_cli(rendered: dict[str, str]) -> None:
@@ -94,7 +136,14 @@ def test_key_on_separate_storage_waits_for_its_mount_and_may_be_encrypted(
     rendered_variant: dict[str, str],
 ) -> None:
     unit = _directives(rendered_variant["peer-relay.service"])
-    assert unit["RequiresMountsFor"] == ["/media/relay-key"]
+    # Wanted and ordered, not required: pulling the stick must not stop the running relay.
+    assert "media-relay\\x2dkey.mount" in unit["Wants"]
+    assert "media-relay\\x2dkey.mount" in unit["After"]
+    assert "Requires" not in unit and "RequiresMountsFor" not in unit
+    mount = _directives(rendered_variant["relay-key.mount"])
+    assert mount["What"] == ["/dev/disk/by-label/relaykey"]
+    assert mount["Where"] == ["/media/relay-key"]
+    assert mount["Options"] == ["nosuid,nodev,noexec"]
     assert unit["LoadCredentialEncrypted"] == ["relay.key:/media/relay-key/relay.key"]
     assert "LoadCredential" not in unit
     backup = _directives(rendered_variant["peer-relay-backup.service"])
@@ -107,6 +156,30 @@ def test_key_on_separate_storage_waits_for_its_mount_and_may_be_encrypted(
 def _published(unit: str) -> list[str]:
     command = " ".join(_directives(unit)["ExecStart"])
     return re.findall(r"(?:--publish|-p)[ =](\S+)", command)
+
+
+def test_container_has_capabilities_dropped_and_memory_and_pids_limited(
+    rendered: dict[str, str],
+) -> None:
+    command = " ".join(_directives(rendered["signal-cli-rest-api.service"])["ExecStart"])
+    assert "--cap-drop ALL" in command
+    added = re.findall(r"--cap-add (\S+)", command)
+    assert added == ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"]
+    assert re.search(r"--memory 600m\s+--memory-swap 600m", command)
+    assert re.search(r"--pids-limit 512\s", command)
+    assert "--security-opt no-new-privileges:true" in command
+    # The stock image writes /etc at start; read-only only where it can be (the boot test).
+    assert "--read-only" not in command
+
+
+def test_container_runs_the_image_by_digest_when_given(render: Render) -> None:
+    digest = "sha256:" + "ab" * 32
+    rendered = render(
+        {"signal_cli_rest_api_image_digest": digest, "signal_cli_rest_api_read_only": True}
+    )
+    command = " ".join(_directives(rendered["signal-cli-rest-api.service"])["ExecStart"])
+    assert command.split()[-1] == f"docker.io/bbernhard/signal-cli-rest-api:0.101@{digest}"
+    assert "--read-only" in command
 
 
 def test_container_is_published_on_loopback_only(rendered: dict[str, str]) -> None:
@@ -199,6 +272,8 @@ def _unit_root(tmp_path: Path, rendered: dict[str, str]) -> Path:
     units.mkdir(parents=True)
     for name in UNITS:
         (units / name).write_text(rendered[name], encoding="utf-8")
+    for name, installed in INSTALLED_AS.items():
+        (units / installed).write_text(rendered[name], encoding="utf-8")
     system_units = Path("/usr/lib/systemd/system")
     if not (system_units / "time-sync.target").exists():
         pytest.skip("this machine has no systemd unit directory to verify against")
@@ -240,7 +315,7 @@ def test_systemd_analyze_verify_accepts_the_units(
             "verify",
             "--man=no",
             f"--root={root}",
-            *(f"/etc/systemd/system/{u}" for u in UNITS),
+            *(f"/etc/systemd/system/{u}" for u in (*UNITS, *INSTALLED_AS.values())),
         ],
         capture_output=True,
         text=True,
@@ -350,7 +425,7 @@ def test_backup_runs_as_the_relay_user_with_the_key_and_no_network(
     assert unit["UMask"] == ["0077"]
     assert unit["LoadCredential"] == ["relay.key:/etc/peer-relay/key/relay.key"]
     assert unit["ReadWritePaths"] == ["/media/peer-relay-backup"]
-    assert unit["RequiresMountsFor"] == ["/media/peer-relay-backup"]
+    assert unit["Wants"] == ["time-sync.target", "media-peer\\x2drelay\\x2dbackup.mount"]
     assert unit["IPAddressDeny"] == ["any"]
     timer = _directives(rendered["peer-relay-backup.timer"])
     assert timer["Persistent"] == ["true"]
@@ -388,6 +463,23 @@ def test_backup_keeps_the_newest_copies(rendered_backup: dict[str, str], tmp_pat
     assert len(new) == 1
     assert (backups / new[0]).read_text() == "sealed\n"
     assert left == sorted([*old[-2:], new[0], "notes.txt"])
+
+
+def test_backup_refuses_a_drive_that_is_not_mounted(
+    rendered: dict[str, str], tmp_path: Path
+) -> None:
+    backups = tmp_path / "backups"  # a plain directory on this machine's disk: not a mount
+    backups.mkdir()
+    fake = tmp_path / "peer-relay"
+    fake.write_text(WRITES_A_COPY, encoding="utf-8")
+    fake.chmod(0o755)
+    text = rendered["peer-relay-backup.sh"].replace("/media/peer-relay-backup", str(backups))
+    script = tmp_path / "backup.sh"
+    script.write_text(text.replace("/opt/peer-relay/venv/bin/peer-relay", str(fake)))
+    result = subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "is not a mounted drive; no backup made" in result.stderr
+    assert list(backups.iterdir()) == []
 
 
 def test_a_failed_backup_leaves_no_partial_copy(
