@@ -193,12 +193,19 @@ systemctl stop 'media-relay\x2dkey.mount'
 sleep 3
 active || fail "unmounting the key's stick stopped the running relay"
 ok "key stick unmounted: the running relay keeps running (it holds the key in memory)"
+# Pulled out: the disk's driver lets go of it, so /dev/vdb and its label are gone (the relay's
+# Wants= would otherwise mount the still-present disk again at the restart).
+key_disk=$(basename "$(readlink -f /sys/block/vdb/device)")
+echo "$key_disk" > /sys/bus/virtio/drivers/virtio_blk/unbind
 systemctl restart peer-relay.service 2> /dev/null && fail "the relay started without its key"
 wait_for 60 "the relay is not in the failed state" failed
 [ "$(prop peer-relay.service ExecMainStatus)" = 243 ] || [ "$(prop peer-relay.service ExecMainStatus)" = 77 ] \
     || fail "exit status $(prop peer-relay.service ExecMainStatus) without the key"
 wait_for 90 "the admin was not told the key is missing" told_admin 'key is missing'
-ok "restart without the stick: exit $(prop peer-relay.service ExecMainStatus), not retried, the admin told"
+ok "restart with the stick pulled (its disk unbound): exit $(prop peer-relay.service ExecMainStatus), not retried, the admin told"
+echo "$key_disk" > /sys/bus/virtio/drivers/virtio_blk/bind
+key_label() { [ -e /dev/disk/by-label/relaykey ]; }
+wait_for 60 "the key's disk did not come back" key_label
 systemctl start 'media-relay\x2dkey.mount'
 systemctl reset-failed peer-relay.service
 systemctl start peer-relay.service

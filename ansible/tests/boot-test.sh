@@ -327,6 +327,10 @@ signal_cli_rest_api_image: peer-relay-sim
 signal_cli_rest_api_version: test
 signal_cli_rest_api_pull: false
 signal_cli_rest_api_read_only: true
+# The simulator serves signal-cli-rest-api's HTTP API and WebSocket, not the reviewed entrypoint
+# that gives signal-cli its own receive socket (issue 15's role setting; unknown, and so unused,
+# where that setting does not exist yet).
+signal_cli_rest_api_receive_socket: false
 EOF
 
 run_play() {
