@@ -776,14 +776,18 @@ def _extend(args: _Args, context: _Context) -> Intent:
     return Extend(None, find_location(rest) if rest else None)
 
 
-def _ack(args: _Args, context: _Context) -> Intent:
-    target = None
+def _named(args: _Args) -> str | None:
+    """The first word after ACK or RESOLVED when it could be a name (`ACK alice`)."""
     if args.words:
         first = strip_punctuation_edges(args.words[0]).lstrip("@")
         # An alias is a name; "on my way, 5 min" has no target.
         if first and first[0].isalpha():
-            target = first
-    return Ack(target=target, note=args.rest())
+            return first
+    return None
+
+
+def _ack(args: _Args, context: _Context) -> Intent:
+    return Ack(target=_named(args), note=args.rest())
 
 
 def _sos(args: _Args, context: _Context) -> Intent:
@@ -859,7 +863,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "out": _out,
     "extend": _extend,
     "ack": _ack,
-    "resolved": lambda args, context: Resolved(),
+    "resolved": lambda args, context: Resolved(target=_named(args)),
     "status": lambda args, context: Status(),
     "help": lambda args, context: Help(),
     "sos": _sos,

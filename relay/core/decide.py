@@ -235,8 +235,8 @@ def on_message(
             _extend(b, sender, live, duration, _pin(location, now))
         case intents.Ack(target=target):
             _answer(b, sender, answering, pointer, target, resolve=False)
-        case intents.Resolved():
-            _answer(b, sender, answering, pointer, None, resolve=True)
+        case intents.Resolved(target=target):
+            _answer(b, sender, answering, pointer, target, resolve=True)
         case intents.Status():
             _status(b, sender, own, answering)
         case intents.Sos(note=note, location=location, guessed=guessed):
@@ -817,8 +817,8 @@ def _under_duress(
                 _reply(b, me, (_p(key),), notices)
         case intents.Ack(target=target):
             _answer(b, alias, answering, pointer, target, resolve=False)
-        case intents.Resolved():
-            _answer(b, alias, answering, pointer, None, resolve=True)
+        case intents.Resolved(target=target):
+            _answer(b, alias, answering, pointer, target, resolve=True)
         case _:
             _plain_reply(b, alias, intent)
     if photos and photos[-1] not in watch.photos:  # photos always travel (relay.core.photos)

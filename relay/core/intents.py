@@ -63,7 +63,9 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """``RESOLVED``: a buddy closes an alert."""
+    """``RESOLVED``: a buddy closes an alert. ``target``: as for `Ack` (``RESOLVED alice``)."""
+
+    target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

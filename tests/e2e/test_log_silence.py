@@ -38,7 +38,7 @@ async def test_a_duress_scenario_at_debug_says_nothing_of_the_alarm_or_whose(
     await says(carol, "SOS", "SOS", to=dana)
     await says(dana, "ACK carol", "on it")
     await says(bob, "ACK alice", "on it")
-    await says(bob, "RESOLVED", "closed")
+    await says(bob, "RESOLVED alice", "closed")  # bob was sent carol's SOS too: he names one
     await says(NUMBERS["elena"], "IN 3s", "")  # a missed check-in: the timer's lines too
     await sim.wait_for_sent(lambda s: s.reached(dana) and "Elena" in s.message, timeout=30)
     relay.terminate()

@@ -201,9 +201,9 @@ class Relay(RuleBasedStateMachine):
     def ack(self, buddy: str, name: str | None) -> None:
         self._answer(buddy, intents.Ack(target=name), None, name)
 
-    @rule(buddy=st.sampled_from(EVERYONE))
-    def resolve(self, buddy: str) -> None:
-        self._answer(buddy, intents.Resolved(), None, None)
+    @rule(buddy=st.sampled_from(EVERYONE), name=st.one_of(st.none(), st.sampled_from(NAMES)))
+    def resolve(self, buddy: str, name: str | None) -> None:
+        self._answer(buddy, intents.Resolved(target=name), None, name)
 
     @precondition(lambda self: bool(self.d.sent))
     @rule(data=st.data(), resolve=st.booleans())

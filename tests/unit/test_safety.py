@@ -242,3 +242,12 @@ def test_sos_during_a_check_in_alert_joins_it() -> None:
     assert watch.kind is Kind.SOS and watch.phase is Phase.ACKED and watch.acked_by == "bob"
     first = d.texts("bob", joined)[0]
     assert first.startswith("🆘 Alice sent SOS")
+
+
+def test_resolved_naming_one_of_two_open_alerts_closes_that_one() -> None:
+    d = Driver()
+    d.say("carol", intents.Sos())
+    d.say("alice", intents.Sos())
+    d.say("bob", intents.Resolved(target="alice"))
+    assert d.own(MemberAlias("alice")) is None
+    assert alert_of(d, "carol").phase is Phase.ALERTED
