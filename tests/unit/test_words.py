@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relay.core import intents
+from relay.core.ages import render as render_ages
 from relay.core.commands import KeywordTable, load_default_keywords, parse
 from relay.core.decide import Context, Decision, Purpose, on_message, on_timer
 from relay.core.photos import photos_along
@@ -394,6 +395,8 @@ def test_missed_check_in_labels_the_end_time_and_says_how_long_ago() -> None:
     watch = live("alice")
     alert = on_timer(CTX, watch.evolve(next_at=T0 + 95 * MIN), T0 + 96 * MIN)
     (sent,) = to(alert, "bob")
+    # "ago" is rendered when the message is handed to signal-cli (relay.core.ages): here, at once.
+    sent = render_ages(sent, T0 + 96 * MIN)
     assert "Her check-in ended at 21:30 your time / 16:30 in New York (6 min ago)" in sent
 
 
