@@ -105,7 +105,7 @@ class Chain:
             return None
         if answerable(alerts, member.alias, admin=member.alias == self.engine.admin):
             return None  # a real alert always wins a plain ACK (`after` tells her so)
-        target = intent.target if isinstance(intent, intents.Ack) else None
+        target = intent.target  # ACK alice, RESOLVED alice: her practice, if she asked
         return await self.drills.answer(member, [d.id for d in named(asking, target)], now)
 
     async def after(
