@@ -316,7 +316,8 @@ def _mark(watch: Watch, what: str, now: datetime) -> Watch:
     return moved(watch, Event.MARK, marks=(*watch.marks, Mark(now, what)))
 
 
-def _draft(alias: MemberAlias, now: datetime, new_id: str) -> Watch:
+def draft(alias: MemberAlias, now: datetime, new_id: str) -> Watch:
+    """A new draft: what she shares before IN is kept on it for her next check-in."""
     return Watch(alias, Kind.CHECKIN, Phase.DRAFT, now, now, None, id=new_id)
 
 
@@ -336,7 +337,7 @@ def _gather(
     photos: tuple[str, ...] = (),
 ) -> Watch:
     """The watch an alarm starts from: her live one or her draft (with all she shared), or new."""
-    base = own if own is not None else _draft(alias, b.now, new_id)
+    base = own if own is not None else draft(alias, b.now, new_id)
     return _noted(_with(base, pin, photos=photos), note)
 
 
@@ -365,7 +366,7 @@ def _keep(
 ) -> None:
     """A location or client details: onto her live check-in, or kept for her next one."""
     me = Recipient.member(alias)
-    base = own if own is not None else _draft(alias, b.now, new_id)
+    base = own if own is not None else draft(alias, b.now, new_id)
     if pin is not None and base.live:
         base = _noted(base, note)
     watch = moved(_with(base, pin, client, photos), Event.KEEP)
@@ -493,7 +494,7 @@ def _check_in(
         return
     timings = b.ctx.policy.timings(alias)
     restarting = own is not None and own.live
-    base = own if own is not None else _draft(alias, b.now, new_id)
+    base = own if own is not None else draft(alias, b.now, new_id)
     started = base.started_at if restarting else b.now
     deadline, parts = _start_parts(
         b, alias, started, b.now + (duration or timings.checkin), restarting

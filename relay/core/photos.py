@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from relay.core import group_alert, intents
-from relay.core.decide import Context, Decision, Outgoing, Purpose
+from relay.core.decide import Context, Decision, Outgoing, Purpose, draft
 from relay.core.render import display
 from relay.core.state import MAX_PHOTOS, Kind, Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
@@ -48,7 +48,7 @@ def photos_along(
     index = next((i for i in range(len(watches) - 1, -1, -1) if watches[i].member == sender), None)
     hers = watches[index] if index is not None else own
     if hers is None or photos[-1] not in hers.photos:
-        base = hers if hers is not None else _draft(sender, now, new_id)
+        base = hers if hers is not None else draft(sender, now, new_id)
         hers = base.evolve(photos=(*base.photos, *photos)[-MAX_PHOTOS:])
         if index is not None:
             watches[index] = hers
@@ -61,10 +61,6 @@ def photos_along(
         alone = isinstance(intent, intents.Unknown) and intent.reason == "empty"
         messages = _with_line(messages, Recipient.member(sender), line, replace_reply=alone)
     return Decision(tuple(watches), tuple(messages))
-
-
-def _draft(alias: MemberAlias, now: datetime, new_id: str) -> Watch:
-    return Watch(alias, Kind.CHECKIN, Phase.DRAFT, now, now, None, id=new_id)
 
 
 def _language(ctx: Context, to: Recipient) -> str:
