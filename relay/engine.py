@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from relay.canary import with_notice
 from relay.clock import Clock, has_stepped, step_of
@@ -39,7 +39,15 @@ from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
-from relay.features import AnswerHooks, Feature, FeatureContext, Write
+from relay.features import (
+    AnswerHooks,
+    Feature,
+    FeatureContext,
+    Handled,
+    LegacyFeature,
+    Scope,
+    Write,
+)
 from relay.logs import watch_ref
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
@@ -198,7 +206,8 @@ class Engine:
         self.strangers = 0
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
-        self.features: dict[type, Feature] = {}
+        self.features: dict[type, LegacyFeature] = {}
+        self.pure: dict[type, Feature] = {}  # the new interface (issue 19)
         self.screener: Screener | None = None
         self.vault: AttachmentVault | None = None
         self.sender: OutboxSender | None = None  # plain decisions hand it what is due
@@ -215,9 +224,12 @@ class Engine:
         self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
 
-    def add_feature(self, feature: Feature) -> None:
+    def add_feature(self, feature: Feature | LegacyFeature) -> None:
         for claimed in feature.claims:
-            self.features[claimed] = feature
+            if hasattr(feature, "enrich"):  # until every feature has moved (issue 19)
+                self.pure[claimed] = cast(Feature, feature)
+            else:
+                self.features[claimed] = feature
 
     def feature_context(self) -> FeatureContext:
         return FeatureContext(
@@ -386,7 +398,7 @@ class Engine:
         intent = None
         if event.kind not in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             intent = self._parse(member, event)
-            if type(intent) in self.features:
+            if type(intent) in self.features or type(intent) in self.pure:
                 return None
             if intent is not None and self.chain is not None and self.chain.general(member, intent):
                 return None
@@ -608,6 +620,10 @@ class Engine:
             if early is not None:  # a practice answer (relay.chain): never a real alert's
                 await self.apply(early.decision, now, seen=tag, write=early.write)
                 return
+        pure = self.pure.get(type(intent))
+        if pure is not None:
+            await self._featured(pure, member, intent, event, now, tag)
+            return
         feature = self.features.get(type(intent))
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
@@ -645,6 +661,31 @@ class Engine:
             decision = await self.chain.after(member, event, intent, own, decision, now)
         await self.apply(decision, now, seen=tag)
         log.debug("decided a member's message")  # who, what and how many: see _log_plain
+
+    async def _featured(
+        self,
+        feature: Feature,
+        member: Member,
+        intent: intents.Intent,
+        event: Incoming,
+        now: datetime,
+        tag: bytes,
+    ) -> None:
+        """A feature's message: enriched, then read, decided and written in one transaction."""
+        enriched = await feature.enrich(member, intent, event)
+        scope = Scope(self.sealer, self.rules, self.catalog, self.timezone)
+
+        def work(conn: sqlite3.Connection) -> tuple[Handled, list[Written]]:
+            handled = feature.handle(conn, scope, member, intent, enriched, now)
+            if handled.writes is not None:
+                handled.writes(conn)
+            return handled, self._rows(handled.decision, now, tag).store(conn)
+
+        handled, written = await self.db.write(work)
+        self._applied(handled.decision, len(written))
+        if handled.after is not None:
+            await handled.after()
+        log.info("a %s handled by %s", type(intent).__name__, type(feature).__name__)
 
     async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
         """In one trip: was this envelope seen before, her live watch, and the live alerts."""

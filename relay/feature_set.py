@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from relay.features import Feature
+from relay.features import Feature, LegacyFeature
 from relay.forget import ForgetFeature
 from relay.incidents import IncidentLogFeature
 from relay.reports import ReportsFeature
 
 
-def default_features() -> list[Feature]:
-    features: list[Feature] = []
+def default_features() -> list[Feature | LegacyFeature]:
+    features: list[Feature | LegacyFeature] = []
     features.append(ReportsFeature())
     features.append(IncidentLogFeature())
     features.append(ForgetFeature())
