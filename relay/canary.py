@@ -37,13 +37,12 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from relay.clock import Clock
-from relay.core import intents
-from relay.core.decide import Decision, Purpose
+from relay.core.notices import DEGRADED_NOTICE
 from relay.core.render import clock, span
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
@@ -62,12 +61,6 @@ State = Literal["unknown", "ok", "degraded"]
 TRACKED_MAX = 512
 """Sent timestamps remembered for matching receipts; older ones are forgotten first."""
 
-DEGRADED_NOTICE = "degraded_notice"
-"""Catalog key of the line added to members' replies while the canary is degraded."""
-
-NOTICE_INTENTS = (intents.CheckIn, intents.Extend, intents.Status, intents.Sos)
-"""Replies that get that line: the moments a member relies on alerts going out. Not OUT (and so
-not a duress word, whose reply must look exactly like OUT's)."""
 
 Probe = Callable[[], Awaitable[SendOutcome | None]]
 ChangeHook = Callable[["CanaryReport"], Awaitable[None]]
@@ -325,17 +318,3 @@ def announcer(engine: Engine, refresh_status: Callable[[], None]) -> ChangeHook:
             log.info("canary: messages reach phones")
 
     return changed
-
-
-def with_notice(decision: Decision, to: MemberAlias, intent: intents.Intent, line: str) -> Decision:
-    """`decision` with `line` added to her reply, when `intent` is one that relies on alerts."""
-    if not isinstance(intent, NOTICE_INTENTS):
-        return decision
-    me = Recipient.member(to)
-    messages = list(decision.messages)
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.purpose is Purpose.REPLY and message.to == me:
-            messages[index] = replace(message, text=f"{message.text}\n{line}")
-            return replace(decision, messages=tuple(messages))
-    return decision

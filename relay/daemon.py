@@ -43,6 +43,7 @@ from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
+from relay.runtime.pipeline import Pipeline
 from relay.signal.events import Event
 from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 
 RESTART_MAX = 30.0
 STOP_GRACE = 3.0  # seconds a task may take to finish after it was cancelled at stop
-BATCH = 64  # events taken from the queue at once (see Engine.handle_many)
+BATCH = 64  # events taken from the queue at once (see relay.runtime.pipeline)
 STALL_AFTER = 90.0  # seconds an event may wait unprocessed, or a deadline unfired, before "stalled"
 
 
@@ -72,6 +73,7 @@ class Relay:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     engine: Engine | None = None
+    pipeline: Pipeline | None = None
     receiver: Receiver | SocketReceiver | None = None
     sender: OutboxSender | None = None
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
@@ -162,6 +164,7 @@ class Relay:
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
+        self.pipeline = Pipeline(engine)
         self.inbox = await InboxRepo.open(db, self.sealer)
         self.receiver = self._receiver(self.inbox)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
@@ -297,7 +300,7 @@ class Relay:
             delay = min(RESTART_MAX, delay * 2)
 
     async def _process(self) -> None:
-        assert self.engine is not None  # noqa: S101 — set in _serve before tasks start
+        assert self.pipeline is not None  # noqa: S101 — set in _serve before tasks start
         while True:
             # Whatever has arrived meanwhile goes with it, in order (a burst: one commit).
             events = [await self.queue.get()]
@@ -306,7 +309,7 @@ class Relay:
             self.processed_at = time.monotonic()
             assert self.receiver is not None  # noqa: S101 — set in _serve before tasks start
             try:
-                await self.engine.handle_many(events)
+                await self.pipeline.take(events)
             except Exception:
                 log.exception("handling %d event(s) failed", len(events))
                 self.receiver.forget(events)  # kept in the inbox for the next start

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from relay.canary import with_notice
 from relay.clock import Clock, has_stepped, step_of
 from relay.core import intents
 from relay.core.commands import KeywordTable, parse
@@ -32,6 +31,7 @@ from relay.core.decide import (
     on_timer,
     on_undeliverable,
 )
+from relay.core.notices import with_notice
 from relay.core.photos import photos_along
 from relay.core.render import Catalog, display, span
 from relay.core.screened import screened_text, with_screening
@@ -44,6 +44,7 @@ from relay.features import (
     Feature,
     FeatureContext,
     Handled,
+    Hooks,
     LegacyFeature,
     Scope,
     Write,
@@ -52,6 +53,7 @@ from relay.logs import watch_ref
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
+from relay.store import seen
 from relay.store.db import Database, FlushFailed
 from relay.store.outbox import OutboxRepo, Pending, Queued
 from relay.store.times import hour_ms
@@ -149,7 +151,7 @@ class _Rows:
         WatchRepo.store_rows(conn, self.watches)
         ids = OutboxRepo.store_rows(conn, self.outbox)
         if self.seen is not None:
-            conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", self.seen)
+            seen.remember(conn, *self.seen)
         return [
             Written(i, row[1], q)
             for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
@@ -220,7 +222,8 @@ class Engine:
         self.unreachable: dict[str, str] = {}
         # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
         # added to STATUS; and what must move when the wall clock jumps besides the watches.
-        self.chain: AnswerHooks | None = None
+        self.chain: AnswerHooks | None = None  # the old async hooks (until issue 19 lands)
+        self.hooks: Hooks | None = None  # the pipeline's (relay.runtime.pipeline)
         self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
 
@@ -310,16 +313,16 @@ class Engine:
         seen: bytes | None = None,
         write: Write | None = None,
     ) -> None:
-        rows = self._rows(decision, now, seen)  # sealed here, written in one trip
+        rows = self.rows(decision, now, seen)  # sealed here, written in one trip
         if write is None:
             await self.db.write(rows.store)
         else:  # a feature's own writes use the async API: the same transaction, more trips
             async with self.db.transaction() as conn:
                 await write(conn)
                 await self.db.run(rows.store)
-        self._applied(decision, len(rows.queued))
+        self.applied(decision, len(rows.queued))
 
-    def _rows(self, decision: Decision, now: datetime, seen: bytes | None) -> _Rows:
+    def rows(self, decision: Decision, now: datetime, seen: bytes | None) -> _Rows:
         queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
         return _Rows(
             watches=self.watches.rows(decision.watches),
@@ -328,7 +331,7 @@ class Engine:
             queued=queued,
         )
 
-    def _applied(self, decision: Decision, queued: int) -> None:
+    def applied(self, decision: Decision, queued: int) -> None:
         """After the commit: wake whoever has work from it."""
         if queued:
             self.on_queued()  # first: her reply must not wait behind the timer's pass
@@ -449,7 +452,7 @@ class Engine:
                     unsaved.append(plain.member)  # her event failed alone (logged)
                 continue
             decision, written = outcome
-            self._applied(decision, len(written))
+            self.applied(decision, len(written))
             self._log_plain(plain, decision)
         if unsaved:
             await self.not_saved(unsaved)
@@ -512,7 +515,7 @@ class Engine:
                 said=plain.event.text,
             )
             decision = self._noticed(decision, plain.member, intent, notice)
-        rows = self._rows(decision, now, tag)
+        rows = self.rows(decision, now, tag)
         return decision, rows.store(conn)
 
     async def not_saved(self, members: Iterable[Member]) -> None:
@@ -545,7 +548,7 @@ class Engine:
     ) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
         """Plain reads for both paths: was this envelope seen before; if not, her live watch and
         (when `alerts`) the live alerts she may be answering."""
-        if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
+        if seen.seen(conn, tag):
             return True, [], []
         live_alerts = self.watches.alert_rows(conn) if alerts else []
         return False, self.watches.live_rows(conn, alias), live_alerts
@@ -679,10 +682,10 @@ class Engine:
             handled = feature.handle(conn, scope, member, intent, enriched, now)
             if handled.writes is not None:
                 handled.writes(conn)
-            return handled, self._rows(handled.decision, now, tag).store(conn)
+            return handled, self.rows(handled.decision, now, tag).store(conn)
 
         handled, written = await self.db.write(work)
-        self._applied(handled.decision, len(written))
+        self.applied(handled.decision, len(written))
         if handled.after is not None:
             await handled.after()
         log.info("a %s handled by %s", type(intent).__name__, type(feature).__name__)
@@ -755,6 +758,28 @@ class Engine:
             return Pointer(None)
         found = await self.outbox.watch_for_signal_timestamp(signal_timestamp)
         return Pointer(await self.watches.get(found) if found else None)
+
+    def legacy(self, event: Event) -> bool:
+        """Whether `event` still needs the old one-at-a-time path: a feature on the old
+        interface, or the old async practice-drill hooks (issue 19 removes this)."""
+        if not isinstance(event, Incoming):
+            return False
+        member = self.identify(event)
+        if member is None or event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            return False
+        if self.chain is not None and (
+            event.quote_timestamp is not None or event.kind is IncomingKind.REACTION
+        ):
+            return True
+        intent = self._parse(member, event)
+        if intent is None:
+            return False
+        if type(intent) in self.features:
+            return True
+        return self.chain is not None and self.chain.general(member, intent)
+
+    async def stranger(self, event: Incoming) -> None:
+        await self._stranger(event)
 
     async def _stranger(self, event: Incoming) -> None:
         # Nothing about a stranger is stored but a count: no number, no text, no time.
