@@ -44,6 +44,7 @@ from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.runtime.pipeline import Pipeline
+from relay.runtime.timers import Alarm, Timers
 from relay.signal.events import Event
 from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
@@ -74,6 +75,7 @@ class Relay:
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     engine: Engine | None = None
     pipeline: Pipeline | None = None
+    timers: Timers | None = None
     receiver: Receiver | SocketReceiver | None = None
     sender: OutboxSender | None = None
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
@@ -145,6 +147,7 @@ class Relay:
                 language=language, defaults=defaults, aliases=rules.keyword_aliases(language)
             )
 
+        alarm = Alarm()
         engine = Engine(
             db=db,
             sealer=self.sealer,
@@ -154,6 +157,7 @@ class Relay:
             rules=self.rules,
             timezone=cfg.timezone,
             admin=MemberAlias(cfg.admin),
+            alarm=alarm,
         )
         vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
         engine.vault = vault
@@ -165,6 +169,7 @@ class Relay:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
         self.pipeline = Pipeline(engine)
+        self.timers = Timers(engine, alarm)
         self.inbox = await InboxRepo.open(db, self.sealer)
         self.receiver = self._receiver(self.inbox)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
@@ -213,7 +218,7 @@ class Relay:
             self._install_signals()
         self._start("receiver", self.receiver.run)
         self._start("processor", self._process)
-        self._start("timers", engine.run_timers)
+        self._start("timers", self.timers.run)
         self._start("sender", self.sender.run)
         self._start("watchdog", self.watchdog.run)
         if self.canary is not None:
@@ -355,14 +360,14 @@ class Relay:
         now = time.monotonic()
         if not self.queue.empty() and now - self.processed_at > STALL_AFTER:
             return "processor"
-        assert self.engine is not None  # noqa: S101
+        assert self.engine is not None and self.timers is not None  # noqa: S101
         nxt = await self.engine.watches.next_wake()
         # A deadline long past is not enough: after downtime, every overdue one is, while the
         # timer loop works through them. Stalled is overdue *and* no progress for as long.
         if (
             nxt is not None
             and (self.clock.now() - nxt).total_seconds() > STALL_AFTER
-            and now - self.engine.timer_progress > STALL_AFTER
+            and now - self.timers.progress > STALL_AFTER
         ):
             return "timers"
         for name, task in self.tasks.items():
