@@ -37,10 +37,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from relay.canary_report import CanaryReport, State
 from relay.clock import Clock
 from relay.core.notices import DEGRADED_NOTICE
 from relay.core.render import clock, span
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-State = Literal["unknown", "ok", "degraded"]
 
 TRACKED_MAX = 512
 """Sent timestamps remembered for matching receipts; older ones are forgotten first."""
@@ -64,19 +63,6 @@ TRACKED_MAX = 512
 
 Probe = Callable[[], Awaitable[SendOutcome | None]]
 ChangeHook = Callable[["CanaryReport"], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class CanaryReport:
-    """What the canary knows, for the watchdog, the status file and the admin."""
-
-    state: State
-    previous: State
-    last_ok_at: datetime | None  # the last proof (a receipt for one of our messages)
-    checked_at: datetime | None  # the last verdict, proof or miss
-    failing_since: datetime | None  # the first miss of the current run of misses
-    reason: str | None  # "no_receipt" or "send_failed", while misses run
-    misses: int
 
 
 class Canary:

@@ -43,8 +43,9 @@ from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
+from relay.runtime.alarm import Alarm
 from relay.runtime.pipeline import Pipeline
-from relay.runtime.timers import Alarm, Timers
+from relay.runtime.timers import Timers
 from relay.signal.events import Event
 from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from relay.attachments import AttachmentVault
     from relay.outbox import OutboxSender
-    from relay.runtime.timers import Alarm
+    from relay.runtime.alarm import Alarm
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ every other watch to be read, or for one commit per watch.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime
@@ -25,45 +24,12 @@ from relay.logs import watch_ref
 
 if TYPE_CHECKING:
     from relay.engine import Engine
+    from relay.runtime.alarm import Alarm
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # due watches written per transaction
 LOG_EACH = 20  # a pass with more due than this logs one line per batch, not per watch
-
-
-class Alarm:
-    """When the timer loop wakes: at its deadline, sooner when told of an earlier one, or at
-    once for a full pass."""
-
-    def __init__(self) -> None:
-        self.wake = asyncio.Event()
-        # While the loop sleeps: until when (None: until woken). Saving a watch due later than
-        # that needs no wake-up (it cost a lock and two queries per message); one due sooner
-        # only moves the alarm, no pass over the database.
-        self.asleep = False
-        self.until: datetime | None = None
-        self.sooner: datetime | None = None
-        self.look = False  # wake for a full pass (a clock step, a test), not a new alarm
-
-    def saved(self, watches: tuple[Watch, ...]) -> None:
-        """Watches were just committed: wake earlier if one is due before the alarm."""
-        if not self.asleep:
-            return  # the loop reads the earliest deadline again before it sleeps
-        sooner = min((w.next_at for w in watches if w.next_at is not None), default=None)
-        if sooner is None or (self.until is not None and sooner >= self.until):
-            return
-        if self.sooner is None or sooner < self.sooner:
-            self.sooner = sooner
-        self.wake.set()
-
-    def full_pass(self) -> None:
-        """A full pass now: every due watch, the earliest deadline read again."""
-        self.look = True
-        self.wake.set()
-
-    def sleeping(self, until: datetime | None) -> None:
-        self.asleep, self.until, self.sooner, self.look = True, until, None, False
 
 
 class Timers:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from relay.canary import Canary, CanaryReport
+from relay.canary import Canary
+from relay.canary_report import CanaryReport
 from relay.core import intents
 from relay.core.decide import Decision, Outgoing, Purpose
 from relay.core.notices import with_notice
