@@ -25,13 +25,14 @@ from relay.core.decide import (
     Decision,
     Outgoing,
     Purpose,
+    Unreached,
     on_mark,
     on_message,
     on_undeliverable,
 )
 from relay.core.notices import with_notice
 from relay.core.photos import photos_along
-from relay.core.render import Catalog, display, span
+from relay.core.render import Catalog, span
 from relay.core.screened import screened_text, with_screening
 from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
@@ -620,11 +621,6 @@ class Engine:
             if watch is None:
                 return
             now = self.clock.now()
-            await self.apply(on_undeliverable(self.context, watch, now), now)
+            unreached = Unreached(message.label, failure)
+            await self.apply(on_undeliverable(self.context, watch, now, unreached), now)
         log.warning("alert #%d unreachable (%s); next tier alerted now", message.id, failure)
-        await self.notify_admin(
-            "undeliverable_next_tier",
-            who=display(watch.member),
-            recipient=display(message.label) or "someone",
-            reason=failure.replace("_", " "),
-        )
