@@ -44,6 +44,7 @@ from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
 from relay.runtime.alarm import Alarm
+from relay.runtime.handoff import Handoff
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.timers import Timers
 from relay.signal.events import Event
@@ -148,7 +149,7 @@ class Relay:
                 language=language, defaults=defaults, aliases=rules.keyword_aliases(language)
             )
 
-        alarm = Alarm()
+        alarm, handoff = Alarm(), Handoff()
         engine = Engine(
             db=db,
             sealer=self.sealer,
@@ -159,6 +160,8 @@ class Relay:
             timezone=cfg.timezone,
             admin=MemberAlias(cfg.admin),
             alarm=alarm,
+            handoff=handoff,
+            direct=transport.send,
         )
         vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
         engine.vault = vault
@@ -194,9 +197,8 @@ class Relay:
             wipe=db.checkpoint,
             wipe_after=cfg.outbox.wipe_after,
             health=outage,
+            handoff=handoff,
         )
-        engine.on_queued = self.sender.poke
-        engine.sender = self.sender
         self.chain = install_chain(engine, self.sender, cfg.data_dir, self.clock)
 
         self.holder = RulesHolder(

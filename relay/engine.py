@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, cast
 
 from relay.clock import Clock, step_of
 from relay.core import intents
+from relay.core.ages import render
 from relay.core.commands import KeywordTable, parse
 from relay.core.decide import (
     Context,
@@ -59,8 +60,9 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from relay.attachments import AttachmentVault
-    from relay.outbox import OutboxSender
+    from relay.outbox import Send
     from relay.runtime.alarm import Alarm
+    from relay.runtime.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,8 @@ class Engine:
         timezone: str,
         admin: MemberAlias | None,
         alarm: Alarm,
+        handoff: Handoff,
+        direct: Send,
     ) -> None:
         self.db = db
         self.sealer = sealer
@@ -147,7 +151,9 @@ class Engine:
         self.outbox = OutboxRepo(db, sealer)
         self.lock = asyncio.Lock()
         self.alarm = alarm  # the timer's (relay.runtime.timers)
-        self.on_queued: Callable[[], None] = lambda: None
+        self.handoff = handoff  # the sender's (relay.runtime.handoff)
+        # Straight through Signal, past the outbox: for when the database cannot take a message.
+        self.direct = direct
         self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
         self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
         self.strangers = 0
@@ -157,7 +163,6 @@ class Engine:
         self.pure: dict[type, Feature] = {}  # the new interface (issue 19)
         self.screener: Screener | None = None
         self.vault: AttachmentVault | None = None
-        self.sender: OutboxSender | None = None  # plain decisions hand it what is due
         # Self-monitoring (relay.canary): receipts go to the canary; while it is degraded this
         # catalog key's line is added to check-in replies ("alerts may be delayed").
         self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
@@ -279,7 +284,7 @@ class Engine:
     def applied(self, decision: Decision, queued: int) -> None:
         """After the commit: wake whoever has work from it."""
         if queued:
-            self.on_queued()  # first: her reply must not wait behind the timer's pass
+            self.handoff.poke()  # first: her reply must not wait behind the timer's pass
         if decision.watches:
             self.alarm.saved(decision.watches)
         for watch in decision.watches:
@@ -327,9 +332,9 @@ class Engine:
         """`message` straight through Signal, past the outbox, for when the database cannot take
         it: best effort, never retried. None once signal-cli accepted it, else why not."""
         address = self.address(message.to)
-        if self.sender is None or address is None:
-            return "no sender or address"
-        outcome = await self.sender.send([address], message.text, [])
+        if address is None:
+            return "no address"
+        outcome = await self.direct([address], render(message.text, self.clock.now()), [])
         return None if outcome.ok else outcome.failure or "unknown"
 
     def _lookup(
@@ -542,7 +547,7 @@ class Engine:
                 await self.outbox.add(
                     conn, Queued(event.sender_number, text, "reply"), self.clock.now()
                 )
-            self.on_queued()
+            self.handoff.poke()
 
     async def _untrusted(self, event: UntrustedIdentity) -> None:
         member = self.identify(event)

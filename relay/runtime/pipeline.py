@@ -238,17 +238,17 @@ class Pipeline:
             now = desk.clock.now()
             scope = Scope(desk.sealer, desk.rules, desk.catalog, desk.timezone)
             work = partial(self._commit, batch, desk.context, scope, desk.degraded_notice, now)
-            sender = desk.sender
-            ticket = sender.ticket() if sender is not None else None
+            handoff = desk.handoff
+            ticket = handoff.ticket()
             try:
-                if sender is None or ticket is None:
+                if ticket is None:
                     outcomes = await desk.db.write(work)
                 else:
                     # Her reply needs no look of the sender's: the same trip makes the commit
                     # durable and finds which of its messages are first in their queues.
                     decided, heads = await desk.db.write_then(work, _heads)
                     if heads:
-                        sender.offer(ticket, _pending(decided, heads, now))
+                        handoff.offer(ticket, _pending(decided, heads, now))
                     outcomes = decided
             except FlushFailed:
                 # Committed; only the disk's confirmation failed. The timer reads every
@@ -256,7 +256,7 @@ class Pipeline:
                 # nothing committed waits on this trip's outcome.
                 log.error("%d message(s) saved, but the disk did not confirm it", len(batch))
                 desk.wake_timer()
-                desk.on_queued()
+                handoff.poke()
                 return
             except Exception:
                 log.exception("deciding %d message(s) failed", len(batch))
