@@ -149,12 +149,20 @@ class Relay:
                 language=language, defaults=defaults, aliases=rules.keyword_aliases(language)
             )
 
+        self.holder = RulesHolder(
+            cfg.rules_dir,
+            self.rules,
+            allow_placeholders=cfg.allow_placeholder_numbers,
+            loaded_from=self.rules_loaded_from,
+        )
+        vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
+        catalog = load_catalog()
         alarm, handoff = Alarm(), Handoff()
         engine = Engine(
             db=db,
             sealer=self.sealer,
             clock=self.clock,
-            catalog=load_catalog(),
+            catalog=catalog,
             keywords=keywords,
             rules=self.rules,
             timezone=cfg.timezone,
@@ -162,12 +170,13 @@ class Relay:
             alarm=alarm,
             handoff=handoff,
             direct=transport.send,
+            rules_for=self.holder.rules_for,
+            on_closed=self.holder.release,
+            vault=vault,
+            screener=make_screener(db, self.sealer, catalog, cfg.timezone),
         )
-        vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
-        engine.vault = vault
         for feature in default_features():
             engine.add_feature(feature)
-        engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
         rekeyed = await ReportRepo(db, self.sealer).rekey()
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
@@ -201,14 +210,6 @@ class Relay:
         )
         self.chain = install_chain(engine, self.sender, cfg.data_dir, self.clock)
 
-        self.holder = RulesHolder(
-            cfg.rules_dir,
-            self.rules,
-            allow_placeholders=cfg.allow_placeholder_numbers,
-            loaded_from=self.rules_loaded_from,
-        )
-        engine.rules_for = self.holder.rules_for
-        engine.on_closed = self.holder.release
         self.watcher = RulesWatcher(
             self.holder, self._rules_changed, live=engine.watches.live_members
         )

@@ -139,6 +139,10 @@ class Engine:
         alarm: Alarm,
         handoff: Handoff,
         direct: Send,
+        rules_for: Callable[[str], Rules],
+        on_closed: Callable[[MemberAlias], None],
+        vault: AttachmentVault | None,
+        screener: Screener | None,
     ) -> None:
         self.db = db
         self.sealer = sealer
@@ -154,15 +158,15 @@ class Engine:
         self.handoff = handoff  # the sender's (relay.runtime.handoff)
         # Straight through Signal, past the outbox: for when the database cannot take a message.
         self.direct = direct
-        self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
-        self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
+        self.on_closed = on_closed  # a live watch ended: rules it was kept for may go
+        self.rules_for = rules_for  # the rules a member's live watch was started under
         self.strangers = 0
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
         self.features: dict[type, LegacyFeature] = {}
         self.pure: dict[type, Feature] = {}  # the new interface (issue 19)
-        self.screener: Screener | None = None
-        self.vault: AttachmentVault | None = None
+        self.screener = screener
+        self.vault = vault
         # Self-monitoring (relay.canary): receipts go to the canary; while it is degraded this
         # catalog key's line is added to check-in replies ("alerts may be delayed").
         self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
