@@ -47,7 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"peer-relay {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the relay (the systemd service runs this)")
+    run = sub.add_parser(
+        "run",
+        help="run the relay (the systemd service runs this)",
+        description="Run the relay. First the start-up check `check --config` runs too: the "
+        "config, the rules, admin and canary.to against them, the data directory, the key, the "
+        "database's schema. Any problem and it does not start: every problem on stderr, one "
+        "line each; exit 78 (config or rules), 77 (key) or 65 (a newer peer-relay's database).",
+    )
     run.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
 
     check = sub.add_parser(
