@@ -104,6 +104,8 @@ def startup_check(config_path: Path, purpose: Purpose, rules_dir: Path | None = 
         found.data_dir.extend(_data_dir(config, config_path, purpose, found.notes))
         sealer = _key(config, purpose, found)
         found.schema.extend(_schema(config))
+        if purpose == "check":  # `run` logs it itself, and keeps trying (relay.daemon)
+            found.notes.extend(_receive_socket(config, config_path))
 
     folder = rules_dir if rules_dir is not None else config.rules_dir if config else None
     assert folder is not None  # noqa: S101 — one of the two is set (returned above otherwise)
@@ -226,6 +228,17 @@ def _key(config: Config, purpose: Purpose, found: _Found) -> Sealer | None:
     except KeyProblem as exc:
         found.key.append(Problem(str(exc), EXIT_KEY))
         return None
+
+
+def _receive_socket(config: Config, config_path: Path) -> list[str]:
+    signal = config.signal
+    if signal.receive != "socket" or signal.socket.exists():
+        return []
+    where = _where(config_path, "signal", "socket")
+    return [
+        f"{where}: note: signal.socket: {signal.socket} is not there (yet); `run` waits for it "
+        "(is signal-cli-rest-api running, set up by the Ansible role for receive: socket?)"
+    ]
 
 
 def _schema(config: Config) -> list[Problem]:

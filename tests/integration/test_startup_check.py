@@ -206,6 +206,8 @@ def test_a_clean_config_passes_check_and_says_what_it_did_not_check(
     assert run_config_check(config, None, out) == EXIT_OK, out.getvalue()
     shown = out.getvalue().splitlines()
     assert any("the key was not checked" in line for line in shown)
+    socket = doc["signal"]["socket"]  # the sample's /run/signal-cli-rest-api/socket: none here
+    assert any(f"signal.socket: {socket} is not there (yet)" in line for line in shown)
     assert shown[-1] == f"{config}: OK"
 
 
