@@ -2,16 +2,19 @@
 
 Owns: finding everything that would stop the relay from starting and can be known before it
 starts — the config file, the rules (with the config's own `allow_placeholder_numbers`), the
-config against the rules (`admin`, `canary.to`), the data directory, the key, and whether the
-database was written by a newer peer-relay — all at once, one line each, each with the exit code
-`run` stops with (relay.exitcodes). `run` refuses with exactly this list; `check --config` prints
-it. So a config that passes `check` is never refused by `run` for a config reason.
+config against the rules (`admin`, `canary.to`), the data directory, the key (and whether it
+opens the database), and whether the database was written by a newer peer-relay — all at once,
+one line each, each with the exit code `run` stops with (relay.exitcodes). `run` refuses with
+exactly this list; `check --config` prints it. So a config that passes `check` is never refused
+by `run` for a config reason.
 
 What `check` cannot see as `run` will, it says it did not check (a note, never a pass): the key
 when systemd hands it to the relay as a credential, and the key and the data directory when
 `check` runs as another user than the relay's (the Ansible role runs it as root). What only the
-running relay can know stays in relay.daemon: another relay holding the data directory, whether
-the key opens this database, signal-cli-rest-api's mode.
+running relay can know stays in relay.daemon: another relay holding the data directory,
+signal-cli-rest-api's mode. The database is only read here, never opened for writing (see
+`relay.store.db.read_on_disk`); the relay's own opening still refuses a newer schema or a key
+that does not open it, should the file say more than its main part showed.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from relay.rules.issues import RulesInvalid
 from relay.rules.loader import load_rules
 from relay.rules.model import Rules
 from relay.store.db import DB_NAME, newest_schema, schema_on_disk, too_new
+from relay.store.keycheck import key_opens_on_disk
 
 Purpose = Literal["run", "check"]
 
@@ -104,6 +108,8 @@ def startup_check(config_path: Path, purpose: Purpose, rules_dir: Path | None = 
         found.data_dir.extend(_data_dir(config, config_path, purpose, found.notes))
         sealer = _key(config, purpose, found)
         found.schema.extend(_schema(config))
+        if sealer is not None and not found.schema:
+            found.key.extend(_key_opens(config, sealer))
         if purpose == "check":  # `run` logs it itself, and keeps trying (relay.daemon)
             found.notes.extend(_receive_socket(config, config_path))
 
@@ -228,6 +234,18 @@ def _key(config: Config, purpose: Purpose, found: _Found) -> Sealer | None:
     except KeyProblem as exc:
         found.key.append(Problem(str(exc), EXIT_KEY))
         return None
+
+
+def _key_opens(config: Config, sealer: Sealer) -> list[Problem]:
+    if key_opens_on_disk(config.data_dir, sealer) is not False:
+        return []
+    return [
+        Problem(
+            f"{config.data_dir / DB_NAME}: the key (id {sealer.key_id}) does not open this "
+            "database: another relay's key, or a new one? Use the key it was made with",
+            EXIT_KEY,
+        )
+    ]
 
 
 def _receive_socket(config: Config, config_path: Path) -> list[str]:

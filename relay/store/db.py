@@ -36,15 +36,15 @@ def newest_schema() -> int:
     return migrations[-1][0] if migrations else 0
 
 
-def schema_on_disk(data_dir: Path) -> int | None:
-    """The schema number of ``data_dir``'s database without changing anything on disk; None when
-    there is no database yet or it cannot be read here (opening it for real will say why).
+def read_on_disk(data_dir: Path, read: Work[T]) -> T | None:
+    """``read(connection)`` on ``data_dir``'s database without changing anything on disk; None
+    when there is no database yet or it cannot be read here (opening it for real says why).
 
     ``immutable=1``: SQLite opens the main file alone, creating no ``-wal`` or ``-shm`` beside
     it (``mode=ro`` alone still creates them, and made by another user — `peer-relay check` run
-    as root — they would stop the relay from opening its own database). So a migration still in
-    an uncheckpointed WAL after a crash is not seen: this can only under-report, and
-    `Database.open` refuses a newer schema anyway.
+    as root — they would stop the relay from opening its own database). So what is still in an
+    uncheckpointed WAL after a crash is not seen: the start-up check reads this way, and the
+    relay's own opening (`Database.open`, `check_key`) is what decides.
     """
     path = (data_dir / DB_NAME).absolute()
     if not path.is_file():
@@ -54,12 +54,22 @@ def schema_on_disk(data_dir: Path) -> int | None:
     except sqlite3.Error:
         return None
     try:
-        row = conn.execute("PRAGMA user_version").fetchone()
+        return read(conn)
     except sqlite3.Error:
         return None
     finally:
         conn.close()
-    return int(row[0]) if row else None
+
+
+def schema_on_disk(data_dir: Path) -> int | None:
+    """The schema number of ``data_dir``'s database, read as `read_on_disk` does (so it can only
+    under-report: `Database.open` refuses a newer schema anyway)."""
+
+    def version(conn: sqlite3.Connection) -> int | None:
+        row = conn.execute("PRAGMA user_version").fetchone()
+        return int(row[0]) if row else None
+
+    return read_on_disk(data_dir, version)
 
 
 def too_new(found: int) -> str:

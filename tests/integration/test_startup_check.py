@@ -5,11 +5,13 @@ The property: whatever mix of mistakes a config and its rules hold, `run` refuse
 the lines `check --config` printed (so a config that passes `check` is never refused by `run`),
 and every mistake has its line — none hides another, except that an unreadable config names no
 rules to read, rules with errors name no members to check `admin` and `canary.to` against, and
-a data directory that is a file holds no database.
+a data directory that is a file holds no database, and a key that does not load (or a database
+it cannot read) is not tried on the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import shutil
@@ -28,9 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relay.admin.startup_check import Startup, run_config_check, startup_check
-from relay.crypto.keys import init_data_dir
+from relay.crypto.keys import init_data_dir, load_key
+from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SCHEMA
-from relay.store.db import DB_NAME, newest_schema
+from relay.store.db import DB_NAME, Database, newest_schema
+from relay.store.keycheck import check_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +84,11 @@ def _data_dir_is_a_file(root: Path, _: dict[str, Any]) -> None:
     (root / "data").write_text("not a folder\n", encoding="utf-8")
 
 
+def _another_key(root: Path, _: dict[str, Any]) -> None:
+    (root / "keys" / "relay.key").unlink()
+    init_data_dir(root / "keys")  # a new, valid key: not the one the database was sealed with
+
+
 def _key_open_to_others(root: Path, _: dict[str, Any]) -> None:
     (root / "keys" / "relay.key").chmod(0o644)
 
@@ -100,6 +109,7 @@ DEFECTS = (
     Defect("canary.to", _probe_stranger, "canary.to: 'nobody' is not a member", EXIT_CONFIG),
     Defect("schema", _newer_schema, f"is at schema {newest_schema() + 5}", EXIT_SCHEMA),
     Defect("data_dir", _data_dir_is_a_file, "data_dir: ", EXIT_CONFIG),
+    Defect("another key", _another_key, "does not open this database", EXIT_KEY),
     Defect("key mode", _key_open_to_others, "open to group or others", EXIT_KEY),
 )
 
@@ -109,9 +119,9 @@ def make_relay(root: Path, defects: frozenset[Defect] = frozenset()) -> Path:
     shutil.copytree(REPO / "rules", root / "rules")
     init_data_dir(root / "keys")  # named by key_file: apart from data_dir, as on a key stick
     (root / "data").mkdir(mode=0o700)
-    with sqlite3.connect(root / "data" / DB_NAME) as db:
-        db.execute(f"PRAGMA user_version={newest_schema()}")
-    db.close()
+    key = Sealer(load_key(root / "data", root / "keys" / "relay.key"))
+    asyncio.run(_first_start(root / "data", key))
+
     doc = yaml.safe_load((REPO / "config.sample.yaml").read_text(encoding="utf-8"))
     doc.update(
         rules_dir=str(root / "rules"),
@@ -126,6 +136,13 @@ def make_relay(root: Path, defects: frozenset[Defect] = frozenset()) -> Path:
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return config
+
+
+async def _first_start(data_dir: Path, sealer: Sealer) -> None:
+    """What a relay's first start leaves: the migrated database, its key's check value sealed."""
+    db = await Database.open(data_dir)
+    await check_key(db, sealer)
+    await db.close()
 
 
 def lines(startup: Startup) -> list[str]:
@@ -153,12 +170,15 @@ def test_run_refuses_exactly_what_check_reports_and_every_mistake_has_its_line(
     no_folder = any(d.name == "data_dir" for d in defects)  # so no database in it to read
     # Who is a member is known once the rules load; until then admin and canary.to wait.
     no_rules = any(d.name in ("rules typo", "made-up numbers") for d in defects)
+    # Whether a key opens the database is asked of a key that loads and a schema it knows.
+    no_key = any(d.name in ("key mode", "schema", "data_dir") for d in defects)
     hidden = {
         d
         for d in defects
         if (unreadable and not d.config_level)
         or (no_folder and d.name == "schema")
         or (no_rules and d.name in ("admin", "canary.to"))
+        or (no_key and d.name == "another key")
     }
     for defect in defects - hidden:
         assert defect.says in shown, (defect, shown)
