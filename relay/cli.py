@@ -215,6 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_restore(args.config, args.source, sys.stdout)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:
+        from relay.store.db import SchemaTooNew  # not at the top: `--help` stays quick
+
+        if isinstance(exc, SchemaTooNew):  # `status`, say, opening a newer relay's database
+            _error(str(exc))
+            return EXIT_SCHEMA
+        raise
     return EXIT_USAGE
 
 

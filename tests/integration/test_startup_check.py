@@ -267,7 +267,10 @@ def test_a_newer_schema_stops_run_with_exit_65_in_one_line(tmp_path: Path) -> No
     check = _peer_relay("check", "--config", str(config))
     assert check.returncode == EXIT_CHECK_FAILED
     assert check.stdout.splitlines() == [run.stderr.splitlines()[0].removeprefix("peer-relay: ")]
-    # Neither opened the database it refused for writing: no write-ahead log beside it.
+    status = _peer_relay("status", "--config", str(config))  # opens the database itself
+    assert status.returncode == EXIT_SCHEMA
+    assert "the database is at schema" in status.stderr and "Traceback" not in status.stderr
+    # None opened the database it refused for writing: no write-ahead log beside it.
     assert not (tmp_path / "data" / f"{DB_NAME}-wal").exists()
     assert not (tmp_path / "data" / f"{DB_NAME}-shm").exists()
 
