@@ -168,9 +168,12 @@ def _data_dir(
 ) -> list[Problem]:
     """The directory `run` creates (0700) and writes the database, the lock and the cache in."""
     data_dir = config.data_dir
-    where = _where(config_path, "data_dir")
+
+    def where() -> str:  # read again only to name a problem: the usual start finds none
+        return _where(config_path, "data_dir")
+
     if data_dir.exists() and not data_dir.is_dir():
-        return [Problem(f"{where}: data_dir: {data_dir} is not a directory", EXIT_CONFIG)]
+        return [Problem(f"{where()}: data_dir: {data_dir} is not a directory", EXIT_CONFIG)]
     if not data_dir.exists():
         if purpose == "check":
             return []  # `peer-relay init` or systemd's StateDirectory= makes it; run would too
@@ -178,7 +181,7 @@ def _data_dir(
         if not os.access(parent, os.W_OK | os.X_OK):
             return [
                 Problem(
-                    f"{where}: data_dir: {data_dir} does not exist and cannot be created "
+                    f"{where()}: data_dir: {data_dir} does not exist and cannot be created "
                     f"(no write permission in {parent})",
                     EXIT_CONFIG,
                 )
@@ -193,13 +196,13 @@ def _data_dir(
         )
         return []
     if not os.access(data_dir, os.W_OK | os.X_OK):
-        return [Problem(f"{where}: data_dir: this user cannot write in {data_dir}", EXIT_CONFIG)]
+        return [Problem(f"{where()}: data_dir: this user cannot write in {data_dir}", EXIT_CONFIG)]
     perms = stat.S_IMODE(st.st_mode)
     if perms & 0o077:
         # Not refused: the database files are 0600 themselves. But the folder's names and sizes
         # are nobody else's business either.
         notes.append(
-            f"{where}: warning: data_dir: {data_dir} is open to group or others "
+            f"{where()}: warning: data_dir: {data_dir} is open to group or others "
             f"(mode {perms:04o}); run chmod 700 on it"
         )
     return []
