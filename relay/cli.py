@@ -245,14 +245,14 @@ def _run(config_path: Path) -> int:
     finally:
         if collecting:
             gc.enable()
-    from relay.store.db import SchemaTooNew
+    from relay.store.db import DB_NAME, SchemaTooNew
 
     try:
         return asyncio.run(relay.run())
     except SchemaTooNew as exc:
         # Checked before start; this is the migration itself finding it (a database swapped
         # meanwhile, or a newer schema still in the write-ahead log after a crash).
-        _error(f"{relay.config.data_dir}: {exc}")
+        _error(f"{relay.config.data_dir / DB_NAME}: {exc}")
         return EXIT_SCHEMA
     except Exception:
         log.exception("the relay stopped on an internal error")
