@@ -40,10 +40,10 @@ from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import (
-    AnswerHooks,
     Feature,
     FeatureContext,
     Handled,
+    Hooks,
     LegacyFeature,
     Scope,
     Write,
@@ -133,6 +133,7 @@ class _Plain:
     intent: intents.Intent | None  # None: an edit or delete, or nothing for the relay
     tag: bytes = b""
     repeated: bool = False
+    after: Callable[[], Awaitable[None]] | None = None  # a practice answer's, once committed
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,7 @@ class Engine:
         self.unreachable: dict[str, str] = {}
         # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
         # added to STATUS; and what must move when the wall clock jumps besides the watches.
-        self.chain: AnswerHooks | None = None
+        self.chain: Hooks | None = None
         self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
 
@@ -400,8 +401,6 @@ class Engine:
             intent = self._parse(member, event)
             if type(intent) in self.features or type(intent) in self.pure:
                 return None
-            if intent is not None and self.chain is not None and self.chain.general(member, intent):
-                return None
             if intent is not None and screened_text(intent) and self.screener is not None:
                 return None  # screening reads the reports: the general path
         return _Plain(member, event, intent)
@@ -450,6 +449,8 @@ class Engine:
                 continue
             decision, written = outcome
             self._applied(decision, len(written))
+            if plain.after is not None:
+                await plain.after()
             self._log_plain(plain, decision)
         if unsaved:
             await self.not_saved(unsaved)
@@ -501,6 +502,15 @@ class Engine:
             decision = Decision()
         else:
             alerts = self.watches.opened_here(conn, alert_rows)
+            chain = self.chain
+            early = None
+            if chain is not None:
+                early = chain.before(conn, plain.member, plain.event, intent, None, alerts, now)
+            if early is not None:  # a practice answer (relay.chain): never a real alert's
+                if early.writes is not None:
+                    early.writes(conn)
+                plain.after = early.after
+                return early.decision, self._rows(early.decision, now, tag).store(conn)
             decision = on_message(
                 context,
                 alias,
@@ -512,6 +522,8 @@ class Engine:
                 said=plain.event.text,
             )
             decision = self._noticed(decision, plain.member, intent, notice)
+            if chain is not None:
+                decision = chain.after(conn, plain.member, plain.event, intent, own, decision, now)
         rows = self._rows(decision, now, tag)
         return decision, rows.store(conn)
 
@@ -615,10 +627,25 @@ class Engine:
             await self._discard_photos(event)
             await self.apply(Decision(), now, seen=tag)
             return
-        if self.chain is not None:
-            early = await self.chain.before(member, event, intent, pointer, alerts, now)
-            if early is not None:  # a practice answer (relay.chain): never a real alert's
-                await self.apply(early.decision, now, seen=tag, write=early.write)
+        chain = self.chain
+        if chain is not None:
+            await chain.settle(event, intent, pointer)
+
+            def practice(conn: sqlite3.Connection) -> tuple[Handled, list[Written]] | None:
+                assert chain is not None  # noqa: S101 — checked above
+                early = chain.before(conn, member, event, intent, pointer, alerts, now)
+                if early is None:
+                    return None
+                if early.writes is not None:
+                    early.writes(conn)
+                return early, self._rows(early.decision, now, tag).store(conn)
+
+            answered = await self.db.write(practice)
+            if answered is not None:  # a practice answer (relay.chain): never a real alert's
+                early, written = answered
+                self._applied(early.decision, len(written))
+                if early.after is not None:
+                    await early.after()
                 return
         pure = self.pure.get(type(intent))
         if pure is not None:
@@ -657,9 +684,17 @@ class Engine:
         )
         decision = with_screening(decision, member.alias, intent, notices)
         decision = self._noticed(decision, member, intent, self.degraded_notice)
-        if self.chain is not None:
-            decision = await self.chain.after(member, event, intent, own, decision, now)
-        await self.apply(decision, now, seen=tag)
+        if chain is None:
+            await self.apply(decision, now, seen=tag)
+        else:
+
+            def decided(conn: sqlite3.Connection) -> tuple[Decision, list[Written]]:
+                assert chain is not None  # noqa: S101 — checked above
+                final = chain.after(conn, member, event, intent, own, decision, now)
+                return final, self._rows(final, now, tag).store(conn)
+
+            decision, written = await self.db.write(decided)
+            self._applied(decision, len(written))
         log.debug("decided a member's message")  # who, what and how many: see _log_plain
 
     async def _featured(

@@ -3,9 +3,9 @@ core's reply (never to another message, never to someone else's)."""
 
 from __future__ import annotations
 
-from relay.chain import appended, named
+from relay.chain import appended
 from relay.core.decide import Decision, Outgoing, Purpose
-from relay.core.drills import AskedBy, Drill
+from relay.core.drills import AskedBy, Drill, named
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
 from tests.unit.core_support import T0
