@@ -30,9 +30,9 @@ import aiosqlite
 
 from relay.clock import Clock
 from relay.core.decide import on_undeliverable
-from relay.core.delivery import Reach, status_lines, tier_unreached
+from relay.core.delivery import Reach, moves_on, status_lines
 from relay.core.render import display, span
-from relay.core.state import Phase, Watch
+from relay.core.state import Watch
 from relay.core.voice import Voice
 from relay.signal.events import Receipt
 from relay.store.deliveries import ALERT, DRILL, DeliveryRepo, Entry, Recipient
@@ -304,10 +304,8 @@ class Tracker:
             if entry is None:
                 return
             watch = await engine.watches.get(ref)
-            if watch is None or watch.phase is not Phase.ALERTED or watch.tiers_alerted != tier:
-                return  # someone is on it, it is over, or the ladder moved on meanwhile
             reaches = [r.reach() for r in entry.recipients]
-            if not tier_unreached(reaches, tier):
+            if watch is None or not moves_on(watch, tier, reaches):
                 return
             decision = on_undeliverable(engine.context, watch, now)
             await engine.apply(decision, now)
