@@ -632,7 +632,6 @@ class Engine:
             await chain.settle(event, intent, pointer)
 
             def practice(conn: sqlite3.Connection) -> tuple[Handled, list[Written]] | None:
-                assert chain is not None  # noqa: S101 — checked above
                 early = chain.before(conn, member, event, intent, pointer, alerts, now)
                 if early is None:
                     return None
@@ -689,7 +688,6 @@ class Engine:
         else:
 
             def decided(conn: sqlite3.Connection) -> tuple[Decision, list[Written]]:
-                assert chain is not None  # noqa: S101 — checked above
                 final = chain.after(conn, member, event, intent, own, decision, now)
                 return final, self._rows(final, now, tag).store(conn)
 
