@@ -13,37 +13,42 @@
 practice alert; a plain ACK from someone with no real alert to answer: a real alert always
 wins) and the lines added to the core's replies. Those two run in the database thread, inside
 the transaction of the message's decision; what they decide is `relay.core.drills` and
-`relay.core.delivery`. `install` hooks a built chain into today's engine and sender.
+`relay.core.delivery`. What the chain needs of the relay around it is a `Desk`; `install` hooks
+a built chain into today's engine and sender.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import aiosqlite
 
 from relay.clock import Clock
 from relay.core import intents
-from relay.core.decide import Decision, Purpose
+from relay.core.decide import Context, Decision, Purpose
 from relay.core.drills import practice_answered, real_first
 from relay.core.lifecycle import is_open_alert
-from relay.core.render import display
+from relay.core.render import Catalog, display
 from relay.core.state import Kind, Recipient, Watch
 from relay.core.targeting import Pointer, answerable
+from relay.core.types import MemberAlias
 from relay.delivery import Tracker
 from relay.drills import Drills
-from relay.features import Feature, Handled
-from relay.rules import Member
+from relay.features import Feature, Handled, Write
+from relay.rules import Member, Rules
 from relay.signal.events import Incoming, IncomingKind, Receipt
+from relay.store.db import Database
 from relay.store.deliveries import ALERT, DeliveryRepo
 from relay.store.outbox import Pending
 from relay.store.practice import PracticeRepo
+from relay.store.watches import WatchRepo
 from relay.welcome import Welcomer
 
 if TYPE_CHECKING:
@@ -53,6 +58,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Task = tuple[str, Callable[[], Awaitable[None]]]
+
+
+class Desk(Protocol):
+    """All the chain uses of the relay it runs in (today `relay.engine.Engine`): what is in
+    force (rules, the core's context, catalog, time zone, admin, addresses), the store, and —
+    for its background tasks only (drill reports, the schedule, tiers that reached no phone) —
+    the one lock that serialises decisions and the way a decision is committed and sent."""
+
+    db: Database
+    watches: WatchRepo
+    rules: Rules
+    rules_for: Callable[[str], Rules]
+    context: Context
+    catalog: Catalog
+    timezone: str
+    admin: MemberAlias | None
+    lock: asyncio.Lock
+
+    def address(self, to: Recipient) -> str | None: ...
+
+    async def apply(
+        self,
+        decision: Decision,
+        now: datetime,
+        seen: bytes | None = None,
+        write: Write | None = None,
+    ) -> None: ...
+
+    async def notify_admin(self, key: str, **params: object) -> None: ...
+
+    async def follow_clock(self) -> None: ...
 
 
 def _answer(event: Incoming, intent: intents.Intent) -> bool:
@@ -66,9 +102,7 @@ def _stamp(event: Incoming) -> int | None:
 
 
 class Chain:
-    def __init__(
-        self, engine: Engine, tracker: Tracker, drills: Drills, welcomer: Welcomer
-    ) -> None:
+    def __init__(self, engine: Desk, tracker: Tracker, drills: Drills, welcomer: Welcomer) -> None:
         self.engine = engine
         self.tracker = tracker
         self.drills = drills

@@ -39,7 +39,7 @@ from relay.store.deliveries import ALERT, DRILL, DeliveryRepo, Entry, Recipient
 from relay.store.outbox import Pending
 
 if TYPE_CHECKING:
-    from relay.engine import Engine
+    from relay.chain import Desk
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Tracker:
     (`relay.store.deliveries`), which runs one thing at a time: sends, receipts, answers (inside
     the pipeline's transaction) and looks never overwrite each other's changes."""
 
-    def __init__(self, engine: Engine, repo: DeliveryRepo, clock: Clock) -> None:
+    def __init__(self, engine: Desk, repo: DeliveryRepo, clock: Clock) -> None:
         self.engine = engine
         self.repo = repo
         self.clock = clock

@@ -45,7 +45,7 @@ from relay.store.deliveries import DRILL
 from relay.store.practice import PracticeRepo
 
 if TYPE_CHECKING:
-    from relay.engine import Engine
+    from relay.chain import Desk
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class Drills:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Desk,
         repo: PracticeRepo,
         tracker: Tracker,
         clock: Clock,
@@ -123,7 +123,7 @@ class Drills:
         self.wake.set()
 
     def _saver(self, drills: Sequence[Drill]) -> Write | None:
-        """The timer's writes of `drills`, inside `Engine.apply`'s transaction."""
+        """The timer's writes of `drills`, inside `Desk.apply`'s transaction."""
         if not drills:
             return None
 
