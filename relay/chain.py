@@ -13,42 +13,39 @@
 practice alert; a plain ACK from someone with no real alert to answer: a real alert always
 wins) and the lines added to the core's replies. Those two run in the database thread, inside
 the transaction of the message's decision; what they decide is `relay.core.drills` and
-`relay.core.delivery`. What the chain needs of the relay around it is a `Desk`; `install` hooks
-a built chain into today's engine and sender.
+`relay.core.delivery`. What the chain needs of the relay around it is a `Desk`
+(`relay.delivery.desk`); `install` hooks a built chain into today's engine and sender.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from relay.clock import Clock
 from relay.core import intents
-from relay.core.decide import Context, Decision, Purpose
+from relay.core.decide import Decision, Purpose
 from relay.core.drills import practice_answered, real_first
 from relay.core.lifecycle import is_open_alert
-from relay.core.render import Catalog, display
+from relay.core.render import display
 from relay.core.state import Kind, Recipient, Watch
 from relay.core.targeting import Pointer, answerable
-from relay.core.types import MemberAlias
 from relay.delivery import Tracker
+from relay.delivery.desk import Desk
 from relay.drills import Drills
-from relay.features import Feature, Handled, Write
-from relay.rules import Member, Rules
+from relay.features import Feature, Handled
+from relay.rules import Member
 from relay.signal.events import Incoming, IncomingKind, Receipt
-from relay.store.db import Database
 from relay.store.deliveries import ALERT, DeliveryRepo
 from relay.store.outbox import Pending
 from relay.store.practice import PracticeRepo
-from relay.store.watches import WatchRepo
 from relay.welcome import Welcomer
 
 if TYPE_CHECKING:
@@ -58,37 +55,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Task = tuple[str, Callable[[], Awaitable[None]]]
-
-
-class Desk(Protocol):
-    """All the chain uses of the relay it runs in (today `relay.engine.Engine`): what is in
-    force (rules, the core's context, catalog, time zone, admin, addresses), the store, and —
-    for its background tasks only (drill reports, the schedule, tiers that reached no phone) —
-    the one lock that serialises decisions and the way a decision is committed and sent."""
-
-    db: Database
-    watches: WatchRepo
-    rules: Rules
-    rules_for: Callable[[str], Rules]
-    context: Context
-    catalog: Catalog
-    timezone: str
-    admin: MemberAlias | None
-    lock: asyncio.Lock
-
-    def address(self, to: Recipient) -> str | None: ...
-
-    async def apply(
-        self,
-        decision: Decision,
-        now: datetime,
-        seen: bytes | None = None,
-        write: Write | None = None,
-    ) -> None: ...
-
-    async def notify_admin(self, key: str, **params: object) -> None: ...
-
-    async def follow_clock(self) -> None: ...
 
 
 def _answer(event: Incoming, intent: intents.Intent) -> bool:
@@ -144,17 +110,14 @@ class Chain:
 
     # --- the pipeline's Hooks ------------------------------------------------------------------
 
-    async def settle(
-        self, event: Incoming, intent: intents.Intent, pointer: Pointer | None
-    ) -> None:
+    async def settle(self, event: Incoming, intent: intents.Intent, at_alert: bool) -> None:
         """Before the decision, outside its transaction: an answer quoting or reacting to a
-        relay message that was no real alert waits (briefly) for that message's send to be
-        recorded — a buddy can answer a practice alert before the sender has recorded it."""
+        relay message that was no real alert (`at_alert`) waits (briefly) for that message's
+        send to be recorded — a buddy can answer a practice alert before the sender has
+        recorded it."""
         stamp = _stamp(event)
-        if not _answer(event, intent) or stamp is None:
-            return
-        if pointer is not None and pointer.watch is not None:
-            return  # it points at a real alert: the core answers it
+        if not _answer(event, intent) or stamp is None or at_alert:
+            return  # nothing to wait for; a real alert's: the core answers it
         await self.tracker.known(stamp)
 
     def before(
@@ -251,7 +214,7 @@ def build(engine: Engine, data_dir: Path, clock: Clock) -> Chain:
 def install(engine: Engine, sender: OutboxSender, data_dir: Path, clock: Clock) -> Chain:
     """`build`, hooked into today's engine and sender (until they take it when made)."""
     chain = build(engine, data_dir, clock)
-    engine.chain = chain
+    engine.hooks = chain
     for feature in chain.features():
         engine.add_feature(feature)
     engine.on_clock_step.append(chain.clock_stepped)

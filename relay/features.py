@@ -87,12 +87,10 @@ class Hooks(Protocol):
     `before` may answer it instead of the core (a reply to a practice alert); `after` may add
     lines to the core's reply (STATUS: whom her alert reached) and record what an answer proved."""
 
-    async def settle(
-        self, event: Incoming, intent: intents.Intent, pointer: Pointer | None
-    ) -> None:
+    async def settle(self, event: Incoming, intent: intents.Intent, at_alert: bool) -> None:
         """Before the decision, outside any transaction (like `Feature.enrich`): wait, briefly,
         for what `before` will read to be recorded (the send of a practice alert an answer
-        quotes)."""
+        quotes or reacts to; `at_alert`: what it points at was a real alert's)."""
         ...
 
     def before(

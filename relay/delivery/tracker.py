@@ -39,7 +39,7 @@ from relay.store.deliveries import ALERT, DRILL, DeliveryRepo, Entry, Recipient
 from relay.store.outbox import Pending
 
 if TYPE_CHECKING:
-    from relay.chain import Desk
+    from relay.delivery.desk import Desk
 
 log = logging.getLogger(__name__)
 

@@ -45,7 +45,7 @@ from relay.store.deliveries import DRILL
 from relay.store.practice import PracticeRepo
 
 if TYPE_CHECKING:
-    from relay.chain import Desk
+    from relay.delivery.desk import Desk
 
 log = logging.getLogger(__name__)
 
