@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from relay.core.render import Catalog
 from relay.crypto.seal import Sealer
 from relay.incidents import chain
-from relay.incidents.store import Entry, Head
+from relay.store.incident_log import Entry, Head
 
 
 @dataclass(frozen=True)

@@ -5,137 +5,130 @@ phone's), chained to the entry before and signed. Nobody else can read it or is 
 EXPORT sends the whole log back to her in the chat: a readable file, a JSON file that
 `peer-relay verify` checks, and the photos (copies: the log keeps its own). The files an export
 makes are recorded, so FORGET and retention delete them too.
+
+The feature interface (`relay.features`): `enrich` keeps a LOG's photos in the vault (and hashes
+them); `handle`, in the database thread, reads her log's head (`relay.store.incident_log`),
+decides with `relay.incidents.answers` (pure) and returns the writes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
-
-import aiosqlite
+from typing import TYPE_CHECKING
 
 from relay.core import intents
-from relay.core.decide import Decision, Outgoing, Purpose
 from relay.core.normalize import clean, strip_ends
-from relay.core.state import Recipient
-from relay.features import FeatureContext, FeatureResult
+from relay.features import Handled, Scope
+from relay.incidents import answers
+from relay.incidents.entries import fresh_head, new_entry
 from relay.incidents.export import build_export
-from relay.incidents.store import LogRepo, Photo, fresh_head, new_entry
 from relay.rules import Member
 from relay.signal.events import Incoming
+from relay.store import incident_log
+from relay.store.incident_log import Photo
+
+if TYPE_CHECKING:
+    from relay.attachments import AttachmentVault
 
 log = logging.getLogger(__name__)
 
-PHOTOS_PER_MESSAGE = (
-    10  # Signal shows a message with many attachments as a grid; keep them readable
-)
+
+@dataclass(frozen=True)
+class Kept:
+    """What `enrich` did with her attachments: how many she sent, the photos kept."""
+
+    sent: int = 0
+    photos: tuple[Photo, ...] = ()
 
 
 class IncidentLogFeature:
-    """Claims LOG and EXPORT."""
+    """Claims LOG and EXPORT. Without a vault, photos are not kept and EXPORT cannot send."""
 
     claims: tuple[type, ...] = (intents.Log, intents.Export)
 
-    async def handle(
+    def __init__(self, vault: AttachmentVault | None = None) -> None:
+        self.vault = vault
+
+    async def enrich(self, member: Member, intent: intents.Intent, event: Incoming) -> Kept:
+        """A LOG's photos, sealed into the vault, each with its SHA-256 (the chain lists it)."""
+        sent = len(event.attachments)
+        vault = self.vault
+        if not isinstance(intent, intents.Log) or not sent or vault is None:
+            return Kept(sent)
+        photos = []
+        for key in await vault.keep_all(event.attachments):
+            try:
+                data, content_type, _ = vault.open(key)
+            except OSError:
+                continue
+            photos.append(Photo(hashlib.sha256(data).hexdigest(), content_type, key))
+        return Kept(sent, tuple(photos))
+
+    def handle(
         self,
-        ctx: FeatureContext,
+        conn: sqlite3.Connection,
+        scope: Scope,
         member: Member,
         intent: intents.Intent,
-        event: Incoming,
+        enriched: object,
         now: datetime,
-    ) -> FeatureResult:
-        repo = LogRepo(ctx.db, ctx.sealer)
+    ) -> Handled:
+        kept = enriched if isinstance(enriched, Kept) else Kept()
         if isinstance(intent, intents.Log):
-            return await _log(ctx, repo, member, intent.text, event, now)
-        return await _export(ctx, repo, member, now)
+            return _log(conn, scope, member, intent.text, kept, now)
+        return self._export(conn, scope, member, now)
+
+    def _export(
+        self, conn: sqlite3.Connection, scope: Scope, member: Member, now: datetime
+    ) -> Handled:
+        b = answers.builder(scope.rules, scope.catalog, scope.timezone, now)
+        head = incident_log.head(conn, scope.sealer, member.alias)
+        entries = incident_log.entries(conn, scope.sealer, member.alias) if head else []
+        if head is None or not entries:
+            return Handled(answers.export_empty(b, member))
+        vault = self.vault
+        if vault is None:
+            return Handled(answers.export_unavailable(b, member))
+        # The files are made here, in the database thread, not in `enrich`: they must hold
+        # every entry, including one an earlier message of the same batch just added.
+        zone = member.timezone or scope.timezone
+        files = build_export(scope.sealer, head, entries, now, scope.catalog, member.language, zone)
+        readable = vault.put(files.readable, "text/plain", files.readable_name)
+        document = vault.put(files.document, "application/json", files.document_name)
+        copies = []
+        for photo in files.photos:
+            try:
+                data, content_type, _ = vault.open(photo.key)
+            except OSError:
+                continue  # deleted meanwhile (FORGET); the JSON still lists its hash
+            copies.append(vault.put(data, content_type, photo.name))
+        decision = answers.exported(b, member, len(entries), (readable, document), copies)
+        made = [readable, document, *copies]
+        sealer, alias = scope.sealer, member.alias
+        log.info("an incident log was exported (%d entries)", len(entries))
+        return Handled(decision, lambda c: incident_log.exported(c, sealer, alias, made, now))
 
 
-def _reply(ctx: FeatureContext, member: Member, *keys: tuple[str, dict[str, object]]) -> Outgoing:
-    text = "\n".join(ctx.catalog.text(member.language, key, **params) for key, params in keys)
-    return Outgoing(Recipient.member(member.alias), text, Purpose.REPLY)
-
-
-async def _photos(ctx: FeatureContext, event: Incoming) -> list[Photo]:
-    vault = ctx.vault
-    if vault is None:
-        return []
-    photos = []
-    for key in await vault.keep_all(event.attachments):
-        try:
-            data, content_type, _ = vault.open(key)
-        except OSError:
-            continue
-        photos.append(Photo(hashlib.sha256(data).hexdigest(), content_type, key))
-    return photos
-
-
-async def _log(
-    ctx: FeatureContext,
-    repo: LogRepo,
+def _log(
+    conn: sqlite3.Connection,
+    scope: Scope,
     member: Member,
     raw: str | None,
-    event: Incoming,
+    kept: Kept,
     now: datetime,
-) -> FeatureResult:
+) -> Handled:
+    b = answers.builder(scope.rules, scope.catalog, scope.timezone, now)
     text = strip_ends(clean(raw or ""))
-    if not text and not event.attachments:
-        return FeatureResult(Decision(messages=(_reply(ctx, member, ("log_usage", {})),)))
-    photos = await _photos(ctx, event)
-    if not text and not photos:
-        lost: tuple[str, dict[str, object]] = ("log_photos_lost", {"count": len(event.attachments)})
-        return FeatureResult(Decision(messages=(_reply(ctx, member, lost, ("log_usage", {})),)))
-    head = await repo.head(member.alias) or fresh_head()
-    entry = new_entry(ctx.sealer, head, now, text, photos)
-    zone = member.timezone or ctx.timezone
-    local = now.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-    parts: list[tuple[str, dict[str, object]]] = [("log_saved", {"seq": entry.seq, "time": local})]
-    if len(photos) < len(event.attachments):
-        parts.append(("log_photos_lost", {"count": len(event.attachments) - len(photos)}))
-
-    async def write(conn: aiosqlite.Connection) -> None:
-        await repo.append(conn, member.alias, head, entry)
-
+    head = incident_log.head(conn, scope.sealer, member.alias) or fresh_head()
+    decision, adds = answers.log(b, member, text, kept.sent, len(kept.photos), head.seq + 1)
+    if not adds:
+        return Handled(decision)
+    entry = new_entry(scope.sealer, head, now, text, kept.photos)
+    sealer, alias = scope.sealer, member.alias
     # Whose log it is stays out of the journal: keeping one is itself sensitive.
     log.info("an incident-log entry was added")
-    return FeatureResult(Decision(messages=(_reply(ctx, member, *parts),)), write)
-
-
-async def _export(
-    ctx: FeatureContext, repo: LogRepo, member: Member, now: datetime
-) -> FeatureResult:
-    head = await repo.head(member.alias)
-    entries = await repo.entries(member.alias) if head is not None else []
-    if head is None or not entries:
-        return FeatureResult(Decision(messages=(_reply(ctx, member, ("export_empty", {})),)))
-    vault = ctx.vault
-    if vault is None:
-        return FeatureResult(Decision(messages=(_reply(ctx, member, ("export_unavailable", {})),)))
-    zone = member.timezone or ctx.timezone
-    files = build_export(ctx.sealer, head, entries, now, ctx.catalog, member.language, zone)
-    readable = vault.put(files.readable, "text/plain", files.readable_name)
-    document = vault.put(files.document, "application/json", files.document_name)
-    copies = []
-    for photo in files.photos:
-        try:
-            data, content_type, _ = vault.open(photo.key)
-        except OSError:
-            continue  # deleted meanwhile (FORGET); the JSON still lists its hash
-        copies.append(vault.put(data, content_type, photo.name))
-    me = Recipient.member(member.alias)
-    text = _reply(ctx, member, ("export_sent", {"count": len(entries)})).text
-    messages = [Outgoing(me, text, Purpose.REPLY, attachments=(readable, document))]
-    batches = [
-        copies[i : i + PHOTOS_PER_MESSAGE] for i in range(0, len(copies), PHOTOS_PER_MESSAGE)
-    ]
-    for part, batch in enumerate(batches, start=1):
-        caption = ctx.catalog.text(member.language, "export_photos", part=part, parts=len(batches))
-        messages.append(Outgoing(me, caption, Purpose.REPLY, attachments=tuple(batch)))
-    made = [readable, document, *copies]
-
-    async def write(conn: aiosqlite.Connection) -> None:
-        await repo.exported(conn, member.alias, made, now)
-
-    log.info("an incident log was exported (%d entries)", len(entries))
-    return FeatureResult(Decision(messages=tuple(messages)), write)
+    return Handled(decision, lambda c: incident_log.append(c, sealer, alias, head, entry))

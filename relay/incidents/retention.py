@@ -11,15 +11,15 @@ missing entry.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from relay.crypto.seal import Sealer, aad_for
+from relay.crypto.seal import Sealer
 from relay.incidents import chain
-from relay.incidents.store import photo_records
 from relay.rules import Rules
+from relay.store import incident_log
 from relay.store.db import Database
-from relay.store.times import to_ms
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
@@ -36,57 +36,33 @@ async def purge_expired_entries(
 ) -> int:
     """Delete entries older than the rules keep them; return how many. Files sent by EXPORT go
     once older than ``retention.messages`` (they were only kept to be sent)."""
-    photos = await _purge_export_files(db, now - rules.retention.messages)
+    before = now - rules.retention.messages
+    photos = await db.write(lambda conn: incident_log.drop_exports(conn, before))
     retention = rules.retention.incident_logs
     if retention is None:
         _forget(vault, photos)
         return 0
     cutoff = chain.stamp(now - retention)
-    deleted = 0
-    async with db.transaction() as conn:
-        async with conn.execute("SELECT owner_tag, first_seq FROM incident_logs") as cur:
-            logs = [(bytes(row[0]), int(row[1])) for row in await cur.fetchall()]
-        for owner_tag, first in logs:
-            async with conn.execute(
-                "SELECT seq, row_key, content FROM incident_entries WHERE owner_tag = ? "
-                "ORDER BY seq",
-                (owner_tag,),
-            ) as cur:
-                rows = await cur.fetchall()
+
+    def work(conn: sqlite3.Connection) -> int:
+        deleted = 0
+        for owner_tag, first in incident_log.logs(conn):
             last_gone = None
-            for row in rows:
-                aad = aad_for("incident_entries", "content", row["row_key"])
-                body = sealer.open_json(row["content"], aad=aad)
+            for entry in incident_log.entries_of(conn, sealer, owner_tag):
                 # Stamps are fixed-width UTC ISO strings, so they compare as times.
-                if not isinstance(body, dict) or str(body.get("at", "")) >= cutoff:
+                if entry.at >= cutoff:
                     break
-                photos += [str(p["key"]) for p in photo_records(body)]
-                last_gone = int(row["seq"])
-            if last_gone is None:
-                continue
-            cur2 = await conn.execute(
-                "DELETE FROM incident_entries WHERE owner_tag = ? AND seq <= ?",
-                (owner_tag, last_gone),
-            )
-            deleted += max(cur2.rowcount, 0)
-            await conn.execute(
-                "UPDATE incident_logs SET first_seq = ? WHERE owner_tag = ?",
-                (max(first, last_gone + 1), owner_tag),
-            )
+                photos.extend(p.key for p in entry.photos)
+                last_gone = entry.seq
+            if last_gone is not None:
+                deleted += incident_log.drop_through(conn, owner_tag, last_gone, first)
+        return deleted
+
+    deleted = await db.write(work)
     _forget(vault, photos)
     if deleted:
         log.info("%d incident-log entr(ies) deleted under retention", deleted)
     return deleted
-
-
-async def _purge_export_files(db: Database, before: datetime) -> list[str]:
-    async with db.transaction() as conn:
-        async with conn.execute(
-            "SELECT vault_key FROM incident_exports WHERE created_at <= ?", (to_ms(before),)
-        ) as cur:
-            keys = [str(row[0]) for row in await cur.fetchall()]
-        await conn.execute("DELETE FROM incident_exports WHERE created_at <= ?", (to_ms(before),))
-    return keys
 
 
 def _forget(vault: AttachmentVault | None, keys: list[str]) -> None:

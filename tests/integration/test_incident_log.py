@@ -8,7 +8,7 @@ import io
 import json
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,15 @@ from relay.core.decide import Outgoing
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
-from relay.features import FeatureContext
+from relay.features import Handled, Scope
 from relay.incidents import IncidentLogFeature, fingerprint, purge_expired_entries, run_verify
-from relay.incidents.store import LogRepo, fresh_head, new_entry
+from relay.incidents.entries import fresh_head, new_entry
 from relay.locales import load_catalog
 from relay.rules import Rules, load_rules
 from relay.signal.events import Incoming, IncomingKind
 from relay.signal.transport import SignalTransport
 from relay.store.db import DB_NAME, Database
+from relay.store.incident_log import LogRepo
 
 SAMPLES = Path(__file__).resolve().parents[2] / "rules"
 T0 = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
@@ -44,20 +45,29 @@ class Journal:
     vault: AttachmentVault
     rules: Rules
     now: datetime = T0
-    feature: IncidentLogFeature = field(default_factory=IncidentLogFeature)
     stamp: int = 0
+
+    @property
+    def feature(self) -> IncidentLogFeature:
+        return IncidentLogFeature(self.vault)
 
     async def says(self, alias: str, intent: intents.Intent) -> list[Outgoing]:
         member = self.rules.member(alias)
         assert member is not None
         self.stamp += 1
         event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
-        ctx = FeatureContext(self.db, self.sealer, self.rules, CATALOG, "Europe/London", self.vault)
-        result = await self.feature.handle(ctx, member, intent, event, self.now)
-        if result.write is not None:
-            async with self.db.transaction() as conn:
-                await result.write(conn)
-        return list(result.decision.messages)
+        feature = self.feature
+        enriched = await feature.enrich(member, intent, event)
+        scope = Scope(self.sealer, self.rules, CATALOG, "Europe/London")
+
+        def work(conn: sqlite3.Connection) -> Handled:
+            # As the pipeline runs it: read, decide and write in one transaction.
+            handled = feature.handle(conn, scope, member, intent, enriched, self.now)
+            if handled.writes is not None:
+                handled.writes(conn)
+            return handled
+
+        return list((await self.db.write(work)).decision.messages)
 
     async def log(self, alias: str, *texts: str, every: timedelta = timedelta(hours=1)) -> None:
         for text in texts:

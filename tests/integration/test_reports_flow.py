@@ -5,9 +5,11 @@ that no message names the reporter, what the store keeps, and that it keeps noth
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,15 +22,17 @@ from relay.core.state import RecipientKind
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.features import FeatureContext
+from relay.features import Handled, Scope
 from relay.locales import load_catalog
 from relay.reports import ReportsFeature, make_screener, purge_expired, region_of, screen
 from relay.reports.matching import all_tags, query_identifiers
+from relay.reports.rekey import rekey
 from relay.reports.screening import find
-from relay.reports.store import NewReport, ReportRepo
 from relay.rules import Member, Rules, load_rules
 from relay.signal.events import Incoming, IncomingKind
+from relay.store import reports
 from relay.store.db import DB_NAME, Database
+from relay.store.reports import NewReport, ReportRepo
 from tests.unit.test_screening import MUST_MATCH, MUST_NOT_MATCH
 
 SAMPLES = Path(__file__).resolve().parents[2] / "rules"
@@ -68,12 +72,17 @@ class Desk:
         member = self.member(alias)
         self.stamp += 1
         event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
-        ctx = FeatureContext(self.db, self.sealer, self.rules, CATALOG, "Europe/London", None)
-        result = await self.feature.handle(ctx, member, intent, event, self.now)
-        if result.write is not None:
-            async with self.db.transaction() as conn:
-                await result.write(conn)
-        return list(result.decision.messages)
+        enriched = await self.feature.enrich(member, intent, event)
+        scope = Scope(self.sealer, self.rules, CATALOG, "Europe/London")
+
+        def work(conn: sqlite3.Connection) -> Handled:
+            # As the pipeline runs it: read, decide and write in one transaction.
+            handled = self.feature.handle(conn, scope, member, intent, enriched, self.now)
+            if handled.writes is not None:
+                handled.writes(conn)
+            return handled
+
+        return list((await self.db.write(work)).decision.messages)
 
 
 def to(messages: list[Outgoing], address: str) -> list[str]:
@@ -183,8 +192,7 @@ async def test_check_finds_the_end_of_a_number_and_the_start_of_a_plate(desk: De
 async def test_reports_stored_before_partial_keys_are_rekeyed_once(desk: Desk) -> None:
     await desk.says("alice", intents.Report(VIOLENT))
     await desk.says("carol", intents.Approve(1))
-    repo = ReportRepo(desk.db, desk.sealer)
-    assert await repo.rekey() == 1  # a new database: version 1 until the first start
+    assert await rekey(desk.db, desk.sealer) == 1  # a new database: version 1 until the first start
     # As a relay of before issue 16 stored it: the whole number and plate keys only.
     whole = all_tags(desk.sealer, extract_identifiers(VIOLENT, "GB"))
     async with desk.db.transaction() as conn:
@@ -195,8 +203,8 @@ async def test_reports_stored_before_partial_keys_are_rekeyed_once(desk: Desk) -
         await conn.execute("DELETE FROM counters WHERE name = 'report_keys_version'")
     (before,) = to(await desk.says("bob", intents.Check("900123")), "bob")
     assert "No warnings match" in before
-    assert await repo.rekey() == 1
-    assert await repo.rekey() == 0  # once
+    assert await rekey(desk.db, desk.sealer) == 1
+    assert await rekey(desk.db, desk.sealer) == 0  # once
     (after,) = to(await desk.says("bob", intents.Check("900123")), "bob")
     assert after.startswith("⚠️ 1 warning matches:")
 
@@ -301,7 +309,7 @@ async def test_a_moderators_own_report(tmp_path: Path, desk_for: Callable[[Rules
 
 async def test_screening_table_through_the_store(db: Database) -> None:
     """The unit table again, through SQLite: stored tags, lookup, confirmation."""
-    repo = ReportRepo(db, Sealer(MasterKey.generate()))
+    sealer = Sealer(MasterKey.generate())
     cases = [(*case, True) for case in MUST_MATCH] + [(*case, False) for case in MUST_NOT_MATCH]
     for number, (reported, reporter, looked_up, looker, expected) in enumerate(cases, start=1):
         report = NewReport(
@@ -314,11 +322,16 @@ async def test_screening_table_through_the_store(db: Database) -> None:
             created_at=T0,
             expires_at=None,
         )
-        async with db.transaction() as conn:
-            await conn.execute("DELETE FROM reports")
-            await repo.add(conn, report)
-        found = await find(repo, query_identifiers(looked_up, looker), T0)
+        await db.write(partial(_the_only_report, sealer, report))
+        found = await db.run(
+            partial(find, sealer=sealer, identifiers=query_identifiers(looked_up, looker), now=T0)
+        )
         assert [m.number for m in found] == ([number] if expected else []), (reported, looked_up)
+
+
+def _the_only_report(sealer: Sealer, report: NewReport, conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM reports")
+    reports.add(conn, sealer, report, all_tags(sealer, report.identifiers, index=True))
 
 
 async def test_client_screening_warns_before_the_date(desk: Desk) -> None:
@@ -386,7 +399,7 @@ async def test_forgetting_the_author_keeps_the_warning_not_her(desk: Desk) -> No
 async def test_nothing_readable_on_disk(desk: Desk) -> None:
     await desk.says("alice", intents.Report(VIOLENT))
     await desk.says("carol", intents.Approve(1))
-    await ReportRepo(desk.db, desk.sealer).rekey()  # the partial keys too
+    await rekey(desk.db, desk.sealer)  # the partial keys too
     await desk.says("bob", intents.Report(f"{CANARY} pending, @canary_handle_77"))
     await desk.db.checkpoint()
     files = [p for p in desk.db.path.parent.iterdir() if p.name.startswith(DB_NAME)]

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
 from relay.incidents import chain
+from relay.incidents.entries import fresh_head, new_entry
 from relay.incidents.export import build_export
-from relay.incidents.store import Entry, Head, Photo, fresh_head, new_entry
 from relay.incidents.verify import check_document
 from relay.locales import load_catalog
+from relay.store.incident_log import Entry, Head, Photo
 
 T0 = datetime(2026, 11, 26, 20, 0, 0, 123000, tzinfo=UTC)
 SEALER = Sealer(MasterKey.generate())
