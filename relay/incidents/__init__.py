@@ -1,6 +1,8 @@
 """Each member's own incident log: LOG, EXPORT, and ``peer-relay verify``.
 
-- `IncidentLogFeature` — the feature the engine installs (`relay.feature_set`).
+- `IncidentLogFeature(vault)` — the feature the engine installs (`relay.feature_set`); what it
+  answers is decided in `relay.incidents.answers` (pure), new entries are made by
+  `relay.incidents.entries`, and stored by `relay.store.incident_log`.
 - `run_verify(path, out)` — the CLI's ``verify`` subcommand.
 - `purge_expired_entries` — the retention job's call (``retention.incident_logs``).
 - `fingerprint(sealer.public_key_bytes())` — the relay key as people compare it.

@@ -116,7 +116,7 @@ def next_number(conn: sqlite3.Connection) -> int:
 
 
 def get(conn: sqlite3.Connection, sealer: Sealer, number: int) -> StoredReport | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM reports WHERE number = ?", (number,)).fetchone()  # noqa: S608 — a constant column list, values bound
+    row = conn.execute(_select("WHERE number = ?"), (number,)).fetchone()
     return _report(conn, sealer, row) if row is not None else None
 
 
@@ -171,8 +171,10 @@ def candidates(
     found = []
     for number in sorted(numbers):
         row = conn.execute(
-            f"SELECT {_COLUMNS} FROM reports WHERE number = ? AND status = 'approved' "  # noqa: S608 — a constant column list, values bound
-            "AND (expires_at IS NULL OR expires_at > ?)",
+            _select(
+                "WHERE number = ? AND status = 'approved' "
+                "AND (expires_at IS NULL OR expires_at > ?)"
+            ),
             (number, to_ms(now)),
         ).fetchone()
         if row is not None:
@@ -182,7 +184,7 @@ def candidates(
 
 def every_report(conn: sqlite3.Connection, sealer: Sealer) -> list[StoredReport]:
     """Every stored report, opened (to give them new screening tags)."""
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM reports ORDER BY number").fetchall()  # noqa: S608 — a constant column list
+    rows = conn.execute(_select("ORDER BY number")).fetchall()
     return [_report(conn, sealer, row) for row in rows]
 
 
@@ -200,6 +202,10 @@ def expired(conn: sqlite3.Connection, now: datetime, cutoff: datetime | None) ->
 def counter(conn: sqlite3.Connection, name: str) -> int:
     row = conn.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def _select(rest: str) -> str:
+    return f"SELECT {_COLUMNS} FROM reports {rest}"  # noqa: S608 — fixed fragments only
 
 
 def _report(conn: sqlite3.Connection, sealer: Sealer, row: Sequence[object]) -> StoredReport:
