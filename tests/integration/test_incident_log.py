@@ -52,22 +52,32 @@ class Journal:
         return IncidentLogFeature(self.vault)
 
     async def says(self, alias: str, intent: intents.Intent) -> list[Outgoing]:
-        member = self.rules.member(alias)
-        assert member is not None
-        self.stamp += 1
-        event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
+        (sent,) = await self.batch((alias, intent))
+        return sent
+
+    async def batch(self, *said: tuple[str, intents.Intent]) -> list[list[Outgoing]]:
+        """Messages decided as the pipeline decides a batch: each enriched first, then all
+        read, decided and written in one transaction, in order."""
         feature = self.feature
-        enriched = await feature.enrich(member, intent, event)
         scope = Scope(self.sealer, self.rules, CATALOG, "Europe/London")
+        steps = []
+        for alias, intent in said:
+            member = self.rules.member(alias)
+            assert member is not None
+            self.stamp += 1
+            event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
+            steps.append((member, intent, await feature.enrich(member, intent, event)))
 
-        def work(conn: sqlite3.Connection) -> Handled:
-            # As the pipeline runs it: read, decide and write in one transaction.
-            handled = feature.handle(conn, scope, member, intent, enriched, self.now)
-            if handled.writes is not None:
-                handled.writes(conn)
-            return handled
+        def work(conn: sqlite3.Connection) -> list[Handled]:
+            done = []
+            for member, intent, enriched in steps:
+                handled = feature.handle(conn, scope, member, intent, enriched, self.now)
+                if handled.writes is not None:
+                    handled.writes(conn)
+                done.append(handled)
+            return done
 
-        return list((await self.db.write(work)).decision.messages)
+        return [list(h.decision.messages) for h in await self.db.write(work)]
 
     async def log(self, alias: str, *texts: str, every: timedelta = timedelta(hours=1)) -> None:
         for text in texts:
@@ -201,6 +211,27 @@ async def test_the_chain_continues_after_a_restart_and_an_export(tmp_path: Path)
         "after the restart",
     ]
     await db.close()
+
+
+async def test_a_batch_exports_the_entries_it_just_added(journal: Journal, tmp_path: Path) -> None:
+    """Issue 19: LOG, LOG, EXPORT decided in one transaction — the second entry chains to the
+    first, and the export holds both, before anything is committed."""
+    one, two, export = await journal.batch(
+        ("alice", intents.Log("first")),
+        ("alice", intents.Log("second")),
+        ("alice", intents.Export()),
+    )
+    assert "entry 1" in one[0].text and "entry 2" in two[0].text
+    (files, *_) = export
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for key in files.attachments:
+        data, _, name = journal.vault.open(key)
+        assert name is not None
+        (folder / name).write_bytes(data)
+    (document,) = folder.glob("*.json")
+    code, out = verify(document)
+    assert code == EXIT_OK and out.startswith("intact: 2 entries"), out
 
 
 async def test_a_stale_head_cannot_fork_the_chain(journal: Journal) -> None:

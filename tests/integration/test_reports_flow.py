@@ -69,20 +69,30 @@ class Desk:
         return found
 
     async def says(self, alias: str, intent: intents.Intent) -> list[Outgoing]:
-        member = self.member(alias)
-        self.stamp += 1
-        event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
-        enriched = await self.feature.enrich(member, intent, event)
+        (sent,) = await self.batch((alias, intent))
+        return sent
+
+    async def batch(self, *said: tuple[str, intents.Intent]) -> list[list[Outgoing]]:
+        """Messages decided as the pipeline decides a batch: each enriched first, then all
+        read, decided and written in one transaction, in order."""
         scope = Scope(self.sealer, self.rules, CATALOG, "Europe/London")
+        steps = []
+        for alias, intent in said:
+            member = self.member(alias)
+            self.stamp += 1
+            event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
+            steps.append((member, intent, await self.feature.enrich(member, intent, event)))
 
-        def work(conn: sqlite3.Connection) -> Handled:
-            # As the pipeline runs it: read, decide and write in one transaction.
-            handled = self.feature.handle(conn, scope, member, intent, enriched, self.now)
-            if handled.writes is not None:
-                handled.writes(conn)
-            return handled
+        def work(conn: sqlite3.Connection) -> list[Handled]:
+            done = []
+            for member, intent, enriched in steps:
+                handled = self.feature.handle(conn, scope, member, intent, enriched, self.now)
+                if handled.writes is not None:
+                    handled.writes(conn)
+                done.append(handled)
+            return done
 
-        return list((await self.db.write(work)).decision.messages)
+        return [list(h.decision.messages) for h in await self.db.write(work)]
 
 
 def to(messages: list[Outgoing], address: str) -> list[str]:
@@ -171,6 +181,27 @@ async def test_report_review_approval_check_and_removal(desk: Desk) -> None:
     assert actions == ["submitted", "approved", "removed"]
     async with desk.db.conn.execute("SELECT count(*) FROM report_keys") as cur:
         assert (await cur.fetchone())[0] == 0  # the keys went with the report
+
+
+async def test_a_batch_sees_what_its_earlier_messages_stored(desk: Desk) -> None:
+    """Issue 19: one transaction for a batch — the second REPORT gets the next number, the
+    author can withdraw it and the moderator approve the first before anything is committed."""
+    first, second, withdrawn, approved = await desk.batch(
+        ("alice", intents.Report(VIOLENT)),
+        ("bob", intents.Report("no-show, @timewaster_99")),
+        ("bob", intents.Withdraw(2)),
+        ("carol", intents.Approve(1)),
+    )
+    assert "report #1" in to(first, "alice")[0] and "report #2" in to(second, "bob")[0]
+    assert to(withdrawn, "bob") == ["Report #2 withdrawn and deleted."]
+    assert to(approved, "carol") == ["✅ Report #1 is shared with the night-shift group."]
+    actions = await ReportRepo(desk.db, desk.sealer).actions()
+    assert [(n, a) for n, a, _ in actions] == [
+        (1, "submitted"),
+        (2, "submitted"),
+        (2, "withdrawn"),
+        (1, "approved"),
+    ]
 
 
 async def test_check_finds_the_end_of_a_number_and_the_start_of_a_plate(desk: Desk) -> None:
