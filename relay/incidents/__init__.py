@@ -8,9 +8,9 @@
 - `fingerprint(sealer.public_key_bytes())` — the relay key as people compare it.
 """
 
-from relay.incidents.chain import fingerprint
-from relay.incidents.feature import IncidentLogFeature
-from relay.incidents.retention import purge_expired_entries
+from relay.incidents.hashchain import fingerprint
+from relay.incidents.logbook import IncidentLogFeature
+from relay.incidents.pruning import purge_expired_entries
 from relay.incidents.verify import check_document, run_verify
 
 __all__ = [

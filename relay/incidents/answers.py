@@ -1,7 +1,7 @@
 """What LOG and EXPORT answer: pure.
 
 Plain values in — who asked, what she sent, what her log holds (read beforehand by
-`relay.incidents.feature`) — and the core's decision out, written with
+`relay.incidents.logbook`) — and the core's decision out, written with
 `relay.core.builder.Builder` in her language and zone. Only she is ever told anything.
 """
 

@@ -9,10 +9,10 @@ CLIENT details, and their expiry.
   start-up.
 """
 
-from relay.reports.feature import ReportsFeature
+from relay.reports.expiry import purge_expired
 from relay.reports.matching import region_of
 from relay.reports.rekey import rekey
-from relay.reports.retention import purge_expired
+from relay.reports.reporting import ReportsFeature
 from relay.reports.screening import (
     ClientScreen,
     Match,

@@ -1,7 +1,7 @@
 """What REPORT, CHECK, APPROVE, REJECT and WITHDRAW answer, and what they change: pure.
 
 Each function takes plain values — the rules in force, who sent it, what the store holds about
-the report in question (read beforehand by `relay.reports.feature`) — and returns an `Answer`:
+the report in question (read beforehand by `relay.reports.reporting`) — and returns an `Answer`:
 the core's decision (messages written with `relay.core.builder.Builder`) and the change to
 store, as data (`Add`, `Rate`, `Approve`, `Delete`). No database, no clock, no vault.
 
@@ -23,9 +23,9 @@ from relay.core.types import MemberAlias
 from relay.policy import RulesPolicy
 from relay.reports.audience import Audience, audience
 from relay.reports.matching import region_of
-from relay.reports.render import day, in_languages, severity_label, shown
 from relay.reports.screening import Match, render_check
 from relay.reports.severity import severity_answer, severity_of
+from relay.reports.wording import day, in_languages, severity_label, shown
 from relay.rules import Member, Rules
 from relay.store.reports import Action, NewReport, StoredReport
 

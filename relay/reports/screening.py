@@ -22,7 +22,7 @@ from relay.core.identifiers import Identifier, IdentifierKind, extract_identifie
 from relay.core.render import Catalog
 from relay.crypto.seal import Sealer
 from relay.reports.matching import PARTIAL, all_tags, matched_kinds, region_of
-from relay.reports.render import lines, match_line, summary
+from relay.reports.wording import lines, match_line, summary
 from relay.rules import Member
 from relay.store import reports
 from relay.store.db import Database

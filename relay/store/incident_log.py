@@ -43,7 +43,7 @@ class Head:
 @dataclass(frozen=True)
 class Entry:
     seq: int
-    at: str  # relay.incidents.chain.stamp of the relay clock
+    at: str  # relay.incidents.hashchain.stamp of the relay clock
     text: str = field(repr=False)
     salt: str = field(repr=False)
     photos: tuple[Photo, ...]
@@ -53,7 +53,7 @@ class Entry:
     signature: bytes = field(repr=False)
 
     def photo_entries(self) -> list[dict[str, str]]:
-        """The photos as the chain lists them (`relay.incidents.chain.photo_entry`)."""
+        """The photos as the chain lists them (`relay.incidents.hashchain.photo_entry`)."""
         return [{"sha256": p.sha256, "type": p.content_type} for p in self.photos]
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from relay.crypto.seal import Sealer
-from relay.incidents import chain
+from relay.incidents import hashchain
 from relay.rules import Rules
 from relay.store import incident_log
 from relay.store.db import Database
@@ -42,7 +42,7 @@ async def purge_expired_entries(
     if retention is None:
         _forget(vault, photos)
         return 0
-    cutoff = chain.stamp(now - retention)
+    cutoff = hashchain.stamp(now - retention)
 
     def work(conn: sqlite3.Connection) -> int:
         deleted = 0
