@@ -37,13 +37,12 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from relay.canary_report import CanaryReport, State
 from relay.clock import Clock
-from relay.core import intents
-from relay.core.decide import Decision, Purpose
+from relay.core.notices import DEGRADED_NOTICE
 from relay.core.render import clock, span
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
@@ -57,33 +56,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-State = Literal["unknown", "ok", "degraded"]
 
 TRACKED_MAX = 512
 """Sent timestamps remembered for matching receipts; older ones are forgotten first."""
 
-DEGRADED_NOTICE = "degraded_notice"
-"""Catalog key of the line added to members' replies while the canary is degraded."""
-
-NOTICE_INTENTS = (intents.CheckIn, intents.Extend, intents.Status, intents.Sos)
-"""Replies that get that line: the moments a member relies on alerts going out. Not OUT (and so
-not a duress word, whose reply must look exactly like OUT's)."""
 
 Probe = Callable[[], Awaitable[SendOutcome | None]]
 ChangeHook = Callable[["CanaryReport"], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class CanaryReport:
-    """What the canary knows, for the watchdog, the status file and the admin."""
-
-    state: State
-    previous: State
-    last_ok_at: datetime | None  # the last proof (a receipt for one of our messages)
-    checked_at: datetime | None  # the last verdict, proof or miss
-    failing_since: datetime | None  # the first miss of the current run of misses
-    reason: str | None  # "no_receipt" or "send_failed", while misses run
-    misses: int
 
 
 class Canary:
@@ -325,17 +304,3 @@ def announcer(engine: Engine, refresh_status: Callable[[], None]) -> ChangeHook:
             log.info("canary: messages reach phones")
 
     return changed
-
-
-def with_notice(decision: Decision, to: MemberAlias, intent: intents.Intent, line: str) -> Decision:
-    """`decision` with `line` added to her reply, when `intent` is one that relies on alerts."""
-    if not isinstance(intent, NOTICE_INTENTS):
-        return decision
-    me = Recipient.member(to)
-    messages = list(decision.messages)
-    for index in range(len(messages) - 1, -1, -1):
-        message = messages[index]
-        if message.purpose is Purpose.REPLY and message.to == me:
-            messages[index] = replace(message, text=f"{message.text}\n{line}")
-            return replace(decision, messages=tuple(messages))
-    return decision

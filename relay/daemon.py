@@ -43,6 +43,10 @@ from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
 from relay.rules.compiled import discard as discard_rules_cache
 from relay.rules.reload import ReloadResult, RulesHolder, RulesWatcher
+from relay.runtime.alarm import Alarm
+from relay.runtime.handoff import Handoff
+from relay.runtime.pipeline import Pipeline
+from relay.runtime.timers import Timers
 from relay.signal.events import Event
 from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
@@ -56,7 +60,7 @@ log = logging.getLogger(__name__)
 
 RESTART_MAX = 30.0
 STOP_GRACE = 3.0  # seconds a task may take to finish after it was cancelled at stop
-BATCH = 64  # events taken from the queue at once (see Engine.handle_many)
+BATCH = 64  # events taken from the queue at once (see relay.runtime.pipeline)
 STALL_AFTER = 90.0  # seconds an event may wait unprocessed, or a deadline unfired, before "stalled"
 
 
@@ -72,6 +76,8 @@ class Relay:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     engine: Engine | None = None
+    pipeline: Pipeline | None = None
+    timers: Timers | None = None
     receiver: Receiver | SocketReceiver | None = None
     sender: OutboxSender | None = None
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
@@ -143,25 +149,40 @@ class Relay:
                 language=language, defaults=defaults, aliases=rules.keyword_aliases(language)
             )
 
+        self.holder = RulesHolder(
+            cfg.rules_dir,
+            self.rules,
+            allow_placeholders=cfg.allow_placeholder_numbers,
+            loaded_from=self.rules_loaded_from,
+        )
+        vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
+        catalog = load_catalog()
+        alarm, handoff = Alarm(), Handoff()
         engine = Engine(
             db=db,
             sealer=self.sealer,
             clock=self.clock,
-            catalog=load_catalog(),
+            catalog=catalog,
             keywords=keywords,
             rules=self.rules,
             timezone=cfg.timezone,
             admin=MemberAlias(cfg.admin),
+            alarm=alarm,
+            handoff=handoff,
+            direct=transport.send,
+            rules_for=self.holder.rules_for,
+            on_closed=self.holder.release,
+            vault=vault,
+            screener=make_screener(db, self.sealer, catalog, cfg.timezone),
         )
-        vault = AttachmentVault(cfg.data_dir / "attachments", self.sealer, transport)
-        engine.vault = vault
         for feature in default_features(vault):
             engine.add_feature(feature)
-        engine.screener = make_screener(db, self.sealer, engine.catalog, cfg.timezone)
         rekeyed = await rekey(db, self.sealer)
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
+        self.pipeline = Pipeline(engine)
+        self.timers = Timers(engine, alarm)
         self.inbox = await InboxRepo.open(db, self.sealer)
         self.receiver = self._receiver(self.inbox)
         self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
@@ -185,19 +206,10 @@ class Relay:
             wipe=db.checkpoint,
             wipe_after=cfg.outbox.wipe_after,
             health=outage,
+            handoff=handoff,
         )
-        engine.on_queued = self.sender.poke
-        engine.sender = self.sender
         self.chain = install_chain(engine, self.sender, cfg.data_dir, self.clock)
 
-        self.holder = RulesHolder(
-            cfg.rules_dir,
-            self.rules,
-            allow_placeholders=cfg.allow_placeholder_numbers,
-            loaded_from=self.rules_loaded_from,
-        )
-        engine.rules_for = self.holder.rules_for
-        engine.on_closed = self.holder.release
         self.watcher = RulesWatcher(
             self.holder, self._rules_changed, live=engine.watches.live_members
         )
@@ -210,7 +222,7 @@ class Relay:
             self._install_signals()
         self._start("receiver", self.receiver.run)
         self._start("processor", self._process)
-        self._start("timers", engine.run_timers)
+        self._start("timers", self.timers.run)
         self._start("sender", self.sender.run)
         self._start("watchdog", self.watchdog.run)
         if self.canary is not None:
@@ -297,7 +309,7 @@ class Relay:
             delay = min(RESTART_MAX, delay * 2)
 
     async def _process(self) -> None:
-        assert self.engine is not None  # noqa: S101 — set in _serve before tasks start
+        assert self.pipeline is not None  # noqa: S101 — set in _serve before tasks start
         while True:
             # Whatever has arrived meanwhile goes with it, in order (a burst: one commit).
             events = [await self.queue.get()]
@@ -306,7 +318,7 @@ class Relay:
             self.processed_at = time.monotonic()
             assert self.receiver is not None  # noqa: S101 — set in _serve before tasks start
             try:
-                await self.engine.handle_many(events)
+                await self.pipeline.take(events)
             except Exception:
                 log.exception("handling %d event(s) failed", len(events))
                 self.receiver.forget(events)  # kept in the inbox for the next start
@@ -352,14 +364,14 @@ class Relay:
         now = time.monotonic()
         if not self.queue.empty() and now - self.processed_at > STALL_AFTER:
             return "processor"
-        assert self.engine is not None  # noqa: S101
+        assert self.engine is not None and self.timers is not None  # noqa: S101
         nxt = await self.engine.watches.next_wake()
         # A deadline long past is not enough: after downtime, every overdue one is, while the
         # timer loop works through them. Stalled is overdue *and* no progress for as long.
         if (
             nxt is not None
             and (self.clock.now() - nxt).total_seconds() > STALL_AFTER
-            and now - self.engine.timer_progress > STALL_AFTER
+            and now - self.timers.progress > STALL_AFTER
         ):
             return "timers"
         for name, task in self.tasks.items():

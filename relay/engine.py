@@ -11,29 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
-from relay.canary import with_notice
-from relay.clock import Clock, has_stepped, step_of
+from relay.clock import Clock, step_of
 from relay.core import intents
+from relay.core.ages import render
 from relay.core.commands import KeywordTable, parse
 from relay.core.decide import (
     Context,
     Decision,
     Outgoing,
     Purpose,
+    Unreached,
     on_mark,
     on_message,
-    on_timer,
     on_undeliverable,
 )
+from relay.core.notices import with_notice
 from relay.core.photos import photos_along
-from relay.core.render import Catalog, display, span
+from relay.core.render import Catalog, span
 from relay.core.screened import screened_text, with_screening
 from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
@@ -43,16 +43,15 @@ from relay.features import (
     AnswerHooks,
     Feature,
     FeatureContext,
-    Handled,
+    Hooks,
     LegacyFeature,
-    Scope,
     Write,
 )
-from relay.logs import watch_ref
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
-from relay.store.db import Database, FlushFailed
+from relay.store import seen
+from relay.store.db import Database
 from relay.store.outbox import OutboxRepo, Pending, Queued
 from relay.store.times import hour_ms
 from relay.store.watches import WatchRepo
@@ -61,7 +60,9 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from relay.attachments import AttachmentVault
-    from relay.outbox import OutboxSender
+    from relay.outbox import Send
+    from relay.runtime.alarm import Alarm
+    from relay.runtime.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
@@ -95,46 +96,6 @@ def _for_relay(event: Incoming, intent: intents.Intent) -> intents.Intent | None
     return intent
 
 
-def _heads(conn: sqlite3.Connection, outcomes: list[Outcome]) -> set[int]:
-    """Which of the messages just queued are first in line for their recipient."""
-    written = [w for outcome in outcomes if outcome is not None for w in outcome[1]]
-    return OutboxRepo.heads_among(conn, [(w.id, w.recipient_tag) for w in written])
-
-
-def _pending(outcomes: list[Outcome], heads: set[int], now: datetime) -> list[Pending]:
-    """The heads as the sender reads them — from what was just written, not unsealed again."""
-    return [
-        Pending(
-            id=w.id,
-            address=w.queued.address,
-            text=w.queued.text,
-            purpose=w.queued.purpose,
-            watch_id=w.queued.watch_id,
-            created_at=now,
-            attempts=0,
-            last_error=None,
-            label=w.queued.label,
-            attachments=w.queued.attachments,
-            withheld=w.queued.withheld,
-        )
-        for outcome in outcomes
-        if outcome is not None
-        for w in outcome[1]
-        if w.id in heads
-    ]
-
-
-@dataclass(slots=True)
-class _Plain:
-    """A member's message decided in the database thread (`Engine.handle_many`)."""
-
-    member: Member
-    event: Incoming
-    intent: intents.Intent | None  # None: an edit or delete, or nothing for the relay
-    tag: bytes = b""
-    repeated: bool = False
-
-
 @dataclass(frozen=True, slots=True)
 class _Rows:
     """A decision sealed into rows, ready for one transaction."""
@@ -149,7 +110,7 @@ class _Rows:
         WatchRepo.store_rows(conn, self.watches)
         ids = OutboxRepo.store_rows(conn, self.outbox)
         if self.seen is not None:
-            conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", self.seen)
+            seen.remember(conn, *self.seen)
         return [
             Written(i, row[1], q)
             for i, row, q in zip(ids, self.outbox, self.queued, strict=True)
@@ -164,9 +125,6 @@ class Written:
     queued: Queued
 
 
-Outcome = tuple[Decision, list[Written]] | None
-
-
 class Engine:
     def __init__(
         self,
@@ -178,6 +136,13 @@ class Engine:
         rules: Rules,
         timezone: str,
         admin: MemberAlias | None,
+        alarm: Alarm,
+        handoff: Handoff,
+        direct: Send,
+        rules_for: Callable[[str], Rules],
+        on_closed: Callable[[MemberAlias], None],
+        vault: AttachmentVault | None,
+        screener: Screener | None,
     ) -> None:
         self.db = db
         self.sealer = sealer
@@ -189,28 +154,19 @@ class Engine:
         self.watches = WatchRepo(db, sealer)
         self.outbox = OutboxRepo(db, sealer)
         self.lock = asyncio.Lock()
-        self.timer_wake = asyncio.Event()
-        # While the timer loop sleeps: until when (None: until woken). Saving a watch due
-        # later than that needs no wake-up (it cost a lock and two queries per message); one
-        # due sooner only moves the alarm (`_timer_sooner`), no pass over the database.
-        self._timer_asleep = False
-        self._timer_until: datetime | None = None
-        self._timer_sooner: datetime | None = None
-        self._timer_look = False  # wake for a full pass (a clock step, a test), not a new alarm
-        # When the timer loop last made progress (monotonic): the watchdog's stall check
-        # (`Relay.stalled`) tells a loop that hangs from one busy with a backlog after downtime.
-        self.timer_progress = time.monotonic()
-        self.on_queued: Callable[[], None] = lambda: None
-        self.on_closed: Callable[[MemberAlias], None] = lambda alias: None
-        self.rules_for: Callable[[str], Rules] = lambda alias: self.rules
+        self.alarm = alarm  # the timer's (relay.runtime.timers)
+        self.handoff = handoff  # the sender's (relay.runtime.handoff)
+        # Straight through Signal, past the outbox: for when the database cannot take a message.
+        self.direct = direct
+        self.on_closed = on_closed  # a live watch ended: rules it was kept for may go
+        self.rules_for = rules_for  # the rules a member's live watch was started under
         self.strangers = 0
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
         self.features: dict[type, LegacyFeature] = {}
         self.pure: dict[type, Feature] = {}  # the new interface (issue 19)
-        self.screener: Screener | None = None
-        self.vault: AttachmentVault | None = None
-        self.sender: OutboxSender | None = None  # plain decisions hand it what is due
+        self.screener = screener
+        self.vault = vault
         # Self-monitoring (relay.canary): receipts go to the canary; while it is degraded this
         # catalog key's line is added to check-in replies ("alerts may be delayed").
         self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
@@ -220,7 +176,8 @@ class Engine:
         self.unreachable: dict[str, str] = {}
         # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
         # added to STATUS; and what must move when the wall clock jumps besides the watches.
-        self.chain: AnswerHooks | None = None
+        self.chain: AnswerHooks | None = None  # the old async hooks (until issue 19 lands)
+        self.hooks: Hooks | None = None  # the pipeline's (relay.runtime.pipeline)
         self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
 
@@ -310,16 +267,16 @@ class Engine:
         seen: bytes | None = None,
         write: Write | None = None,
     ) -> None:
-        rows = self._rows(decision, now, seen)  # sealed here, written in one trip
+        rows = self.rows(decision, now, seen)  # sealed here, written in one trip
         if write is None:
             await self.db.write(rows.store)
         else:  # a feature's own writes use the async API: the same transaction, more trips
             async with self.db.transaction() as conn:
                 await write(conn)
                 await self.db.run(rows.store)
-        self._applied(decision, len(rows.queued))
+        self.applied(decision, len(rows.queued))
 
-    def _rows(self, decision: Decision, now: datetime, seen: bytes | None) -> _Rows:
+    def rows(self, decision: Decision, now: datetime, seen: bytes | None) -> _Rows:
         queued = [q for q in (self._queue(m) for m in decision.messages) if q is not None]
         return _Rows(
             watches=self.watches.rows(decision.watches),
@@ -328,12 +285,12 @@ class Engine:
             queued=queued,
         )
 
-    def _applied(self, decision: Decision, queued: int) -> None:
+    def applied(self, decision: Decision, queued: int) -> None:
         """After the commit: wake whoever has work from it."""
         if queued:
-            self.on_queued()  # first: her reply must not wait behind the timer's pass
+            self.handoff.poke()  # first: her reply must not wait behind the timer's pass
         if decision.watches:
-            self._tell_timer(decision.watches)
+            self.alarm.saved(decision.watches)
         for watch in decision.watches:
             if watch.phase is Phase.CLOSED:
                 self.on_closed(watch.member)
@@ -359,162 +316,6 @@ class Engine:
 
     # --- inbound ---------------------------------------------------------------------------------
 
-    async def handle_many(self, events: Sequence[Event]) -> None:
-        """Events in arrival order. Runs of plain member messages (text, no photo, quote or
-        feature) are decided and committed in one trip to the database thread: a burst costs
-        one commit, not one per message. Anything else goes through `handle`, one at a time.
-        A failure costs only its own event."""
-        run: list[_Plain] = []
-        for event in events:
-            plain = self._plain(event)
-            if plain is not None:
-                run.append(plain)
-                continue
-            if run:
-                await self._decide_plain(run)
-                run = []
-            try:
-                await self.handle(event)
-            except Exception:
-                log.exception("handling an event failed")
-                member = self.identify(event) if isinstance(event, Incoming) else None
-                if member is not None:
-                    await self.not_saved([member])
-        if run:
-            await self._decide_plain(run)
-
-    def _plain(self, event: Event) -> _Plain | None:
-        """The event, if deciding it needs nothing but her watches (no awaits on the way)."""
-        if (
-            not isinstance(event, Incoming)
-            or event.attachments
-            or event.quote_timestamp is not None
-            or event.kind is IncomingKind.REACTION
-        ):
-            return None
-        member = self.identify(event)
-        if member is None:
-            return None
-        intent = None
-        if event.kind not in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            intent = self._parse(member, event)
-            if type(intent) in self.features or type(intent) in self.pure:
-                return None
-            if intent is not None and self.chain is not None and self.chain.general(member, intent):
-                return None
-            if intent is not None and screened_text(intent) and self.screener is not None:
-                return None  # screening reads the reports: the general path
-        return _Plain(member, event, intent)
-
-    async def _decide_plain(self, run: list[_Plain]) -> None:
-        outcomes: list[Outcome] | None = None
-        async with self.lock:
-            await self.follow_clock()
-            now = self.clock.now()
-            context, notice = self.context, self.degraded_notice
-            for plain in run:
-                plain.tag = self._seen_tag(plain.event)
-            sender = self.sender
-            ticket = sender.ticket() if sender is not None else None
-            work = partial(self._decide_in_thread, run, context, notice, now)
-            try:
-                if sender is None or ticket is None:
-                    outcomes = await self.db.write(work)
-                else:
-                    # Her reply needs no look of the sender's: the same trip makes the commit
-                    # durable and finds which of its messages are first in their queues.
-                    decided, heads = await self.db.write_then(work, _heads)
-                    if heads:
-                        sender.offer(ticket, _pending(decided, heads, now))
-                    outcomes = decided
-            except FlushFailed:
-                # Committed; only the disk's confirmation failed. The timer reads every
-                # deadline again and the sender looks for itself (flushing again first), so
-                # nothing committed waits on this trip's outcome.
-                log.error("%d message(s) saved, but the disk did not confirm it", len(run))
-                self.wake_timer()
-                self.on_queued()
-                return
-            except Exception:
-                log.exception("deciding %d message(s) failed", len(run))
-        if outcomes is None:  # rolled back: none of them was saved (told outside the lock)
-            await self.not_saved([plain.member for plain in run])
-            return
-        unsaved = []
-        for plain, outcome in zip(run, outcomes, strict=True):
-            if outcome is None:
-                if plain.repeated:
-                    self._log_plain(plain, Decision())
-                else:
-                    unsaved.append(plain.member)  # her event failed alone (logged)
-                continue
-            decision, written = outcome
-            self._applied(decision, len(written))
-            self._log_plain(plain, decision)
-        if unsaved:
-            await self.not_saved(unsaved)
-
-    def _decide_in_thread(
-        self,
-        run: list[_Plain],
-        context: Context,
-        notice: str | None,
-        now: datetime,
-        conn: sqlite3.Connection,
-    ) -> list[Outcome]:
-        """In the database thread, inside one transaction: each event read, decided, written.
-
-        Each event in a savepoint of its own, so one that fails is rolled back alone (and
-        logged) while the rest commit; the next event sees the one before it."""
-        outcomes: list[Outcome] = []
-        for plain in run:
-            conn.execute("SAVEPOINT plain")
-            try:
-                outcome = self._decide_one(plain, context, notice, now, conn)
-            except Exception:
-                conn.execute("ROLLBACK TO plain")
-                log.exception("handling an event failed")
-                outcome = None
-            conn.execute("RELEASE plain")
-            outcomes.append(outcome)
-        return outcomes
-
-    def _decide_one(
-        self,
-        plain: _Plain,
-        context: Context,
-        notice: str | None,
-        now: datetime,
-        conn: sqlite3.Connection,
-    ) -> Outcome:
-        tag, alias, intent = plain.tag, plain.member.alias, plain.intent
-        seen, own_rows, alert_rows = self._lookup(alias, tag, intent is not None, conn)
-        if seen:
-            plain.repeated = True
-            return None
-        live = self.watches.opened_here(conn, own_rows)
-        own = live[0] if live else None
-        if intent is None and plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            what = _change(plain.event)
-            decision = on_mark(own, what, now) if own is not None else Decision()
-        elif intent is None:
-            decision = Decision()
-        else:
-            alerts = self.watches.opened_here(conn, alert_rows)
-            decision = on_message(
-                context,
-                alias,
-                intent,
-                own,
-                self._sent_to(alerts, alias),
-                now,
-                new_row_key(),
-                said=plain.event.text,
-            )
-            decision = self._noticed(decision, plain.member, intent, notice)
-        rows = self._rows(decision, now, tag)
-        return decision, rows.store(conn)
-
     async def not_saved(self, members: Iterable[Member]) -> None:
         """Tell each that her message was not saved, straight through Signal: the database
         just failed her, and silence would let her believe a check-in is running."""
@@ -535,9 +336,9 @@ class Engine:
         """`message` straight through Signal, past the outbox, for when the database cannot take
         it: best effort, never retried. None once signal-cli accepted it, else why not."""
         address = self.address(message.to)
-        if self.sender is None or address is None:
-            return "no sender or address"
-        outcome = await self.sender.send([address], message.text, [])
+        if address is None:
+            return "no address"
+        outcome = await self.direct([address], render(message.text, self.clock.now()), [])
         return None if outcome.ok else outcome.failure or "unknown"
 
     def _lookup(
@@ -545,7 +346,7 @@ class Engine:
     ) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
         """Plain reads for both paths: was this envelope seen before; if not, her live watch and
         (when `alerts`) the live alerts she may be answering."""
-        if conn.execute("SELECT 1 FROM inbox_seen WHERE tag = ?", (tag,)).fetchone():
+        if seen.seen(conn, tag):
             return True, [], []
         live_alerts = self.watches.alert_rows(conn) if alerts else []
         return False, self.watches.live_rows(conn, alias), live_alerts
@@ -568,16 +369,6 @@ class Engine:
     def _seen_tag(self, event: Incoming) -> bytes:
         """The envelope's de-duplication tag (keyed: the table holds no sender)."""
         return self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
-
-    def _log_plain(self, plain: _Plain, decision: Decision) -> None:
-        if plain.repeated:
-            log.info("skipped a repeated envelope")
-        elif plain.event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            log.info("a member %s a message; recorded, nothing cancelled", _change(plain.event))
-        else:
-            # Nothing of who, which command or how many messages: a duress word is one reply
-            # and a few alerts, where the OUT it looks like is one reply.
-            log.debug("decided a member's message")
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Receipt):
@@ -620,10 +411,6 @@ class Engine:
             if early is not None:  # a practice answer (relay.chain): never a real alert's
                 await self.apply(early.decision, now, seen=tag, write=early.write)
                 return
-        pure = self.pure.get(type(intent))
-        if pure is not None:
-            await self._featured(pure, member, intent, event, now, tag)
-            return
         feature = self.features.get(type(intent))
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
@@ -661,31 +448,6 @@ class Engine:
             decision = await self.chain.after(member, event, intent, own, decision, now)
         await self.apply(decision, now, seen=tag)
         log.debug("decided a member's message")  # who, what and how many: see _log_plain
-
-    async def _featured(
-        self,
-        feature: Feature,
-        member: Member,
-        intent: intents.Intent,
-        event: Incoming,
-        now: datetime,
-        tag: bytes,
-    ) -> None:
-        """A feature's message: enriched, then read, decided and written in one transaction."""
-        enriched = await feature.enrich(member, intent, event)
-        scope = Scope(self.sealer, self.rules, self.catalog, self.timezone)
-
-        def work(conn: sqlite3.Connection) -> tuple[Handled, list[Written]]:
-            handled = feature.handle(conn, scope, member, intent, enriched, now)
-            if handled.writes is not None:
-                handled.writes(conn)
-            return handled, self._rows(handled.decision, now, tag).store(conn)
-
-        handled, written = await self.db.write(work)
-        self._applied(handled.decision, len(written))
-        if handled.after is not None:
-            await handled.after()
-        log.info("a %s handled by %s", type(intent).__name__, type(feature).__name__)
 
     async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
         """In one trip: was this envelope seen before, her live watch, and the live alerts."""
@@ -756,6 +518,28 @@ class Engine:
         found = await self.outbox.watch_for_signal_timestamp(signal_timestamp)
         return Pointer(await self.watches.get(found) if found else None)
 
+    def legacy(self, event: Event) -> bool:
+        """Whether `event` still needs the old one-at-a-time path: a feature on the old
+        interface, or the old async practice-drill hooks (issue 19 removes this)."""
+        if not isinstance(event, Incoming):
+            return False
+        member = self.identify(event)
+        if member is None or event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
+            return False
+        if self.chain is not None and (
+            event.quote_timestamp is not None or event.kind is IncomingKind.REACTION
+        ):
+            return True
+        intent = self._parse(member, event)
+        if intent is None:
+            return False
+        if type(intent) in self.features:
+            return True
+        return self.chain is not None and self.chain.general(member, intent)
+
+    async def stranger(self, event: Incoming) -> None:
+        await self._stranger(event)
+
     async def _stranger(self, event: Incoming) -> None:
         # Nothing about a stranger is stored but a count: no number, no text, no time.
         self.strangers += 1
@@ -767,7 +551,7 @@ class Engine:
                 await self.outbox.add(
                     conn, Queued(event.sender_number, text, "reply"), self.clock.now()
                 )
-            self.on_queued()
+            self.handoff.poke()
 
     async def _untrusted(self, event: UntrustedIdentity) -> None:
         member = self.identify(event)
@@ -776,54 +560,7 @@ class Engine:
         if who is not None:
             await self.notify_admin("safety_number_changed", who=who)
 
-    # --- timers ----------------------------------------------------------------------------------
-
-    async def fire_due(self) -> int:
-        """Take every due step of every watch; return how many watches moved.
-
-        The due watches are listed first (ids only), then read, decided and written
-        `TIMER_BATCH` at a time: after a restart with thousands overdue, the first alerts are
-        queued (and handed to the sender) without waiting for every other watch to be read, or
-        for one commit per watch. Each watch due at the start of the pass is decided once.
-        """
-        async with self.lock:
-            await self.follow_clock()
-            now = self.clock.now()
-            self.timer_progress = time.monotonic()
-            due = await self.watches.due_ids(now)
-            for start in range(0, len(due), TIMER_BATCH):
-                chunk = await self.watches.by_ids(due[start : start + TIMER_BATCH])
-                decisions = [on_timer(self.context, watch, now) for watch in chunk]
-                await self.apply(
-                    Decision(
-                        watches=tuple(w for d in decisions for w in d.watches),
-                        messages=tuple(m for d in decisions for m in d.messages),
-                    ),
-                    now,
-                )
-                self.timer_progress = time.monotonic()
-                self._log_timers(chunk, now, backlog=len(due) > TIMER_LOG_EACH)
-            return len(due)
-
-    def _log_timers(self, watches: list[Watch], now: datetime, *, backlog: bool) -> None:
-        """One line per watch, or — for a backlog (after downtime) — one line per batch."""
-        if backlog:
-            oldest = min((w.next_at for w in watches if w.next_at is not None), default=now)
-            log.info(
-                "timers for %d overdue watch(es), up to %s late", len(watches), span(now - oldest)
-            )
-        level = logging.DEBUG if backlog else logging.INFO
-        if not log.isEnabledFor(level):
-            return
-        for watch in watches:
-            late = now - watch.next_at if watch.next_at else None
-            log.log(
-                level,
-                "timer for watch %s (%s)%s",
-                watch_ref(self.sealer, watch.id),
-                watch.phase,
-                f", {span(late)} late" if late and late.total_seconds() > 30 else "",
-            )
+    # --- the wall clock ---------------------------------------------------------------------
 
     async def follow_clock(self) -> None:
         """If the wall clock jumped, move every live deadline with it (call under the lock).
@@ -847,40 +584,9 @@ class Engine:
         )
         self.wake_timer()
 
-    def _tell_timer(self, watches: tuple[Watch, ...]) -> None:
-        if not self._timer_asleep:
-            return  # it will read the earliest deadline again before it sleeps
-        until = self._timer_until
-        sooner = min((w.next_at for w in watches if w.next_at is not None), default=None)
-        if sooner is None or (until is not None and sooner >= until):
-            return
-        if self._timer_sooner is None or sooner < self._timer_sooner:
-            self._timer_sooner = sooner
-        self.timer_wake.set()
-
     def wake_timer(self) -> None:
-        """A full pass now: every due watch, the earliest deadline read again."""
-        self._timer_look = True
-        self.timer_wake.set()
-
-    async def run_timers(self) -> None:
-        while True:
-            self._timer_asleep = False
-            await self.fire_due()
-            nxt = await self.watches.next_wake()
-            while True:
-                self._timer_asleep, self._timer_until = True, nxt
-                self._timer_sooner, self._timer_look = None, False
-                await self.clock.sleep_until(nxt, self.timer_wake)
-                sooner = self._timer_sooner
-                if (
-                    self._timer_look
-                    or sooner is None
-                    or sooner <= self.clock.now()
-                    or has_stepped(self.clock)
-                ):
-                    break  # due, stepped or asked: a full pass
-                nxt = sooner  # only an earlier deadline, still ahead: set the alarm to it
+        """A full pass of the timer now: every due watch, the earliest deadline read again."""
+        self.alarm.full_pass()
 
     # --- the admin -------------------------------------------------------------------------------
 
@@ -924,11 +630,6 @@ class Engine:
             if watch is None:
                 return
             now = self.clock.now()
-            await self.apply(on_undeliverable(self.context, watch, now), now)
+            unreached = Unreached(message.label, failure)
+            await self.apply(on_undeliverable(self.context, watch, now, unreached), now)
         log.warning("alert #%d unreachable (%s); next tier alerted now", message.id, failure)
-        await self.notify_admin(
-            "undeliverable_next_tier",
-            who=display(watch.member),
-            recipient=display(message.label) or "someone",
-            reason=failure.replace("_", " "),
-        )

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from relay.clock import Clock
 from relay.core.ages import render
+from relay.runtime.handoff import Handoff
 from relay.signal.events import SendOutcome
 from relay.store.outbox import OutboxRepo, Pending, Tried
 
@@ -86,6 +87,7 @@ class OutboxSender:
         wipe: Callable[[], Awaitable[bool]] | None = None,
         wipe_after: timedelta = timedelta(seconds=30),
         health: Health | None = None,
+        handoff: Handoff | None = None,
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
@@ -108,14 +110,9 @@ class OutboxSender:
         self.retry_cap = retry_cap
         self.stuck_after = stuck_after
         self.on_stuck = on_stuck
-        self.wake = asyncio.Event()
-        # A decision that queued messages may hand over what is due (read, after its commit
-        # was made durable, in its own trip): `ticket` while the sender sleeps, `offer` after.
-        # Any turn of the loop meanwhile changes the generation and voids the ticket — those
-        # heads may be on their way already.
-        self._generation = 0
-        self._asleep = False
-        self._offered: list[Pending] | None = None
+        # Decisions wake it and may hand over what is due (relay.runtime.handoff).
+        self.handoff = handoff if handoff is not None else Handoff()
+        self.wake = self.handoff.wake
         self.last_activity = clock.now()
         self.sent = 0
         self.failures = 0
@@ -127,27 +124,21 @@ class OutboxSender:
 
     def poke(self) -> None:
         """New messages were committed: try them now."""
-        self.wake.set()
+        self.handoff.poke()
 
     def ticket(self) -> int | None:
-        """While the sender sleeps: a ticket for `offer` (None: it is busy; just `poke`)."""
-        return self._generation if self._asleep else None
+        return self.handoff.ticket()
 
     def offer(self, ticket: int | None, heads: list[Pending]) -> None:
-        """Heads found (after a durable commit) under `ticket`: sent without a look of its own,
-        if the sender has not moved since; else it looks for itself."""
-        if ticket is not None and ticket == self._generation and self._asleep and heads:
-            self._offered = heads  # a later hand-over replaces an earlier one: it is fresher
-        self.wake.set()
+        self.handoff.offer(ticket, heads)
 
     async def run(self) -> None:
         while True:
-            self._generation += 1
+            offered = self.handoff.turn()
             now = self.clock.now()
             self.last_activity = now
-            if self._offered is not None:
-                heads, self._offered = self._offered, None
-                await self._send_batch(heads)
+            if offered is not None:
+                await self._send_batch(offered)
                 continue
             # Recorded before told: the look makes every commit so far durable (one fsync for
             # the batch and every decision before it), then reads what is due — in one trip.
@@ -158,11 +149,11 @@ class OutboxSender:
                 await self._send_batch(look.heads)
                 continue  # more may be due right away (the next message to each recipient)
             await self._wipe_if_due(now)
-            self._asleep = True
+            self.handoff.asleep = True
             try:
                 await self.clock.sleep_until(self._wake_at(look.next_attempt), self.wake)
             finally:
-                self._asleep = False
+                self.handoff.asleep = False
 
     def _wake_at(self, nxt: datetime | None) -> datetime | None:
         wipe = self._wipe_due()

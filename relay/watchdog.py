@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from relay import systemd
-from relay.canary import CanaryReport
+from relay.canary_report import CanaryReport
 from relay.clock import Clock
 from relay.crypto.files import write_private_file
 

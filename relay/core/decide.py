@@ -1006,15 +1006,28 @@ def on_mark(watch: Watch, what: str, now: datetime) -> Decision:
     return Decision(watches=(_mark(watch, what, now),))
 
 
-def on_undeliverable(ctx: Context, watch: Watch, now: datetime) -> Decision:
+@dataclass(frozen=True, slots=True)
+class Unreached:
+    """Who an alert message could not reach (as shown: alias or label), and signal-cli's why."""
+
+    recipient: str
+    failure: str
+
+
+def on_undeliverable(
+    ctx: Context, watch: Watch, now: datetime, unreached: Unreached | None = None
+) -> Decision:
     """An alert could not reach someone (changed safety number, not on Signal; already in
     `ctx.unreachable`): do not wait for the tier's delay — alert the next tier now. When nobody
-    at all can be reached, she and the admin are told."""
+    at all can be reached, she and the admin are told. The admin also hears whom the alert
+    could not reach (`unreached`), in the same decision — only when the next tier really was
+    alerted now."""
     b = _Builder(ctx, now)
     if watch.phase is not Phase.ALERTED:
         return b.done()  # someone is on it, or it is over
     watch = moved(watch, Event.UNDELIVERABLE)
     tiers = b.tiers(watch.member, watch.kind)
+    before = watch.tiers_alerted
     # Tiers that would add nobody reachable are passed over on the way to one that does.
     while watch.tiers_alerted < len(tiers):
         tier = tiers[watch.tiers_alerted]
@@ -1024,6 +1037,15 @@ def on_undeliverable(ctx: Context, watch: Watch, now: datetime) -> Decision:
             break
     watch = watch.evolve(next_at=_next_alert_wake(b, watch))
     b.watches.append(_nobody_check(b, watch))
+    if unreached is not None and ctx.admin is not None and watch.tiers_alerted > before:
+        admin = Recipient(RecipientKind.MEMBER, ctx.admin, ctx.admin)
+        notice = _p(
+            "undeliverable_next_tier",
+            who=display(watch.member),
+            recipient=display(unreached.recipient) or "someone",
+            reason=unreached.failure.replace("_", " "),
+        )
+        b.send(admin, Purpose.NOTICE, notice)
     return b.done()
 
 

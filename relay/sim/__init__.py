@@ -20,8 +20,9 @@ Faults and what "stuck" means: ``relay.sim.faults``. Wire shapes: ``relay.sim.en
 from relay.sim.directory import SimGroup
 from relay.sim.envelopes import Malformed, Party
 from relay.sim.faults import Faults, SendFailure
-from relay.sim.records import SentAttachment, SentMessage, SimStats
-from relay.sim.server import DEFAULT_ACCOUNT, InboundAttachment, SignalSim, serve_forever
+from relay.sim.records import InboundAttachment, SentAttachment, SentMessage, SimStats
+from relay.sim.server import DEFAULT_ACCOUNT
+from relay.sim.simulator import SignalSim, serve_forever
 
 __all__ = [
     "DEFAULT_ACCOUNT",

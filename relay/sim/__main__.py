@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from relay.sim.server import DEFAULT_ACCOUNT, serve_forever
+from relay.sim import DEFAULT_ACCOUNT, serve_forever
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,10 +22,11 @@ from aiohttp import web
 
 from relay.sim.envelopes import Malformed
 from relay.sim.faults import SendFailure
+from relay.sim.records import InboundAttachment
 from relay.sim.routes import gin_json
 
 if TYPE_CHECKING:
-    from relay.sim.server import SignalSim
+    from relay.sim.server import SimulatorCore
 
 
 class _BadInput(Exception):
@@ -60,9 +61,7 @@ def _req(body: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
     return _opt(body, key, kind)
 
 
-async def _inbound(sim: SignalSim, body: dict[str, Any]) -> int:
-    from relay.sim.server import InboundAttachment  # server imports this module
-
+async def _inbound(sim: SimulatorCore, body: dict[str, Any]) -> int:
     kind = body.get("kind", "text")
     sender = _req(body, "from", str) if kind != "sync" else ""
     common: dict[str, Any] = {
@@ -143,7 +142,7 @@ async def _inbound(sim: SignalSim, body: dict[str, Any]) -> int:
     raise _BadInput("unknown kind")
 
 
-async def _set_faults(sim: SignalSim, body: dict[str, Any]) -> int | None:
+async def _set_faults(sim: SimulatorCore, body: dict[str, Any]) -> int | None:
     """Apply the faults in ``body``; the refusal it asks for (ms) is left to the caller."""
     faults = sim.faults
     if "latency_ms" in body:
@@ -175,7 +174,7 @@ async def _set_faults(sim: SignalSim, body: dict[str, Any]) -> int | None:
     return refuse_ms
 
 
-def control_routes(sim: SignalSim) -> list[web.RouteDef]:
+def control_routes(sim: SimulatorCore) -> list[web.RouteDef]:
     def guarded(
         handler: Callable[[web.Request], Awaitable[web.Response]],
     ) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -111,3 +111,17 @@ class SimStats:
             "frames_held": self.frames_held,
             "requests": dict(self.requests),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class InboundAttachment:
+    """A file a member attaches; the simulator serves it at ``/v1/attachments/{id}``."""
+
+    data: bytes
+    content_type: str = "image/jpeg"
+    filename: str | None = None
+    width: int | None = None
+    height: int | None = None
+    caption: str | None = None
+    voice_note: bool = False
+    id: str | None = None  # the id the envelope names (a test of hostile ids); else a random one

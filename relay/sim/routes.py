@@ -24,7 +24,7 @@ from relay.sim.records import SentMessage
 from relay.sim.send import NO_ACCOUNT, Answer, SendRequest, parse_body
 
 if TYPE_CHECKING:
-    from relay.sim.server import SignalSim
+    from relay.sim.server import SimulatorCore
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,7 +53,7 @@ def gin_not_found() -> web.Response:
     return web.Response(status=404, text="404 page not found", content_type="text/plain")
 
 
-def gin_middleware(sim: SignalSim) -> Any:
+def gin_middleware(sim: SimulatorCore) -> Any:
     """Count requests per route and answer unknown routes with gin's 404."""
 
     @web.middleware
@@ -76,7 +76,7 @@ def _answer_response(answer: Answer) -> web.Response:
     return gin_json(answer.status, answer.body)
 
 
-def real_api_routes(sim: SignalSim) -> list[web.RouteDef]:
+def real_api_routes(sim: SimulatorCore) -> list[web.RouteDef]:
     """The signal-cli-rest-api endpoints the relay, ``peer-relay link`` and signalbot use."""
 
     async def health(_: web.Request) -> web.Response:
@@ -298,7 +298,7 @@ def _unanswered(req: SendRequest, attachments: list[Any]) -> SentMessage:
 
 
 def _record(
-    sim: SignalSim,
+    sim: SimulatorCore,
     request: web.Request,
     req: SendRequest,
     answer: Answer,

@@ -36,7 +36,7 @@ from relay.sim.directory import Directory, SimGroup, is_uuid
 from relay.sim.envelopes import AttachmentMeta, JsonObject, Malformed, Party, Stamps
 from relay.sim.faults import Faults
 from relay.sim.media import MAP_JPEG
-from relay.sim.records import SentMessage, SimStats
+from relay.sim.records import InboundAttachment, SentMessage, SimStats
 from relay.sim.send import SendDecider
 from relay.sim.signalcli import ReceiveMode, SignalCliDaemon
 
@@ -51,20 +51,6 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class InboundAttachment:
-    """A file a member attaches; the simulator serves it at ``/v1/attachments/{id}``."""
-
-    data: bytes
-    content_type: str = "image/jpeg"
-    filename: str | None = None
-    width: int | None = None
-    height: int | None = None
-    caption: str | None = None
-    voice_note: bool = False
-    id: str | None = None  # the id the envelope names (a test of hostile ids); else a random one
-
-
 @dataclass(slots=True)
 class _Client:
     number: str  # the {number} the client connected to
@@ -72,8 +58,9 @@ class _Client:
     ws: web.WebSocketResponse
 
 
-class SignalSim:
-    """The simulator. ``async with SignalSim() as sim:`` or ``await sim.start()`` / ``stop()``."""
+class SimulatorCore:
+    """The simulator's state and behaviour; `relay.sim.simulator.SignalSim` adds the HTTP routes.
+    ``async with SignalSim() as sim:`` or ``await sim.start()`` / ``stop()``."""
 
     def __init__(
         self,
@@ -152,19 +139,17 @@ class SignalSim:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        # Imported here: the route modules import this one for its types.
-        from relay.sim.control import control_routes
-        from relay.sim.routes import gin_middleware, real_api_routes
-
         # signal-cli starts first (supervisor), then the Go API connects and serves HTTP.
         await self.signal_cli.start()
-        app = web.Application(middlewares=[gin_middleware(self)])
-        app.add_routes(real_api_routes(self))
-        app.add_routes(control_routes(self))
+        app = self.app()
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         await self._listen()
         log.info("signal-cli-rest-api simulator listening on %s", self.base_url)
+
+    def app(self) -> web.Application:
+        """The HTTP application: the real API's routes and the simulator's controls."""
+        raise NotImplementedError("relay.sim.simulator.SignalSim serves the routes")
 
     async def stop(self) -> None:
         """Stop like a killed container: every connection is cut, hung sends are lost."""
@@ -783,11 +768,3 @@ class SignalSim:
             frames_on_server=len(self.signal_cli.server_queue),
             socket_subscriptions=self.signal_cli.subscriptions,
         )
-
-
-async def serve_forever(
-    host: str = "127.0.0.1", port: int = 8080, account: str = DEFAULT_ACCOUNT
-) -> None:
-    """Run a simulator until cancelled (``peer-relay sim --port N``); logs, never prints."""
-    async with SignalSim(account, host=host, port=port):
-        await asyncio.Event().wait()

@@ -152,6 +152,11 @@ class WatchRepo:
     def live_rows(self, conn: sqlite3.Connection, alias: MemberAlias) -> list[sqlite3.Row]:
         return _rows("member_tag = ? AND phase != 'closed'", (self.member_tag(alias),), conn)
 
+    def get_here(self, conn: sqlite3.Connection, watch_id: str) -> Watch | None:
+        """`get`, in the database thread inside the caller's transaction."""
+        found = self.opened_here(conn, _rows("id = ?", (watch_id,), conn))
+        return found[0] if found else None
+
     @staticmethod
     def alert_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         """Live alerts (anyone's): `alerted_in` picks those a member was sent."""

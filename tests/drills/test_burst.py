@@ -1,4 +1,4 @@
-"""A burst: messages that arrive together are decided in one database trip (Engine.handle_many),
+"""A burst: messages that arrive together are decided in one database trip (relay.runtime.pipeline),
 in arrival order, each seeing the one before it — and one that fails costs only itself."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from itertools import count
 
 import pytest
 
-from relay import engine as engine_module
 from relay.core import decide
+from relay.runtime import pipeline as pipeline_module
 from relay.signal.events import Incoming, IncomingKind
 from relay.store.db import DB_NAME
 from tests.drills.conftest import InProcess
@@ -41,10 +41,10 @@ async def test_a_burst_is_decided_in_order_each_message_seeing_the_last(
 ) -> None:
     write_env(in_process.config_path.parent, in_process.sim.service, TIMINGS)
     relay = await in_process.start()
-    assert relay.engine is not None
+    assert relay.pipeline is not None
     first = says("alice", "IN 2h Hotel Rex")
     burst = [first, says("bob", "IN 1h Cinema"), first, says("alice", "OUT"), says("bob", "SOS")]
-    await relay.engine.handle_many(burst)
+    await relay.pipeline.take(burst)
     await in_process.settle()
     # Decided is not yet sent: her queue holds two replies before the alert.
     alice = NUMBERS["alice"]
@@ -67,15 +67,15 @@ async def test_one_message_that_fails_costs_only_itself(
 ) -> None:
     write_env(in_process.config_path.parent, in_process.sim.service, TIMINGS)
     relay = await in_process.start()
-    assert relay.engine is not None
+    assert relay.pipeline is not None
 
     def breaks_for_bob(context: object, member: str, *args: object, **kwargs: object) -> object:
         if member == "bob":
             raise RuntimeError("a bug in one decision")
         return decide.on_message(context, member, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine_module, "on_message", breaks_for_bob)
-    await relay.engine.handle_many(
+    monkeypatch.setattr(pipeline_module, "on_message", breaks_for_bob)
+    await relay.pipeline.take(
         [says("alice", "IN 2h Hotel Rex"), says("bob", "IN 1h Cinema"), says("carol", "SOS")]
     )
     await in_process.settle()

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from relay.logs import setup_logging
-from relay.sim import SignalSim
+from relay.sim import InboundAttachment, SignalSim
 from relay.sim.faults import SendFailure
-from relay.sim.server import InboundAttachment
 from tests.e2e.conftest import NUMBERS, Harness, write_env
 
 SUPPORT_LINE = "+12025550190"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from relay.canary import Canary, CanaryReport, with_notice
+from relay.canary import Canary
+from relay.canary_report import CanaryReport
 from relay.core import intents
 from relay.core.decide import Decision, Outgoing, Purpose
+from relay.core.notices import with_notice
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
 from relay.signal.events import Receipt, SendOutcome

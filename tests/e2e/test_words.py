@@ -7,7 +7,7 @@ London reads alice's (New York) times labelled both ways; a number in an IN note
 
 from __future__ import annotations
 
-from relay.sim.server import InboundAttachment
+from relay.sim import InboundAttachment
 from tests.e2e.conftest import NUMBERS, Harness
 
 PHOTO = InboundAttachment(data=b"\xff\xd8\xffwords-photo", content_type="image/jpeg")

@@ -151,7 +151,7 @@ class Driver:
         return [m.text for m in self.to(alias, decision)]
 
     def advance(self, delta: timedelta) -> list[Decision]:
-        """Time passes; the timer takes every due step (as `Engine.fire_due` does)."""
+        """Time passes; the timer takes every due step (as `Timers.fire_due` does)."""
         self.now += delta
         done = []
         for _ in range(10):

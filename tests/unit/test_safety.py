@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from relay.core import intents
-from relay.core.state import Kind, Phase, Watch
+from relay.core.decide import Decision, Unreached, on_undeliverable
+from relay.core.state import Kind, Phase, Recipient, Watch
 from relay.core.types import MemberAlias
 from tests.unit.core_support import MIN, Driver
 
@@ -251,3 +253,25 @@ def test_resolved_naming_one_of_two_open_alerts_closes_that_one() -> None:
     d.say("bob", intents.Resolved(target="alice"))
     assert d.own(MemberAlias("alice")) is None
     assert alert_of(d, "carol").phase is Phase.ALERTED
+
+
+def test_the_admin_hears_whom_an_alert_missed_only_when_the_next_tier_was_really_alerted() -> None:
+    d = Driver()
+    d.say("alice", IN_5)
+    d.advance(11 * MIN)  # due, then alerted: bob and carol (tier 1)
+    watch = d.own(MemberAlias("alice"))
+    assert watch is not None and watch.phase is Phase.ALERTED and watch.tiers_alerted == 1
+    d.ctx = replace(d.ctx, unreachable=d.ctx.unreachable | {Recipient.member(MemberAlias("bob"))})
+    escalated = d.apply(on_undeliverable(d.ctx, watch, d.now, Unreached("bob", "untrusted_keys")))
+    told = [t for t in _to_admin(escalated) if "could not be delivered to Bob" in t]
+    assert told and "next tier was alerted" in told[0]
+    # Every tier alerted already: a second miss escalates nothing, so the admin is not told
+    # "the next tier was alerted" — that would be false comfort.
+    again = d.own(MemberAlias("alice"))
+    assert again is not None and again.tiers_alerted == 2
+    missed = d.apply(on_undeliverable(d.ctx, again, d.now, Unreached("carol", "unregistered")))
+    assert not any("next tier was alerted" in t for t in _to_admin(missed))
+
+
+def _to_admin(decision: Decision) -> list[str]:
+    return [m.text for m in decision.messages if m.to.address == "fay"]
