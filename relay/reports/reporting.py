@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -84,28 +85,36 @@ class ReportsFeature:
         if change is not None:
             # Never the alias beside a report number: the log must not say who did what.
             log.info("report #%d %s", change.number, _verb(change))
-        return Handled(answer.decision, self._writes(scope.sealer, change, now))
+        return Handled(answer.decision, _writes(scope.sealer, change, now), self._after(change))
 
-    def _writes(self, sealer: Sealer, change: Change | None, now: datetime) -> Writes | None:
+    def _after(self, change: Change | None) -> Callable[[], Awaitable[None]] | None:
+        """A deleted report's photo files go once its rows are committed gone (as retention
+        does): a crash in between leaves a sealed file nobody names, never a report naming
+        files that are no more — which deleting them inside a batch rolled back would."""
         vault = self.vault
-        match change:
-            case Add(report=new):
-                tags = all_tags(sealer, new.identifiers, index=True)
-                return lambda conn: reports.add(conn, sealer, new, tags)
-            case Rate(number=number, severity=severity):
-                return lambda conn: reports.rate(conn, number, severity, now)
-            case Approve(number=number):
-                return lambda conn: reports.approve(conn, number, now)
-            case Delete(number=number, action=action, photos=photos):
+        if not isinstance(change, Delete) or not change.photos or vault is None:
+            return None
+        photos = change.photos
 
-                def delete(conn: sqlite3.Connection) -> None:
-                    reports.delete(conn, number, action, now)
-                    if vault is not None:
-                        for key in photos:
-                            vault.forget(key)
+        async def forget_photos() -> None:
+            for key in photos:
+                vault.forget(key)
 
-                return delete
-        return None
+        return forget_photos
+
+
+def _writes(sealer: Sealer, change: Change | None, now: datetime) -> Writes | None:
+    match change:
+        case Add(report=new):
+            tags = all_tags(sealer, new.identifiers, index=True)
+            return lambda conn: reports.add(conn, sealer, new, tags)
+        case Rate(number=number, severity=severity):
+            return lambda conn: reports.rate(conn, number, severity, now)
+        case Approve(number=number):
+            return lambda conn: reports.approve(conn, number, now)
+        case Delete(number=number, action=action):
+            return lambda conn: reports.delete(conn, number, action, now)
+    return None
 
 
 def _decide(

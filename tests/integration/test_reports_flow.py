@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from relay.attachments import AttachmentVault
 from relay.core import intents
 from relay.core.decide import Outgoing
 from relay.core.identifiers import extract_identifiers
@@ -27,9 +28,11 @@ from relay.locales import load_catalog
 from relay.reports import ReportsFeature, make_screener, purge_expired, region_of, screen
 from relay.reports.matching import all_tags, query_identifiers
 from relay.reports.rekey import rekey
+from relay.reports.reporting import Kept
 from relay.reports.screening import find
 from relay.rules import Member, Rules, load_rules
 from relay.signal.events import Incoming, IncomingKind
+from relay.signal.transport import SignalTransport
 from relay.store import reports
 from relay.store.db import DB_NAME, Database
 from relay.store.reports import NewReport, ReportRepo
@@ -92,7 +95,11 @@ class Desk:
                 done.append(handled)
             return done
 
-        return [list(h.decision.messages) for h in await self.db.write(work)]
+        done = await self.db.write(work)
+        for handled in done:
+            if handled.after is not None:
+                await handled.after()  # once committed, as the pipeline runs it
+        return [list(h.decision.messages) for h in done]
 
 
 def to(messages: list[Outgoing], address: str) -> list[str]:
@@ -202,6 +209,44 @@ async def test_a_batch_sees_what_its_earlier_messages_stored(desk: Desk) -> None
         (2, "withdrawn"),
         (1, "approved"),
     ]
+
+
+async def test_a_deleted_reports_photos_go_only_once_it_is_committed_gone(
+    tmp_path: Path, desk: Desk
+) -> None:
+    """Her photo stays while any row names it: a WITHDRAW whose transaction rolls back (a batch
+    that failed to commit) must leave report #1 with its photo, not naming a deleted file."""
+    transport = SignalTransport("http://127.0.0.1:9", "+12025550100", 1.0)  # never called
+    vault = AttachmentVault(tmp_path / "attachments", desk.sealer, transport)
+    photo = vault.put(b"\xff\xd8 a photo of a silver van", "image/jpeg")
+    feature = ReportsFeature(vault)
+    scope = Scope(desk.sealer, desk.rules, CATALOG, "Europe/London")
+    alice = desk.member("alice")
+
+    def step(intent: intents.Intent, kept: Kept, conn: sqlite3.Connection) -> Handled:
+        handled = feature.handle(conn, scope, alice, intent, kept, T0)
+        assert handled.writes is not None
+        handled.writes(conn)
+        return handled
+
+    await desk.db.write(partial(step, intents.Report("no-show, @timewaster_99"), Kept(1, (photo,))))
+
+    def withdraw_then_fail(conn: sqlite3.Connection) -> None:
+        step(intents.Withdraw(1), Kept(), conn)
+        raise OSError("disk full")  # the batch's commit fails: everything rolls back
+
+    with pytest.raises(OSError, match="disk full"):
+        await desk.db.write(withdraw_then_fail)
+    report = await ReportRepo(desk.db, desk.sealer).get(1)
+    assert report is not None and report.photos == (photo,)
+    assert vault.open(photo)[0].endswith(b"silver van")  # still there
+
+    withdrawn = await desk.db.write(partial(step, intents.Withdraw(1), Kept()))
+    assert await ReportRepo(desk.db, desk.sealer).get(1) is None
+    assert withdrawn.after is not None
+    await withdrawn.after()
+    with pytest.raises(OSError):
+        vault.open(photo)
 
 
 async def test_check_finds_the_end_of_a_number_and_the_start_of_a_plate(desk: Desk) -> None:
