@@ -113,7 +113,11 @@ def _writes(sealer: Sealer, change: Change | None, now: datetime) -> Writes | No
         case Approve(number=number):
             return lambda conn: reports.approve(conn, number, now)
         case Delete(number=number, action=action):
-            return lambda conn: reports.delete(conn, number, action, now)
+
+            def delete(conn: sqlite3.Connection) -> None:
+                reports.delete(conn, number, action, now)  # its photos: `after`, once committed
+
+            return delete
     return None
 
 
