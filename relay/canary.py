@@ -42,17 +42,14 @@ from typing import TYPE_CHECKING
 
 from relay.canary_report import CanaryReport, State
 from relay.clock import Clock
-from relay.core.notices import DEGRADED_NOTICE
 from relay.core.render import clock, span
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
-from relay.signal.events import Receipt, SendOutcome
+from relay.signal.events import Receipt, Send, SendOutcome
 
 if TYPE_CHECKING:
     from relay.config import CanarySection
     from relay.engine import Engine
-    from relay.outbox import Send
-    from relay.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,8 @@ TRACKED_MAX = 512
 """Sent timestamps remembered for matching receipts; older ones are forgotten first."""
 
 
-Probe = Callable[[], Awaitable[SendOutcome | None]]
+Probe = Callable[[Send], Awaitable[SendOutcome | None]]
+"""Sends one short probe through the send function it is given (the canary's tracked one)."""
 ChangeHook = Callable[["CanaryReport"], Awaitable[None]]
 
 
@@ -75,6 +73,7 @@ class Canary:
         every: timedelta,
         timeout: timedelta,
         misses: int,
+        send: Send,
         probe: Probe,
         on_change: ChangeHook,
         tick: Callable[[], float] = time.monotonic,
@@ -85,6 +84,7 @@ class Canary:
         self.timeout = timeout.total_seconds()
         self.misses_allowed = max(1, misses)
         self.probe = probe
+        self.send = self.track(send)  # what the outbox sends through: every message a probe
         self.on_change = on_change
         self._sent: OrderedDict[int, None] = OrderedDict()
         self._wake = asyncio.Event()
@@ -190,7 +190,7 @@ class Canary:
 
     async def _probe(self, now: float) -> None:
         self._last_probe = now
-        outcome = await self.probe()
+        outcome = await self.probe(self.send)
         if outcome is None:
             return
         if not outcome.ok:
@@ -223,35 +223,28 @@ class Canary:
 
 
 def build_canary(
-    engine: Engine, send: Send, settings: CanarySection, watchdog: Watchdog
-) -> tuple[Canary, Send]:
-    """The canary wired in: receipts from the engine, reports to the watchdog, probes through
-    `send`. Returns it and the send function the outbox must use (it tracks every message)."""
-    canary = Canary(
+    engine: Engine, send: Send, settings: CanarySection, status_changed: Callable[[], None]
+) -> Canary:
+    """The canary of a running relay: probes through `send` (the outbox sends through
+    `canary.send`, which tracks every message); the admin told of each change, and the status
+    file written again (`status_changed`). Receipts reach it through the pipeline."""
+    return Canary(
         engine.clock,
         every=settings.every,
         timeout=settings.timeout,
         misses=settings.misses,
-        probe=_no_probe,
-        on_change=announcer(engine, watchdog.refresh),
+        send=send,
+        probe=make_probe(engine, settings.to),
+        on_change=announcer(engine, status_changed),
     )
-    tracked = canary.track(send)
-    canary.probe = make_probe(engine, tracked, settings.to)
-    engine.on_receipt = canary.receipt
-    watchdog.canary = canary.report
-    return canary, tracked
 
 
-async def _no_probe() -> SendOutcome | None:
-    return None
-
-
-def make_probe(engine: Engine, send: Send, to: str | None) -> Probe:
+def make_probe(engine: Engine, to: str | None) -> Probe:
     """A probe: one short line in the recipient's language, sent past the outbox (it needs no
     retry, and must not wait behind a backlog). `to` is a member alias or an E.164 number; None
     means the admin. Returns None when there is nobody to send it to."""
 
-    async def probe() -> SendOutcome | None:
+    async def probe(send: Send) -> SendOutcome | None:
         language = engine.context.policy.default_language
         address: str | None = None
         if to is not None and to.startswith("+"):
@@ -277,7 +270,6 @@ def announcer(engine: Engine, refresh_status: Callable[[], None]) -> ChangeHook:
     async def changed(report: CanaryReport) -> None:
         refresh_status()
         if report.state == "degraded":
-            engine.degraded_notice = DEGRADED_NOTICE
             now = engine.clock.now()
             since = report.failing_since or now
             log.error(
@@ -292,7 +284,6 @@ def announcer(engine: Engine, refresh_status: Callable[[], None]) -> ChangeHook:
             key = "canary_unreachable" if report.reason == "send_failed" else "canary_silent"
             await engine.notify_admin(key, since=clock(since, zone, now, language))
         elif report.previous == "degraded":
-            engine.degraded_notice = None
             log.warning("messages reach phones again; the canary is ok")
             down = (
                 span(engine.clock.now() - report.failing_since)

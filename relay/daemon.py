@@ -35,7 +35,7 @@ from relay.groups import GroupGuard
 from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outage import Outage
-from relay.outbox import OutboxSender, Send
+from relay.outbox import OutboxSender
 from relay.reports import make_screener
 from relay.reports.rekey import rekey
 from relay.retention import RetentionJob
@@ -47,7 +47,7 @@ from relay.runtime.alarm import Alarm
 from relay.runtime.handoff import Handoff
 from relay.runtime.pipeline import Pipeline
 from relay.runtime.timers import Timers
-from relay.signal.events import Event
+from relay.signal.events import Event, Send
 from relay.signal.jsonrpc import QUEUE_HIGH, SocketReceiver
 from relay.signal.receiver import Receiver
 from relay.signal.transport import SignalTransport, close_quietly
@@ -181,14 +181,31 @@ class Relay:
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine
-        self.pipeline = Pipeline(engine)
         self.timers = Timers(engine, alarm)
         self.inbox = await InboxRepo.open(db, self.sealer)
         self.receiver = self._receiver(self.inbox)
-        self.watchdog = Watchdog(self.stalled, self.receiver, cfg.data_dir, self.clock)
+        status_changed = asyncio.Event()  # the status file is written again (relay.watchdog)
         send: Send = transport.send
         if cfg.canary.enabled:  # every message it sends is a probe (relay.canary)
-            self.canary, send = build_canary(engine, send, cfg.canary, self.watchdog)
+            self.canary = build_canary(engine, send, cfg.canary, status_changed.set)
+            send = self.canary.send
+        self.disk = DiskWatch(
+            cfg.data_dir,
+            cfg.disk.low_free_mb,
+            cfg.disk.check_every,
+            self.clock,
+            engine.tell_admin,
+            on_change=status_changed.set,
+        )
+        self.watchdog = Watchdog(
+            self.stalled,
+            self.receiver,
+            cfg.data_dir,
+            self.clock,
+            canary=self.canary.report if self.canary is not None else lambda: None,
+            disk=self.disk.report,
+            changed=status_changed,
+        )
         outage = Outage(engine)  # the admin hears once per outage (relay.outage)
         self.sender = OutboxSender(
             engine.outbox,
@@ -208,7 +225,14 @@ class Relay:
             health=outage,
             handoff=handoff,
         )
+        canary = self.canary
+        engine.on_receipt = canary.receipt if canary is not None else None  # until issue 19 lands
         self.chain = install_chain(engine, self.sender, cfg.data_dir, self.clock)
+        self.pipeline = Pipeline(
+            engine,
+            receipts=[engine.on_receipt] if engine.on_receipt is not None else [],
+            degraded=lambda: canary is not None and canary.degraded,
+        )
 
         self.watcher = RulesWatcher(
             self.holder, self._rules_changed, live=engine.watches.live_members
@@ -233,15 +257,6 @@ class Relay:
         # Finished check-ins, sent messages and expired reports go on schedule (and at start).
         self.retention = RetentionJob.for_engine(engine, self.clock)
         self._start("retention", self.retention.run)
-        self.disk = DiskWatch(
-            cfg.data_dir,
-            cfg.disk.low_free_mb,
-            cfg.disk.check_every,
-            self.clock,
-            engine.tell_admin,
-        )
-        self.watchdog.disk = self.disk.report
-        self.disk.on_change = self.watchdog.refresh
         self._start("disk", self.disk.run)
         if overdue:
             await engine.notify_admin("relay_started_late", count=overdue)

@@ -47,6 +47,7 @@ class DiskWatch:
         clock: Clock,
         tell: Tell,
         measure: Measure = free_bytes,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.path = path
         self.low_free = low_free_mb * MB
@@ -57,7 +58,7 @@ class DiskWatch:
         self.low = False  # the admin was told the disk is low (and not yet that it recovered)
         self.free_mb: int | None = None  # at the last look, for `peer-relay status`
         self.wake = asyncio.Event()
-        self.on_change: Callable[[], None] = lambda: None  # the status file is written again
+        self.on_change = on_change  # the status file is written again
 
     def report(self) -> dict[str, object] | None:
         """For the status file (`peer-relay status`): None before the first look."""

@@ -49,7 +49,7 @@ from relay.features import (
 )
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
-from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
+from relay.signal.events import Event, Incoming, IncomingKind, Receipt, Send, UntrustedIdentity
 from relay.store import seen
 from relay.store.db import Database
 from relay.store.outbox import OutboxRepo, Pending, Queued
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     import aiosqlite
 
     from relay.attachments import AttachmentVault
-    from relay.outbox import Send
     from relay.runtime.alarm import Alarm
     from relay.runtime.handoff import Handoff
 

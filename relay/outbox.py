@@ -26,7 +26,7 @@ from typing import Protocol
 from relay.clock import Clock
 from relay.core.ages import render
 from relay.runtime.handoff import Handoff
-from relay.signal.events import SendOutcome
+from relay.signal.events import Send, SendOutcome
 from relay.store.outbox import OutboxRepo, Pending, Tried
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 RETRY_FIRST = timedelta(seconds=1)
 CONCURRENCY = 8
 
-Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
 Attach = Callable[[str], str | None]  # vault key → data URI (None: deleted meanwhile)
 StuckHook = Callable[[list[Pending], datetime], Awaitable[None]]
 FailedHook = Callable[[Pending, str], Awaitable[None]]

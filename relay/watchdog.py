@@ -32,7 +32,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -135,6 +135,8 @@ class Watchdog:
     clock: Clock
     canary: Callable[[], CanaryReport | None] = lambda: None
     disk: Callable[[], dict[str, object] | None] = lambda: None  # relay.disk: free MB, low?
+    # Set by the canary and the disk watch when what they report changes: written at once.
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
     problem: str | None = None
     open_since: datetime | None = None
     _written: str | None = None
@@ -155,7 +157,18 @@ class Watchdog:
             if problem is None and interval:
                 systemd.notify(systemd.WATCHDOG)
             self.refresh()
-            await asyncio.sleep(period)
+            await self._pause(period)
+
+    async def _pause(self, period: float) -> None:
+        """`period` seconds, writing the status again whenever a report changes meanwhile."""
+        until = time.monotonic() + period
+        while (left := until - time.monotonic()) > 0:
+            try:
+                await asyncio.wait_for(self.changed.wait(), left)
+            except TimeoutError:
+                return
+            self.changed.clear()
+            self.refresh()
 
     async def _receive_stalled(self, within: float) -> str | None:
         try:

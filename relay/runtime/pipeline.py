@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from relay.core import intents
 from relay.core.commands import parse
 from relay.core.decide import Context, Decision, on_mark, on_message
-from relay.core.notices import with_notice
+from relay.core.notices import DEGRADED_NOTICE, with_notice
 from relay.core.photos import photos_along
 from relay.core.screened import screened_text, with_screening
 from relay.core.state import Watch
@@ -85,9 +85,24 @@ class Outcome:
     handled: Handled | None = None
 
 
+ReceiptHook = Callable[[Receipt], Awaitable[None]]
+
+
 class Pipeline:
-    def __init__(self, desk: Engine) -> None:
+    def __init__(
+        self,
+        desk: Engine,
+        *,
+        receipts: Sequence[ReceiptHook] = (),
+        degraded: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.desk = desk
+        self.receipts = tuple(receipts)  # the canary's proof, the delivery tracker's news
+        self.degraded = degraded  # the canary says alerts may not reach phones
+
+    def _notice(self) -> str | None:
+        """The catalog key of the line added to replies that rely on alerts, while degraded."""
+        return DEGRADED_NOTICE if self.degraded() else None
 
     async def take(self, events: Sequence[Event]) -> None:
         """Events in arrival order: members' messages are enriched, then decided and committed
@@ -100,6 +115,7 @@ class Pipeline:
                     await self._decide(batch)
                     batch = []
                 try:
+                    self.desk.degraded_notice = self._notice()
                     await self.desk.handle(event)
                 except Exception:
                     log.exception("handling an event failed")
@@ -125,8 +141,11 @@ class Pipeline:
     async def _route(self, event: Event) -> Inbound | None:
         desk = self.desk
         if isinstance(event, Receipt):
-            if desk.on_receipt is not None:
-                await desk.on_receipt(event)
+            for hook in self.receipts:
+                try:
+                    await hook(event)
+                except Exception:
+                    log.exception("recording a receipt failed")
             return None
         if isinstance(event, UntrustedIdentity):
             await self._untrusted(event)
@@ -237,7 +256,7 @@ class Pipeline:
             await desk.follow_clock()
             now = desk.clock.now()
             scope = Scope(desk.sealer, desk.rules, desk.catalog, desk.timezone)
-            work = partial(self._commit, batch, desk.context, scope, desk.degraded_notice, now)
+            work = partial(self._commit, batch, desk.context, scope, self._notice(), now)
             handoff = desk.handoff
             ticket = handoff.ticket()
             try:

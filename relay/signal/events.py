@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -75,3 +76,7 @@ class Receipt:
 
 
 Event = Incoming | UntrustedIdentity | Receipt
+
+
+Send = Callable[[list[str], str, list[str]], Awaitable[SendOutcome]]
+"""Hands one message to signal-cli (recipients, text, attachments as data URIs)."""

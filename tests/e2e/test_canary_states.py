@@ -17,7 +17,7 @@ from relay.core.decide import Decision, Outgoing, Purpose
 from relay.core.notices import with_notice
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
-from relay.signal.events import Receipt, SendOutcome
+from relay.signal.events import Receipt, Send, SendOutcome
 
 EVERY = timedelta(minutes=60)
 TIMEOUT = timedelta(minutes=5)
@@ -72,27 +72,22 @@ def canary(clock: Clock, phones: Phones, misses: int = 2) -> tuple[Canary, list[
         every=EVERY,
         timeout=TIMEOUT,
         misses=misses,
-        probe=_none,
+        send=phones.send,
+        probe=probe,
         on_change=changed,
         tick=clock.tick,
     )
-    tracked = watcher.track(phones.send)
-
-    async def probe() -> SendOutcome | None:
-        return await tracked(["+12025550104"], "🔁 Relay check — no need to reply.", [])
-
-    watcher.probe = probe
     return watcher, changes
 
 
-async def _none() -> SendOutcome | None:
-    return None
+async def probe(send: Send) -> SendOutcome | None:
+    return await send(["+12025550104"], "🔁 Relay check — no need to reply.", [])
 
 
 async def test_one_phone_off_is_not_an_outage_when_the_probe_comes_back() -> None:
     clock, phones = Clock(), Phones()
     watcher, changes = canary(clock, phones)
-    send = watcher.track(phones.send)
+    send = watcher.send
     await send(["+12025550101"], "reminder", [])  # alice's phone is off: no receipt
     await watcher.step(clock.advance(TIMEOUT))
     assert len(phones.sent) == 2  # the miss asked the probe phone at once
@@ -134,7 +129,7 @@ async def test_a_refused_probe_is_a_miss_of_its_own_kind() -> None:
 async def test_only_receipts_for_recent_one_to_one_sends_are_proof() -> None:
     clock, phones = Clock(), Phones()
     watcher, changes = canary(clock, phones)
-    send = watcher.track(phones.send)
+    send = watcher.send
     await send(["group.c29tZWdyb3Vw"], "alert to the circle", [])
     assert watcher.report().checked_at is None
     group_stamp = phones.next
@@ -164,7 +159,7 @@ def test_the_delay_line_goes_on_replies_that_rely_on_alerts_and_nowhere_else() -
 async def test_a_step_of_the_wall_clock_is_not_a_late_receipt() -> None:
     clock, phones = Clock(), Phones()
     watcher, changes = canary(clock, phones)
-    send = watcher.track(phones.send)
+    send = watcher.send
     await send(["+12025550101"], "reply", [])
     clock.at += timedelta(days=1)  # NTP steps the date of a Pi that booted without a clock
     await watcher.step(clock.tick())
