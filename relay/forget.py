@@ -46,14 +46,14 @@ from relay.core.state import Kind, Recipient, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, TamperedError, aad_for
 from relay.features import FeatureContext, FeatureResult, Write
-from relay.incidents.store import LogRepo
 from relay.policy import RulesPolicy
-from relay.reports.store import ReportRepo
 from relay.retention import vault_keys_in_use
 from relay.rules import Member
 from relay.signal.events import Incoming
 from relay.store.db import Database
+from relay.store.incident_log import LogRepo
 from relay.store.outbox import drop_refs
+from relay.store.reports import ReportRepo
 from relay.store.watches import WatchRepo
 
 log = logging.getLogger(__name__)
