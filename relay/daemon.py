@@ -175,7 +175,7 @@ class Relay:
             vault=vault,
             screener=make_screener(db, self.sealer, catalog, cfg.timezone),
         )
-        for feature in default_features():
+        for feature in default_features(db, vault):
             engine.add_feature(feature)
         rekeyed = await ReportRepo(db, self.sealer).rekey()
         if rekeyed:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from relay.features import Feature, LegacyFeature
 from relay.forget import ForgetFeature
 from relay.incidents import IncidentLogFeature
 from relay.reports import ReportsFeature
+from relay.store.db import Database
+
+if TYPE_CHECKING:
+    from relay.attachments import AttachmentVault
 
 
-def default_features() -> list[Feature | LegacyFeature]:
+def default_features(db: Database, vault: AttachmentVault | None) -> list[Feature | LegacyFeature]:
     features: list[Feature | LegacyFeature] = []
     features.append(ReportsFeature())
     features.append(IncidentLogFeature())
-    features.append(ForgetFeature())
+    features.append(ForgetFeature(db, vault))
     return features

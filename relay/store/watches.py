@@ -45,6 +45,11 @@ def _set_aside(watch_ids: list[str], conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE watches SET next_at = NULL WHERE id = ?", [(i,) for i in watch_ids])
 
 
+def member_tag(sealer: Sealer, alias: MemberAlias) -> bytes:
+    """The keyed tag of her live watch or draft (a closed one gets a random tag)."""
+    return sealer.lookup(alias, purpose="watch-member")
+
+
 def _recipient_json(r: Recipient) -> list[str]:
     return [r.kind.value, r.address, r.label]
 
@@ -58,7 +63,7 @@ class WatchRepo:
     def member_tag(self, alias: MemberAlias) -> bytes:
         tag = self._tags.get(alias)
         if tag is None:
-            tag = self._tags[alias] = self.sealer.lookup(alias, purpose="watch-member")
+            tag = self._tags[alias] = member_tag(self.sealer, alias)
         return tag
 
     def _seal(self, watch: Watch) -> bytes:

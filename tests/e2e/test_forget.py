@@ -13,11 +13,11 @@ import pytest
 
 from relay.crypto.seal import aad_for
 from relay.engine import Engine
-from relay.forget import OUTBOX_RECIPIENT_PURPOSE
 from relay.incidents.store import LogRepo
 from relay.locales import available_languages
 from relay.reports.store import ReportRepo
 from relay.sim import InboundAttachment, SendFailure
+from relay.store.outbox import RECIPIENT_PURPOSE
 from relay.store.watches import WatchRepo
 from tests.catalog_checks import rendered, translation_problems, untranslated
 from tests.e2e.conftest import NUMBERS, Harness
@@ -55,7 +55,7 @@ async def hers(engine: Engine, alias: str) -> Hers:
             )
         )
     )
-    recipient = sealer.lookup(NUMBERS[alias], purpose=OUTBOX_RECIPIENT_PURPOSE)
+    recipient = sealer.lookup(NUMBERS[alias], purpose=RECIPIENT_PURPOSE)
     return Hers(
         watches=len([w for w in await watches if w.member == alias]),
         messages_to_her=await count(
@@ -159,7 +159,7 @@ async def test_an_alert_on_its_way_to_her_as_a_buddy_still_arrives(harness: Harn
     take Bob's alert out of the queue."""
     engine = engine_of(harness)
     alice = NUMBERS["alice"]
-    to_alice = engine.sealer.lookup(alice, purpose=OUTBOX_RECIPIENT_PURPOSE)
+    to_alice = engine.sealer.lookup(alice, purpose=RECIPIENT_PURPOSE)
     queued = asyncio.Event()
     poke = engine.on_queued
 
