@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from relay.core.state import Phase
 from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for
+from relay.store import seen
 from relay.store.ids import delete_ids
 from relay.store.outbox import drop_refs, purge_sent
 from relay.store.phases import LIVE, NOT_LIVE
@@ -63,7 +64,7 @@ def expire(sealer: Sealer, keep: Keep, now: datetime, conn: sqlite3.Connection) 
     live = live_ids(conn)
     out.sent_refs, unreadable = drop_refs(conn, sealer, live.__contains__)
     out.unreadable += unreadable
-    out.seen_tags = purge_seen(conn, now - keep.seen)
+    out.seen_tags = seen.forget_before(conn, to_ms(now - keep.seen))
     if out.candidates:
         out.in_use = vault_keys_in_use(conn, sealer)
     return out
@@ -145,12 +146,6 @@ def photo_keys(detail: JsonValue) -> list[str]:
     """The vault keys a watch's opened detail names."""
     listed = detail.get("photos") if isinstance(detail, dict) else None
     return [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
-
-
-def purge_seen(conn: sqlite3.Connection, before: datetime) -> int:
-    """Inbound de-duplication tags seen at or before `before`; how many went."""
-    cursor = conn.execute("DELETE FROM inbox_seen WHERE seen_at <= ?", (to_ms(before),))
-    return max(cursor.rowcount, 0)
 
 
 def vault_keys_in_use(conn: sqlite3.Connection, sealer: Sealer) -> set[str] | None:

@@ -17,7 +17,7 @@ from relay.incidents.store import LogRepo
 from relay.locales import available_languages
 from relay.reports.store import ReportRepo
 from relay.sim import InboundAttachment, SendFailure
-from relay.store.outbox import RECIPIENT_PURPOSE
+from relay.store.outbox import RECIPIENT_PURPOSE, Pending
 from relay.store.watches import WatchRepo
 from tests.catalog_checks import rendered, translation_problems, untranslated
 from tests.e2e.conftest import NUMBERS, Harness
@@ -161,13 +161,20 @@ async def test_an_alert_on_its_way_to_her_as_a_buddy_still_arrives(harness: Harn
     alice = NUMBERS["alice"]
     to_alice = engine.sealer.lookup(alice, purpose=RECIPIENT_PURPOSE)
     queued = asyncio.Event()
-    poke = engine.on_queued
+    handoff = engine.handoff  # the sender's, shared with the pipeline (relay.runtime.handoff)
+    poke, offer = handoff.poke, handoff.offer
 
-    def spy() -> None:
+    def poked() -> None:
         poke()
         queued.set()
 
-    engine.on_queued = spy  # the engine's own hook: tells us each decision was committed
+    def offered(ticket: int | None, heads: list[Pending]) -> None:
+        offer(ticket, heads)
+        queued.set()
+
+    # Every commit that queued messages pokes the sender or offers it what to send: tells us
+    # each decision was committed.
+    handoff.poke, handoff.offer = poked, offered  # type: ignore[method-assign]
 
     async def waiting_to_alice() -> list[str]:
         """Purposes and texts of the messages queued for her, in order."""
