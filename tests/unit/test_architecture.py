@@ -1,5 +1,5 @@
 """The tree keeps its boundaries: every SQL statement lives under relay/store/ (the simulator,
-relay/sim/, has its own state and is exempt).
+relay/sim/, has its own state and is exempt), and no list of phases is typed as SQL text.
 
 SQL is looked for in the string literals the code can run (`ast`: f-strings joined, with a
 stand-in for each placeholder), not in comments or documentation: a docstring may name
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from relay.core.state import Phase
 
 RELAY = Path(__file__).resolve().parents[2] / "relay"
 EXEMPT = ("store", "sim")
@@ -47,6 +49,14 @@ PENDING = {
 
 def sql_in(source: str) -> Iterator[tuple[int, str]]:
     """(line, the SQL found) for each runnable string literal in `source` that holds SQL."""
+    for line, text in literals(source):
+        found = SQL.search(text)
+        if found:
+            yield line, found.group(0)
+
+
+def literals(source: str) -> list[tuple[int, str]]:
+    """(line, text) of each string literal in `source` that code can use, f-strings joined."""
     tree = ast.parse(source)
     skipped: set[int] = set()
     for node in ast.walk(tree):
@@ -71,10 +81,7 @@ def sql_in(source: str) -> Iterator[tuple[int, str]]:
             and id(node) not in skipped
         ):
             texts.append((node.lineno, node.value))
-    for line, text in sorted(texts):
-        found = SQL.search(text)
-        if found:
-            yield line, found.group(0)
+    return sorted(texts)
 
 
 def offenders() -> dict[str, list[int]]:
@@ -106,6 +113,19 @@ def test_no_new_sql_outside_the_store() -> None:
     """Whatever is still pending, no other module may take up SQL meanwhile."""
     new = {path: lines for path, lines in OFFENDERS.items() if path not in PENDING}
     assert new == {}, "SQL belongs in relay/store/ (a repository function), not here"
+
+
+def test_no_phase_typed_as_sql() -> None:
+    """Which phases are live, or an open alert, is the core's (`relay.core.state`); queries take
+    their phase conditions from `relay.store.phases`, which builds them from it."""
+    quoted = re.compile("|".join(f"'{phase.value}'" for phase in Phase))
+    typed = [
+        f"{path.relative_to(RELAY.parent).as_posix()}:{line}"
+        for path in sorted(RELAY.rglob("*.py"))
+        for line, text in literals(path.read_text(encoding="utf-8"))
+        if quoted.search(text)
+    ]
+    assert typed == []
 
 
 SAMPLE = '''
