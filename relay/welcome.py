@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from functools import partial
 from typing import TYPE_CHECKING
-
-import aiosqlite
 
 from relay.clock import Clock
 from relay.core.decide import Decision, Outgoing, Purpose
@@ -83,12 +82,15 @@ class Welcomer:
             for member in members:
                 messages += self._texts(voice, rules, member)
         tags = [self.tag(m) for m in members]
+        decision = Decision(messages=tuple(messages))
+        rows = engine.rows(decision, now, None)  # sealed here, on the event loop
 
-        async def remember(conn: aiosqlite.Connection) -> None:
-            # In the transaction `apply` holds open, on its connection's thread.
-            await engine.db.run(partial(welcomed.remember, tags=tags, now=now))
+        def remember(conn: sqlite3.Connection) -> int:
+            # Her tag and her welcome commit together: never sent twice, never lost.
+            welcomed.remember(conn, tags, now)
+            return len(rows.store(conn))
 
-        await engine.apply(Decision(messages=tuple(messages)), now, write=remember)
+        engine.applied(decision, await engine.db.write(remember))
 
     def _texts(self, voice: Voice, rules: Rules, member: Member) -> list[Outgoing]:
         policy = rules.welcome
