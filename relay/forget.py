@@ -236,8 +236,10 @@ class ForgetFeature:
     ) -> Writes:
         """The deletion, run in the transaction that also queues her reply.
 
-        Vault files go inside it, after the rows: if the commit then failed, she would be told
-        nothing, send FORGET again, and the rows would go then.
+        Vault files go inside it, after the rows, not after the commit: a crash in between
+        would leave her sealed files on the disk, named by nothing, for good. If this message's
+        part of the batch (or the batch's commit) then failed, she is told nothing, sends FORGET
+        again, and the rows go then; what they named is gone already, as she asked.
         """
 
         def erase(conn: sqlite3.Connection) -> None:
