@@ -14,7 +14,11 @@ if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
 
 
-def default_features(db: Database, vault: AttachmentVault | None) -> list[Feature | LegacyFeature]:
+def default_features(
+    db: Database, vault: AttachmentVault | None = None
+) -> list[Feature | LegacyFeature]:
+    """``db``: FORGET empties the WAL once her rows are gone; ``vault``: where photos are kept
+    (None keeps none)."""
     features: list[Feature | LegacyFeature] = []
     features.append(ReportsFeature())
     features.append(IncidentLogFeature())
