@@ -23,7 +23,6 @@ Messages name paths and counts only, never anything from inside the database.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from relay.crypto.files import fsync_dir, write_private_file
 from relay.crypto.keys import KeyProblem, load_key
 from relay.crypto.seal import Sealer, TamperedError
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SOFTWARE
+from relay.store import snapshots
 from relay.store.db import DB_NAME
 from relay.watchdog import RunLock, give_to_owner
 
@@ -80,33 +80,18 @@ def make_backup(data_dir: Path, sealer: Sealer, dest: Path) -> BackupInfo:
 
 
 def _online_copy(source: Path) -> tuple[bytes, int]:
-    # Read-only URI: the backup never writes to the relay's database; the WAL index is shared.
-    live = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-    memory = sqlite3.connect(":memory:")
+    memory = snapshots.copy_online(source)
     try:
-        live.execute("PRAGMA busy_timeout=10000")
-        live.backup(memory)
         _check(memory, "the copy")
-        schema = int(memory.execute("PRAGMA user_version").fetchone()[0])
-        return _without_wal(memory.serialize()), schema
+        return snapshots.image(memory), snapshots.schema(memory)
     finally:
-        live.close()
         memory.close()
 
 
-def _without_wal(image: bytes) -> bytes:
-    # The page copy keeps the live file's WAL marks (header bytes 18-19 = 2): an image with them
-    # cannot be opened from memory. 1 is the rollback-journal format, what `journal_mode=DELETE`
-    # writes; the relay turns WAL back on when it opens the restored file.
-    if len(image) >= 100 and image[18:20] == b"\x02\x02":
-        return image[:18] + b"\x01\x01" + image[20:]
-    return image
-
-
 def _check(conn: sqlite3.Connection, what: str) -> None:
-    rows = conn.execute("PRAGMA integrity_check").fetchall()
-    if [tuple(r) for r in rows] != [("ok",)]:
-        raise BackupProblem(f"{what} fails SQLite's integrity check ({len(rows)} problem(s))")
+    found = snapshots.problems(conn)
+    if found:
+        raise BackupProblem(f"{what} fails SQLite's integrity check ({found} problem(s))")
 
 
 # --- restore -------------------------------------------------------------------------------------
@@ -131,11 +116,13 @@ def open_backup(source: Path, sealer: Sealer) -> sqlite3.Connection:
         image = sealer.open(data[len(MAGIC) :], aad=BACKUP_AAD)
     except TamperedError as exc:
         raise BackupProblem(f"{source}: {exc.problem}") from None
-    memory = sqlite3.connect(":memory:")
     try:
-        memory.deserialize(_without_wal(image))
+        memory = snapshots.from_image(image)
+    except sqlite3.Error as exc:
+        raise BackupProblem(f"{source}: not a readable database ({exc})") from None
+    try:
         _check(memory, f"{source}")
-        schema = int(memory.execute("PRAGMA user_version").fetchone()[0])
+        schema = snapshots.schema(memory)
     except sqlite3.Error as exc:
         memory.close()
         raise BackupProblem(f"{source}: not a readable database ({exc})") from None
@@ -178,12 +165,7 @@ def _swap_in(data_dir: Path, memory: sqlite3.Connection) -> Path | None:
         give_to_owner(fd, data_dir)
     finally:
         os.close(fd)
-    out = sqlite3.connect(fresh)
-    try:
-        memory.backup(out)
-        out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file to rename
-    finally:
-        out.close()
+    snapshots.write_copy(memory, fresh)
     with open(fresh, "rb") as done:
         os.fsync(done.fileno())
     aside = _put_aside(target)
@@ -205,12 +187,7 @@ def _put_aside(target: Path) -> Path | None:
         for companion in _companions(target):
             companion.unlink(missing_ok=True)
         return None
-    with contextlib.suppress(sqlite3.Error):
-        old = sqlite3.connect(target)
-        try:
-            old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            old.close()
+    snapshots.fold_wal(target)
     aside = target.with_name(f"{target.name}.before-restore-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     os.replace(target, aside)
     for companion, moved in zip(_companions(target), _companions(aside), strict=True):

@@ -175,7 +175,7 @@ class Relay:
             vault=vault,
             screener=make_screener(db, self.sealer, catalog, cfg.timezone),
         )
-        for feature in default_features(vault):
+        for feature in default_features(db, vault):
             engine.add_feature(feature)
         rekeyed = await rekey(db, self.sealer)
         if rekeyed:

@@ -25,7 +25,8 @@ the ones it keeps (`relay.attachments`); the job also deletes, through signal-cl
 attachment it has seen sitting there for `ATTACHMENT_GRACE` (a photo on a message the relay does
 not keep, one too large to keep), so none lingers for more than about two hours.
 
-Nothing here logs more than counts and the names of tables.
+The statements are the store's (`relay.store.purges`); this module owns the schedule, the pass
+and signal-cli's folder. Nothing here logs more than counts and the names of tables.
 """
 
 from __future__ import annotations
@@ -35,30 +36,27 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
-import aiosqlite
 
 from relay.clock import Clock
-from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for
+from relay.crypto.seal import Sealer
 from relay.incidents import purge_expired_entries
 from relay.reports import purge_expired
 from relay.rules import Retention, Rules
 from relay.store.db import Database
-from relay.store.outbox import drop_refs
-from relay.store.times import HOUR_MS, from_ms, to_ms
+from relay.store.purges import Expired, Keep, expire
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
     from relay.engine import Engine
 
 log = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 PURGE_EVERY: Final = timedelta(hours=1)
 """How often the job runs. Also the granularity of every retention period."""
@@ -76,7 +74,6 @@ ATTACHMENT_GRACE: Final = timedelta(hours=1)
 """An attachment still in signal-cli's folder this long after the job first saw it is not being
 kept by anyone: the relay handles a message within seconds."""
 
-_CHUNK: Final = 500  # ids per DELETE … IN (…)
 _ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
@@ -119,34 +116,26 @@ async def purge(
     checkpoint always does.
     """
     report = PurgeReport()
-    retention = rules.retention
-    candidates: set[str] = set()
-    in_use: set[str] | None = None
     try:
-        async with db.transaction() as conn:
-            report.checkins, keys, unreadable = await _purge_watches(conn, sealer, retention, now)
-            candidates |= keys
-            report.unreadable += unreadable
-            report.messages, keys, unreadable = await _purge_sent(conn, sealer, retention, now)
-            candidates |= keys
-            report.unreadable += unreadable
-            report.sent_refs, unreadable = await _purge_refs(conn, sealer)
-            report.unreadable += unreadable
-            report.seen_tags = await _purge_seen(conn, now)
-            if candidates:
-                in_use = await vault_keys_in_use(conn, sealer)
+        # One transaction in the database thread (relay.store.purges): nothing half-deleted.
+        expired = await db.write(partial(expire, sealer, keep_of(rules.retention), now))
     except Exception:
         # Rolled back: nothing half-deleted. Logged without messages (relay.logs).
         log.exception("retention: deleting check-ins and messages failed")
         report.failures.append("watches+outbox")
-        candidates = set()
-    if vault is not None and in_use is not None:
+        expired = Expired()
+    report.checkins = expired.checkins
+    report.messages = expired.messages
+    report.sent_refs = expired.sent_refs
+    report.seen_tags = expired.seen_tags
+    report.unreadable = expired.unreadable
+    if vault is not None and expired.in_use is not None:
         # Files go only after the rows naming them are gone: a crash in between leaves a sealed
         # file nobody names, never a row naming a missing file.
-        for key in sorted(candidates - in_use):
+        for key in sorted(expired.deletable):
             vault.forget(key)
             report.photos += 1
-    elif candidates and vault is not None:
+    elif expired.candidates and vault is not None:
         log.warning("retention: some sealed rows did not open; their photos stay for now")
 
     report.reports = await _step(report, "reports", purge_expired(db, now, rules, vault))
@@ -156,6 +145,16 @@ async def purge(
     await db.checkpoint()
     report.wal_bytes = _wal_bytes(db)
     return report
+
+
+def keep_of(retention: Retention) -> Keep:
+    """The rules' periods as the store's purge takes them. No sent message outlives `SENT_CAP`."""
+    return Keep(
+        checkins=retention.checkins,
+        alerts=retention.alerts,
+        sent=min(retention.messages, SENT_CAP),
+        seen=SEEN_KEEP,
+    )
 
 
 async def _step(report: PurgeReport, name: str, work: Awaitable[int]) -> int:
@@ -173,175 +172,6 @@ def _wal_bytes(db: Database) -> int:
         return wal.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-async def _purge_watches(
-    conn: aiosqlite.Connection, sealer: Sealer, retention: Retention, now: datetime
-) -> tuple[int, set[str], int]:
-    """Closed watches and stale drafts past their time: (deleted, their photo keys, unreadable)."""
-    shortest = min(retention.checkins, retention.alerts)
-    longest = max(retention.checkins, retention.alerts)
-    async with conn.execute(
-        "SELECT id, phase, started_at, closed_at, detail FROM watches "
-        "WHERE phase IN ('closed', 'draft') AND coalesce(closed_at, started_at) <= ?",
-        (to_ms(now - shortest) + HOUR_MS,),  # the column is to the hour; the detail decides
-    ) as cursor:
-        rows = await cursor.fetchall()
-    doomed: list[str] = []
-    keys: set[str] = set()
-    unreadable = 0
-    for row in rows:
-        # The columns hold the hour it closed (rounded up) or started (down); the exact times
-        # are sealed in the detail (rows from before issue 17 have exact columns only).
-        ended = from_ms(row["closed_at"] if row["closed_at"] is not None else row["started_at"])
-        try:
-            detail = sealer.open_json(row["detail"], aad=aad_for("watches", "detail", row["id"]))
-        except TamperedError as exc:
-            unreadable += 1
-            log.warning("retention: %s did not open; deleting it by age alone", exc.where)
-            if ended <= now - longest:
-                doomed.append(row["id"])
-            continue
-        ended = _exact_end(detail, ended)
-        if row["phase"] == "draft":
-            keep_for, ended = retention.checkins, max(ended, _last_added(detail))
-        else:
-            keep_for = retention.alerts if _alerted(detail) else retention.checkins
-        if ended <= now - keep_for:
-            doomed.append(row["id"])
-            keys.update(_photo_keys(detail))
-    for chunk in _chunks(doomed):
-        marks = ",".join("?" * len(chunk))
-        await conn.execute(f"DELETE FROM watches WHERE id IN ({marks})", chunk)  # noqa: S608 — placeholders only
-    return len(doomed), keys, unreadable
-
-
-def _exact_end(detail: JsonValue, coarse: datetime) -> datetime:
-    """When a watch closed (or a draft started), from its sealed detail; else the column's."""
-    if isinstance(detail, dict):
-        for name in ("closed_at", "started_at"):
-            value = detail.get(name)
-            if isinstance(value, int):
-                return from_ms(value)
-    return coarse
-
-
-def _alerted(detail: JsonValue) -> bool:
-    """Whether a closed watch was an alert (so `retention.alerts` applies)."""
-    if not isinstance(detail, dict):
-        return True  # the longer period when in doubt
-    return detail.get("alert_started_at") is not None or detail.get("kind") in ("sos", "duress")
-
-
-def _last_added(detail: JsonValue) -> datetime:
-    """The newest pin or client note of a draft (its epoch when it has none)."""
-    stamps = [0]
-    if isinstance(detail, dict):
-        for name in ("pins", "client"):
-            listed = detail.get(name)
-            for item in listed if isinstance(listed, list) else ():
-                if isinstance(item, list) and item and isinstance(item[0], int):
-                    stamps.append(item[0])
-    return from_ms(max(stamps))
-
-
-def _photo_keys(detail: JsonValue) -> list[str]:
-    listed = detail.get("photos") if isinstance(detail, dict) else None
-    return [k for k in listed if isinstance(k, str)] if isinstance(listed, list) else []
-
-
-async def _purge_sent(
-    conn: aiosqlite.Connection, sealer: Sealer, retention: Retention, now: datetime
-) -> tuple[int, set[str], int]:
-    """Sent messages past their time, except a live alert's: (deleted, vault keys, unreadable)."""
-    cutoff = now - min(retention.messages, SENT_CAP)
-    async with conn.execute(
-        "SELECT id, row_key, attachments FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ? "
-        "AND (watch_id IS NULL OR watch_id NOT IN "
-        "(SELECT id FROM watches WHERE phase IN ('active', 'due', 'alerted', 'acked')))",
-        (to_ms(cutoff),),
-    ) as cursor:
-        rows = await cursor.fetchall()
-    keys: set[str] = set()
-    unreadable = 0
-    for row in rows:
-        if row["attachments"] is None:
-            continue
-        aad = aad_for("outbox", "attachments", row["row_key"])
-        try:
-            listed = sealer.open_json(row["attachments"], aad=aad)
-        except TamperedError as exc:
-            unreadable += 1
-            log.warning("retention: %s did not open; deleting the message anyway", exc.where)
-            continue
-        if isinstance(listed, list):
-            keys.update(k for k in listed if isinstance(k, str))
-    ids = [int(row["id"]) for row in rows]
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        await conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)  # noqa: S608 — placeholders only
-    return len(ids), keys, unreadable
-
-
-async def _purge_refs(conn: aiosqlite.Connection, sealer: Sealer) -> tuple[int, int]:
-    """Refs of sent messages whose watch is no longer live: (deleted, unreadable)."""
-    async with conn.execute(
-        "SELECT id FROM watches WHERE phase IN ('active', 'due', 'alerted', 'acked')"
-    ) as cursor:
-        live = {str(row[0]) for row in await cursor.fetchall()}
-    return await drop_refs(conn, sealer, live.__contains__)
-
-
-async def _purge_seen(conn: aiosqlite.Connection, now: datetime) -> int:
-    cursor = await conn.execute(
-        "DELETE FROM inbox_seen WHERE seen_at <= ?", (to_ms(now - SEEN_KEEP),)
-    )
-    return max(cursor.rowcount, 0)
-
-
-async def vault_keys_in_use(conn: aiosqlite.Connection, sealer: Sealer) -> set[str] | None:
-    """Every vault key a row still names: watches, the outbox, reports, incident logs and exports.
-
-    None if a sealed row did not open: it might name a file, so no file may be deleted now.
-    A new table that names vault keys must be added here, or its files may be deleted.
-    """
-    keys: set[str] = set()
-    try:
-        async with conn.execute("SELECT id, detail FROM watches") as cursor:
-            for row in await cursor.fetchall():
-                aad = aad_for("watches", "detail", row["id"])
-                keys.update(_photo_keys(sealer.open_json(row["detail"], aad=aad)))
-        async with conn.execute(
-            "SELECT row_key, attachments FROM outbox WHERE attachments IS NOT NULL"
-        ) as cursor:
-            for row in await cursor.fetchall():
-                aad = aad_for("outbox", "attachments", row["row_key"])
-                listed = sealer.open_json(row["attachments"], aad=aad)
-                if isinstance(listed, list):
-                    keys.update(k for k in listed if isinstance(k, str))
-        for table in ("report_photos", "incident_exports"):
-            async with conn.execute(f"SELECT vault_key FROM {table}") as cursor:  # noqa: S608 — fixed names
-                keys.update(str(row[0]) for row in await cursor.fetchall())
-        async with conn.execute("SELECT row_key, content FROM incident_entries") as cursor:
-            for row in await cursor.fetchall():
-                aad = aad_for("incident_entries", "content", row["row_key"])
-                keys.update(_incident_photo_keys(sealer.open_json(row["content"], aad=aad)))
-    except TamperedError as exc:
-        log.warning("retention: %s did not open; no photo is deleted in this pass", exc.where)
-        return None
-    return keys
-
-
-def _incident_photo_keys(content: JsonValue) -> list[str]:
-    listed = content.get("photos") if isinstance(content, dict) else None
-    if not isinstance(listed, list):
-        return []
-    return [str(p["key"]) for p in listed if isinstance(p, dict) and isinstance(p.get("key"), str)]
-
-
-def _chunks(items: Sequence[_T]) -> Iterable[list[_T]]:
-    for start in range(0, len(items), _CHUNK):
-        yield list(items[start : start + _CHUNK])
 
 
 # --- signal-cli's attachment folder ---------------------------------------------------------------

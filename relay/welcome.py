@@ -1,10 +1,11 @@
 """Welcoming members: once each, when she first appears in the rules (at start, or on a reload).
 
 Whom the relay has met is remembered as a keyed tag of her alias and number only (the
-``welcomed`` table): no name, no number. A member taken out of the rules loses her tag, so she is
-welcomed again if she comes back; a new number is a new tag (a new phone needs the one-tap setup
-again). While the rules switch the welcome off, members are still remembered as met — switching
-it back on welcomes the ones who come after, not everyone at once.
+``welcomed`` table, `relay.store.welcomed`): no name, no number. A member taken out of the rules
+loses her tag, so she is welcomed again if she comes back; a new number is a new tag (a new
+phone needs the one-tap setup again). While the rules switch the welcome off, members are
+still remembered as met — switching it back on welcomes the ones who come after, not everyone
+at once.
 
 The texts are `relay.core.welcome`; they go through the engine's outbox, in the same transaction
 as the tags, so a welcome is never sent twice nor lost to a crash.
@@ -14,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from functools import partial
 from typing import TYPE_CHECKING
-
-import aiosqlite
 
 from relay.clock import Clock
 from relay.core.decide import Decision, Outgoing, Purpose
@@ -24,7 +25,7 @@ from relay.core.state import Recipient
 from relay.core.voice import Voice
 from relay.core.welcome import welcome_texts
 from relay.rules import Member, Rules
-from relay.store.times import hour_ms
+from relay.store import welcomed
 
 if TYPE_CHECKING:
     from relay.engine import Engine
@@ -43,7 +44,7 @@ class Welcomer:
         self.passed = asyncio.Event()  # set after every pass (tests wait on it)
 
     def tag(self, member: Member) -> bytes:
-        return self.engine.sealer.lookup(f"{member.alias}\n{member.number}", purpose="welcomed")
+        return welcomed.tag(self.engine.sealer, member.alias, member.number)
 
     def poke(self) -> None:
         """The rules changed: look for new members."""
@@ -58,17 +59,11 @@ class Welcomer:
     async def welcome(self, rules: Rules) -> int:
         """Welcome the members of `rules` not met before; forget those no longer in them."""
         tags = {self.tag(m): m for m in rules.members.values()}
-        rows = await self.engine.db.conn.execute_fetchall("SELECT tag FROM welcomed")
-        known = {bytes(r[0]) for r in rows}
+        known = await self.engine.db.run(welcomed.known)
         new = [m for tag, m in tags.items() if tag not in known]
         gone = [tag for tag in known if tag not in tags]
         if gone:
-            await self.engine.db.write(
-                lambda conn: conn.executemany(
-                    "DELETE FROM welcomed WHERE tag = ?", [(t,) for t in gone]
-                ),
-                tells=False,
-            )
+            await self.engine.db.write(partial(welcomed.forget, tags=gone), tells=False)
         for first in range(0, len(new), BATCH):
             await self._welcome(rules, new[first : first + BATCH])
         if new:
@@ -86,14 +81,16 @@ class Welcomer:
             voice = Voice(engine.context.policy, engine.catalog, engine.timezone)
             for member in members:
                 messages += self._texts(voice, rules, member)
-        rows = [(self.tag(m), hour_ms(now)) for m in members]
+        tags = [self.tag(m) for m in members]
+        decision = Decision(messages=tuple(messages))
+        rows = engine.rows(decision, now, None)  # sealed here, on the event loop
 
-        async def remember(conn: aiosqlite.Connection) -> None:
-            await conn.executemany(
-                "INSERT OR IGNORE INTO welcomed (tag, at_hour) VALUES (?, ?)", rows
-            )
+        def remember(conn: sqlite3.Connection) -> int:
+            # Her tag and her welcome commit together: never sent twice, never lost.
+            welcomed.remember(conn, tags, now)
+            return len(rows.store(conn))
 
-        await engine.apply(Decision(messages=tuple(messages)), now, write=remember)
+        engine.applied(decision, await engine.db.write(remember))
 
     def _texts(self, voice: Voice, rules: Rules, member: Member) -> list[Outgoing]:
         policy = rules.welcome

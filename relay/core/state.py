@@ -84,6 +84,7 @@ MAX_CLIENT_NOTES = 5
 MAX_PHOTOS = 6
 
 LIVE_PHASES = frozenset({Phase.ACTIVE, Phase.DUE, Phase.ALERTED, Phase.ACKED})
+ALERT_PHASES = frozenset({Phase.ALERTED, Phase.ACKED})  # an alert went out and is not closed
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -125,6 +125,21 @@ def _roll_back(conn: sqlite3.Connection) -> None:
     constraint, a full disk): every later BEGIN would fail, and no check-in could be taken."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+@contextmanager
+def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A part of the caller's transaction that is kept whole or not at all: if the block raises,
+    its writes are undone (the error goes on to the caller) and the transaction carries on — one
+    message of a batch that fails must not take the others' commits with it."""
+    conn.execute("SAVEPOINT part")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO part")
+        raise
+    finally:
+        conn.execute("RELEASE part")
 
 
 def _migrations() -> list[tuple[int, str]]:

@@ -21,7 +21,9 @@ import aiosqlite
 
 from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
 from relay.store.db import Database
-from relay.store.times import from_ms, opt_ms, to_ms
+from relay.store.ids import delete_ids
+from relay.store.phases import LIVE
+from relay.store.times import from_ms, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ _STUCK = (
 )
 _SENT = "DELETE FROM outbox WHERE id = ?"
 _REF = "INSERT OR IGNORE INTO sent_refs (tag, row_key, watch) VALUES (?, ?, ?)"
+RECIPIENT_PURPOSE = "outbox-recipient"
+"""The lookup purpose of `outbox.recipient_tag`."""
 REF_PURPOSE = "sent-ref"
 """The lookup purpose of `sent_refs.tag`."""
 _UNSENT_ALERT = (
@@ -128,7 +132,7 @@ class OutboxRepo:
     def _tag(self, address: str) -> bytes:
         tag = self._tags.get(address)
         if tag is None:
-            tag = self._tags[address] = self.sealer.lookup(address, purpose="outbox-recipient")
+            tag = self._tags[address] = recipient_tag(self.sealer, address)
         return tag
 
     async def add(self, conn: aiosqlite.Connection, item: Queued, now: datetime) -> None:
@@ -396,11 +400,10 @@ class OutboxRepo:
         )
         return None if row is None else _opt_str(row[0])
 
-    async def purge_sent(self, conn: aiosqlite.Connection, before: datetime) -> int:
-        cursor = await conn.execute(
-            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (opt_ms(before),)
-        )
-        return cursor.rowcount
+
+def recipient_tag(sealer: Sealer, address: str) -> bytes:
+    """The keyed tag that keeps one recipient's messages in order (and finds them for FORGET)."""
+    return sealer.lookup(address, purpose=RECIPIENT_PURPOSE)
 
 
 def _opt_str(value: object) -> str | None:
@@ -412,14 +415,13 @@ def open_ref(sealer: Sealer, row_key: str, sealed: bytes) -> str:
     return sealer.open_text(sealed, aad=aad_for("sent_refs", "watch", row_key))
 
 
-async def drop_refs(
-    conn: aiosqlite.Connection, sealer: Sealer, keep: Callable[[str], bool]
+def drop_refs(
+    conn: sqlite3.Connection, sealer: Sealer, keep: Callable[[str], bool]
 ) -> tuple[int, int]:
     """Delete every sent-message ref whose watch `keep` refuses, inside the caller's transaction:
     (deleted, unreadable). One that does not open goes too: it can only have named a watch, and
     a quote of its message then answers nothing, as for any message the relay no longer knows."""
-    async with conn.execute("SELECT tag, row_key, watch FROM sent_refs") as cursor:
-        rows = await cursor.fetchall()
+    rows = conn.execute("SELECT tag, row_key, watch FROM sent_refs").fetchall()
     doomed: list[tuple[bytes]] = []
     unreadable = 0
     for row in rows:
@@ -431,8 +433,42 @@ async def drop_refs(
             continue
         if not keep(watch_id):
             doomed.append((row[0],))
-    await conn.executemany("DELETE FROM sent_refs WHERE tag = ?", doomed)
+    conn.executemany("DELETE FROM sent_refs WHERE tag = ?", doomed)
     return len(doomed), unreadable
+
+
+def purge_sent(
+    conn: sqlite3.Connection, sealer: Sealer, before: datetime
+) -> tuple[int, set[str], int]:
+    """Delete sent messages that went at or before `before`, except a live alert's, inside the
+    caller's transaction: (deleted, their vault keys, unreadable).
+
+    A sent row is normally deleted as it is recorded sent (`record`); what is left are rows an
+    older release kept and rows set aside as unreadable. A live alert's stay: a buddy's quote
+    of one must still find the alert. One whose attachments do not open goes all the same; the
+    files it named, unknown, stay in the vault."""
+    rows = conn.execute(
+        "SELECT id, row_key, attachments FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ? "  # noqa: S608 — a fixed fragment
+        f"AND (watch_id IS NULL OR watch_id NOT IN (SELECT id FROM watches WHERE {LIVE}))",
+        (to_ms(before),),
+    ).fetchall()
+    keys: set[str] = set()
+    unreadable = 0
+    for row in rows:
+        if row["attachments"] is None:
+            continue
+        aad = aad_for("outbox", "attachments", row["row_key"])
+        try:
+            listed = sealer.open_json(row["attachments"], aad=aad)
+        except TamperedError as exc:
+            unreadable += 1
+            log.warning("retention: %s did not open; deleting the message anyway", exc.where)
+            continue
+        if isinstance(listed, list):
+            keys.update(k for k in listed if isinstance(k, str))
+    ids = [int(row["id"]) for row in rows]
+    delete_ids(conn, "outbox", ids)
+    return len(ids), keys, unreadable
 
 
 def _withheld(payload: Mapping[str, object]) -> tuple[str, tuple[str, ...]] | None:

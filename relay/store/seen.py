@@ -19,3 +19,9 @@ def seen(conn: sqlite3.Connection, tag: bytes) -> bool:
 def remember(conn: sqlite3.Connection, tag: bytes, hour: int) -> None:
     """This envelope is decided (inside the decision's transaction)."""
     conn.execute("INSERT INTO inbox_seen (tag, seen_at) VALUES (?, ?)", (tag, hour))
+
+
+def forget_before(conn: sqlite3.Connection, before: int) -> int:
+    """Retention: tags written at or before `before` (ms) go; how many went."""
+    cursor = conn.execute("DELETE FROM inbox_seen WHERE seen_at <= ?", (before,))
+    return max(cursor.rowcount, 0)

@@ -22,6 +22,7 @@ from relay.core.state import ClientNote, Kind, Mark, Phase, Pin, Recipient, Reci
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, TamperedError, aad_for
 from relay.store.db import Database
+from relay.store.phases import LIVE, NOT_CLOSED, OPEN_ALERT
 from relay.store.times import from_ms, hour_ms, opt_dt, opt_ms, to_ms
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ def _set_aside(watch_ids: list[str], conn: sqlite3.Connection) -> None:
     conn.executemany("UPDATE watches SET next_at = NULL WHERE id = ?", [(i,) for i in watch_ids])
 
 
+def member_tag(sealer: Sealer, alias: MemberAlias) -> bytes:
+    """The keyed tag of her live watch or draft (a closed one gets a random tag)."""
+    return sealer.lookup(alias, purpose="watch-member")
+
+
 def _recipient_json(r: Recipient) -> list[str]:
     return [r.kind.value, r.address, r.label]
 
@@ -57,7 +63,7 @@ class WatchRepo:
     def member_tag(self, alias: MemberAlias) -> bytes:
         tag = self._tags.get(alias)
         if tag is None:
-            tag = self._tags[alias] = self.sealer.lookup(alias, purpose="watch-member")
+            tag = self._tags[alias] = member_tag(self.sealer, alias)
         return tag
 
     def _seal(self, watch: Watch) -> bytes:
@@ -150,7 +156,7 @@ class WatchRepo:
     # Reads for `Database.run` (plain sqlite3, in the database thread), to combine with others.
 
     def live_rows(self, conn: sqlite3.Connection, alias: MemberAlias) -> list[sqlite3.Row]:
-        return _rows("member_tag = ? AND phase != 'closed'", (self.member_tag(alias),), conn)
+        return _rows(f"member_tag = ? AND {NOT_CLOSED}", (self.member_tag(alias),), conn)
 
     def get_here(self, conn: sqlite3.Connection, watch_id: str) -> Watch | None:
         """`get`, in the database thread inside the caller's transaction."""
@@ -160,7 +166,7 @@ class WatchRepo:
     @staticmethod
     def alert_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         """Live alerts (anyone's): `alerted_in` picks those a member was sent."""
-        return _rows("phase IN ('alerted', 'acked')", (), conn)
+        return _rows(OPEN_ALERT, (), conn)
 
     @staticmethod
     def alerted_in(watches: Iterable[Watch], alias: MemberAlias) -> list[Watch]:
@@ -168,9 +174,7 @@ class WatchRepo:
         return [w for w in watches if me in w.alerted]
 
     async def live_for(self, alias: MemberAlias) -> Watch | None:
-        found = await self._select(
-            "member_tag = ? AND phase != 'closed'", (self.member_tag(alias),)
-        )
+        found = await self._select(f"member_tag = ? AND {NOT_CLOSED}", (self.member_tag(alias),))
         return found[0] if found else None
 
     async def get(self, watch_id: str) -> Watch | None:
@@ -205,7 +209,7 @@ class WatchRepo:
 
     async def live_members(self) -> list[MemberAlias]:
         """Members with a live check-in or alert (a rules reload keeps their rules for them)."""
-        found = await self._select("phase NOT IN ('closed', 'draft')", ())
+        found = await self._select(LIVE, ())
         return [w.member for w in found]
 
     async def count_due(self, now: datetime) -> int:
@@ -217,14 +221,12 @@ class WatchRepo:
         return int(next(iter(rows))[0])
 
     async def count_live(self) -> int:
-        row = await self.db.one(
-            "SELECT COUNT(*) FROM watches WHERE phase NOT IN ('closed', 'draft')"
-        )
+        row = await self.db.one(f"SELECT COUNT(*) FROM watches WHERE {LIVE}")  # noqa: S608 — a fixed fragment
         return int(row[0]) if row else 0
 
     async def shift(self, conn: aiosqlite.Connection, delta: timedelta) -> int:
         """Move every live watch's times by `delta` (the wall clock jumped); how many moved."""
-        live = await self._select("phase != 'closed'", ())
+        live = await self._select(NOT_CLOSED, ())
         for watch in live:
             await self.save(
                 conn,

@@ -13,10 +13,10 @@ import pytest
 
 from relay.crypto.seal import aad_for
 from relay.engine import Engine
-from relay.forget import OUTBOX_RECIPIENT_PURPOSE
 from relay.locales import available_languages
 from relay.sim import InboundAttachment, SendFailure
 from relay.store.incident_log import LogRepo
+from relay.store.outbox import RECIPIENT_PURPOSE, Pending
 from relay.store.reports import ReportRepo
 from relay.store.watches import WatchRepo
 from tests.catalog_checks import rendered, translation_problems, untranslated
@@ -55,7 +55,7 @@ async def hers(engine: Engine, alias: str) -> Hers:
             )
         )
     )
-    recipient = sealer.lookup(NUMBERS[alias], purpose=OUTBOX_RECIPIENT_PURPOSE)
+    recipient = sealer.lookup(NUMBERS[alias], purpose=RECIPIENT_PURPOSE)
     return Hers(
         watches=len([w for w in await watches if w.member == alias]),
         messages_to_her=await count(
@@ -159,15 +159,22 @@ async def test_an_alert_on_its_way_to_her_as_a_buddy_still_arrives(harness: Harn
     take Bob's alert out of the queue."""
     engine = engine_of(harness)
     alice = NUMBERS["alice"]
-    to_alice = engine.sealer.lookup(alice, purpose=OUTBOX_RECIPIENT_PURPOSE)
+    to_alice = engine.sealer.lookup(alice, purpose=RECIPIENT_PURPOSE)
     queued = asyncio.Event()
-    poke = engine.on_queued
+    handoff = engine.handoff  # the sender's, shared with the pipeline (relay.runtime.handoff)
+    poke, offer = handoff.poke, handoff.offer
 
-    def spy() -> None:
+    def poked() -> None:
         poke()
         queued.set()
 
-    engine.on_queued = spy  # the engine's own hook: tells us each decision was committed
+    def offered(ticket: int | None, heads: list[Pending]) -> None:
+        offer(ticket, heads)
+        queued.set()
+
+    # Every commit that queued messages pokes the sender or offers it what to send: tells us
+    # each decision was committed.
+    handoff.poke, handoff.offer = poked, offered  # type: ignore[method-assign]
 
     async def waiting_to_alice() -> list[str]:
         """Purposes and texts of the messages queued for her, in order."""

@@ -12,7 +12,7 @@ from relay.core.state import Kind, Phase, Recipient, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.store.db import DB_NAME, Database, SchemaTooNew
+from relay.store.db import DB_NAME, Database, SchemaTooNew, savepoint
 from relay.store.outbox import OutboxRepo, Queued
 from relay.store.watches import WatchRepo
 
@@ -233,3 +233,24 @@ async def test_a_commit_that_fails_leaves_no_transaction_open(tmp_path: Path) ->
         assert sorted(r[0] for r in rows) == ["a", "b"]  # the failed ones left nothing
     finally:
         await db.close()
+
+
+async def test_a_savepoint_undoes_only_its_own_part(tmp_path: Path) -> None:
+    """One message of a batch failing loses its own writes, not the batch's (store.db.savepoint)."""
+    db = await Database.open(tmp_path)
+
+    def batch(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO counters (name, value) VALUES ('kept-before', 1)")
+        with pytest.raises(RuntimeError), savepoint(conn):
+            conn.execute("INSERT INTO counters (name, value) VALUES ('undone', 1)")
+            raise RuntimeError("this message failed")
+        with savepoint(conn):
+            conn.execute("INSERT INTO counters (name, value) VALUES ('kept-after', 1)")
+
+    try:
+        await db.write(batch)
+        names = {row[0] for row in await db.conn.execute_fetchall("SELECT name FROM counters")}
+    finally:
+        await db.close()
+    assert {"kept-before", "kept-after"} <= names
+    assert "undone" not in names
