@@ -50,7 +50,6 @@ from relay.welcome import Welcomer
 
 if TYPE_CHECKING:
     from relay.engine import Engine
-    from relay.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -209,22 +208,3 @@ def build(engine: Engine, data_dir: Path, clock: Clock) -> Chain:
     tracker = Tracker(engine, DeliveryRepo(engine.sealer), clock)
     drills = Drills(engine, PracticeRepo(engine.sealer), tracker, clock, data_dir)
     return Chain(engine, tracker, drills, Welcomer(engine, clock))
-
-
-def install(engine: Engine, sender: OutboxSender, data_dir: Path, clock: Clock) -> Chain:
-    """`build`, hooked into today's engine and sender (until they take it when made)."""
-    chain = build(engine, data_dir, clock)
-    engine.hooks = chain
-    for feature in chain.features():
-        engine.add_feature(feature)
-    engine.on_clock_step.append(chain.clock_stepped)
-    sender.on_sent = chain.on_sent
-    canary = engine.on_receipt  # the canary's, when it runs: every receipt goes to both
-
-    async def receipt(event: Receipt) -> None:
-        if canary is not None:
-            await canary(event)
-        await chain.receipt(event)
-
-    engine.on_receipt = receipt
-    return chain

@@ -21,7 +21,7 @@ from relay import systemd
 from relay.attachments import AttachmentVault
 from relay.canary import Canary, build_canary
 from relay.chain import Chain
-from relay.chain import install as install_chain
+from relay.chain import build as build_chain
 from relay.clock import Clock, SystemClock
 from relay.config import Config
 from relay.core.commands import KeywordTable, load_default_keywords
@@ -36,8 +36,8 @@ from relay.locales import load_catalog
 from relay.logs import asyncio_exception_handler
 from relay.outage import Outage
 from relay.outbox import OutboxSender
-from relay.reports import make_screener
 from relay.reports.rekey import rekey
+from relay.reports.screening import ClientScreen
 from relay.retention import RetentionJob
 from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
@@ -163,7 +163,6 @@ class Relay:
             sealer=self.sealer,
             clock=self.clock,
             catalog=catalog,
-            keywords=keywords,
             rules=self.rules,
             timezone=cfg.timezone,
             admin=MemberAlias(cfg.admin),
@@ -172,11 +171,7 @@ class Relay:
             direct=transport.send,
             rules_for=self.holder.rules_for,
             on_closed=self.holder.release,
-            vault=vault,
-            screener=make_screener(db, self.sealer, catalog, cfg.timezone),
         )
-        for feature in default_features(db, vault):
-            engine.add_feature(feature)
         rekeyed = await rekey(db, self.sealer)
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
@@ -207,6 +202,8 @@ class Relay:
             changed=status_changed,
         )
         outage = Outage(engine)  # the admin hears once per outage (relay.outage)
+        # Welcome, delivery tracking, drills (relay.chain): its tasks, feature, hooks and hears.
+        self.chain = build_chain(engine, cfg.data_dir, self.clock)
         self.sender = OutboxSender(
             engine.outbox,
             send,
@@ -224,13 +221,20 @@ class Relay:
             wipe_after=cfg.outbox.wipe_after,
             health=outage,
             handoff=handoff,
+            on_sent=self.chain.on_sent,
         )
         canary = self.canary
-        engine.on_receipt = canary.receipt if canary is not None else None  # until issue 19 lands
-        self.chain = install_chain(engine, self.sender, cfg.data_dir, self.clock)
         self.pipeline = Pipeline(
             engine,
-            receipts=[engine.on_receipt] if engine.on_receipt is not None else [],
+            keywords=keywords,
+            features=[*default_features(db, vault), *self.chain.features()],
+            hooks=self.chain,
+            screen=ClientScreen(self.sealer, catalog, cfg.timezone),
+            vault=vault,
+            receipts=[
+                *([canary.receipt] if canary is not None else []),
+                self.chain.receipt,
+            ],
             degraded=lambda: canary is not None and canary.degraded,
         )
 
@@ -255,7 +259,7 @@ class Relay:
         for name, body in self.chain.tasks():
             self._start(name, body)
         # Finished check-ins, sent messages and expired reports go on schedule (and at start).
-        self.retention = RetentionJob.for_engine(engine, self.clock)
+        self.retention = RetentionJob.for_engine(engine, vault, self.clock)
         self._start("retention", self.retention.run)
         self._start("disk", self.disk.run)
         if overdue:

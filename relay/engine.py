@@ -11,61 +11,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from relay.clock import Clock, step_of
 from relay.core import intents
 from relay.core.ages import render
-from relay.core.commands import KeywordTable, parse
 from relay.core.decide import (
     Context,
     Decision,
     Outgoing,
     Purpose,
     Unreached,
-    on_mark,
-    on_message,
     on_undeliverable,
 )
-from relay.core.notices import with_notice
-from relay.core.photos import photos_along
 from relay.core.render import Catalog, span
-from relay.core.screened import screened_text, with_screening
-from relay.core.state import Phase, Recipient, RecipientKind, Watch
-from relay.core.targeting import Pointer, answerable
+from relay.core.state import Phase, Recipient, RecipientKind
 from relay.core.types import MemberAlias
-from relay.crypto.seal import Sealer, new_row_key
+from relay.crypto.seal import Sealer
 from relay.features import (
-    Feature,
-    FeatureContext,
-    Hooks,
-    LegacyFeature,
     Write,
 )
 from relay.policy import RulesPolicy
 from relay.rules import Member, Rules
-from relay.signal.events import Event, Incoming, IncomingKind, Receipt, Send, UntrustedIdentity
+from relay.signal.events import Incoming, IncomingKind, Send, UntrustedIdentity
 from relay.store import seen
 from relay.store.db import Database
+from relay.store.deliveries import DeliveryRepo
 from relay.store.outbox import OutboxRepo, Pending, Queued
 from relay.store.times import hour_ms
 from relay.store.watches import WatchRepo
 
 if TYPE_CHECKING:
-    import aiosqlite
-
-    from relay.attachments import AttachmentVault
     from relay.runtime.alarm import Alarm
     from relay.runtime.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
-Screener = Callable[[Member, str, datetime], Awaitable[tuple[str, ...]]]
-"""Client details → warning lines in her language (bad-client reports that match)."""
 
 UNREACHABLE = frozenset(
     {
@@ -130,7 +115,6 @@ class Engine:
         sealer: Sealer,
         clock: Clock,
         catalog: Catalog,
-        keywords: Callable[[Rules, str], KeywordTable],
         rules: Rules,
         timezone: str,
         admin: MemberAlias | None,
@@ -139,14 +123,11 @@ class Engine:
         direct: Send,
         rules_for: Callable[[str], Rules],
         on_closed: Callable[[MemberAlias], None],
-        vault: AttachmentVault | None,
-        screener: Screener | None,
     ) -> None:
         self.db = db
         self.sealer = sealer
         self.clock = clock
         self.catalog = catalog
-        self.keywords = keywords
         self.timezone = timezone
         self.admin = admin
         self.watches = WatchRepo(db, sealer)
@@ -158,42 +139,12 @@ class Engine:
         self.direct = direct
         self.on_closed = on_closed  # a live watch ended: rules it was kept for may go
         self.rules_for = rules_for  # the rules a member's live watch was started under
-        self.strangers = 0
         self.known_numbers: dict[MemberAlias, str] = {}
         self.rules = rules
-        self.features: dict[type, LegacyFeature] = {}
-        self.pure: dict[type, Feature] = {}  # the new interface (issue 19)
-        self.screener = screener
-        self.vault = vault
-        # Self-monitoring (relay.canary): receipts go to the canary; while it is degraded this
-        # catalog key's line is added to check-in replies ("alerts may be delayed").
-        self.on_receipt: Callable[[Receipt], Awaitable[None]] | None = None
-        self.degraded_notice: str | None = None
         # Addresses signal-cli said no retry soon reaches (→ failure class); cleared by a send
         # that gets through. The core names nobody unreachable as "watching" her.
         self.unreachable: dict[str, str] = {}
-        # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
-        # added to STATUS; and what must move when the wall clock jumps besides the watches.
-        self.hooks: Hooks | None = None  # the pipeline's (relay.runtime.pipeline)
-        self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
-
-    def add_feature(self, feature: Feature | LegacyFeature) -> None:
-        for claimed in feature.claims:
-            if hasattr(feature, "enrich"):  # until every feature has moved (issue 19)
-                self.pure[claimed] = cast(Feature, feature)
-            else:
-                self.features[claimed] = feature
-
-    def feature_context(self) -> FeatureContext:
-        return FeatureContext(
-            db=self.db,
-            sealer=self.sealer,
-            rules=self.rules,
-            catalog=self.catalog,
-            timezone=self.timezone,
-            vault=self.vault,
-        )
 
     # --- rules ----------------------------------------------------------------------------------
 
@@ -311,7 +262,7 @@ class Engine:
             fold=message.repeat,
         )
 
-    # --- inbound ---------------------------------------------------------------------------------
+    # --- when the database fails her ------------------------------------------------------------
 
     async def not_saved(self, members: Iterable[Member]) -> None:
         """Tell each that her message was not saved, straight through Signal: the database
@@ -338,210 +289,6 @@ class Engine:
         outcome = await self.direct([address], render(message.text, self.clock.now()), [])
         return None if outcome.ok else outcome.failure or "unknown"
 
-    def _lookup(
-        self, alias: MemberAlias, tag: bytes, alerts: bool, conn: sqlite3.Connection
-    ) -> tuple[bool, list[sqlite3.Row], list[sqlite3.Row]]:
-        """Plain reads for both paths: was this envelope seen before; if not, her live watch and
-        (when `alerts`) the live alerts she may be answering."""
-        if seen.seen(conn, tag):
-            return True, [], []
-        live_alerts = self.watches.alert_rows(conn) if alerts else []
-        return False, self.watches.live_rows(conn, alias), live_alerts
-
-    def _sent_to(self, alerts: list[Watch], alias: MemberAlias) -> list[Watch]:
-        """The open alerts she may answer: sent to her, or to the Signal group of a circle of
-        hers; every open one for the admin."""
-        groups = [c.group for c in self.rules.circles_of(alias) if c.group is not None]
-        return answerable(alerts, alias, admin=alias == self.admin, groups=groups)
-
-    def _noticed(
-        self, decision: Decision, member: Member, intent: intents.Intent, notice: str | None
-    ) -> Decision:
-        """Her reply with the canary's "alerts may be delayed" line, while it is degraded."""
-        if notice is None:
-            return decision
-        line = self.catalog.text(member.language, notice)
-        return with_notice(decision, member.alias, intent, line)
-
-    def _seen_tag(self, event: Incoming) -> bytes:
-        """The envelope's de-duplication tag (keyed: the table holds no sender)."""
-        return self.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
-
-    async def handle(self, event: Event) -> None:
-        if isinstance(event, Receipt):
-            if self.on_receipt is not None:
-                await self.on_receipt(event)
-            return
-        if isinstance(event, UntrustedIdentity):
-            await self._untrusted(event)
-            return
-        member = self.identify(event)
-        if member is None:
-            await self._stranger(event)
-            return
-        async with self.lock:
-            await self._member_event(member, event)
-
-    async def _member_event(self, member: Member, event: Incoming) -> None:
-        await self.follow_clock()
-        now = self.clock.now()
-        tag = self._seen_tag(event)
-        seen, own, alerts = await self._read(member.alias, tag)
-        if seen:
-            log.info("skipped a repeated envelope")
-            return
-        if event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            # An edit or delete never cancels anything: someone else may hold her phone. It is
-            # recorded on her live watch, where her buddies will see it in the alert.
-            what = _change(event)
-            decision = on_mark(own, what, now) if own is not None else Decision()
-            await self.apply(decision, now, seen=tag)
-            log.info("a member %s a message; recorded, nothing cancelled", what)
-            return
-        intent, pointer = await self._intent(member, event)
-        if intent is None:
-            await self._discard_photos(event)
-            await self.apply(Decision(), now, seen=tag)
-            return
-        feature = self.features.get(type(intent))
-        if feature is not None:
-            result = await feature.handle(self.feature_context(), member, intent, event, now)
-            await self.apply(result.decision, now, seen=tag, write=result.write)
-            if result.after is not None:
-                await result.after()  # e.g. FORGET's checkpoint: once her rows are committed gone
-            # No alias here: "alice: Report" in a journal would say who reported, and when.
-            log.info("a %s handled by %s", type(intent).__name__, type(feature).__name__)
-            return
-        photos = await self._keep_photos(intent, event)
-        notices: tuple[str, ...] = ()
-        screened = screened_text(intent)
-        if screened is not None and self.screener is not None:
-            notices = await self.screener(member, screened, now)
-        new_id = new_row_key()
-        decision = on_message(
-            self.context,
-            member.alias,
-            intent,
-            own,
-            self._sent_to(alerts, member.alias),
-            now,
-            new_id,
-            photos=photos,
-            notices=notices,
-            pointer=pointer,
-            said=event.text,
-        )
-        decision = photos_along(
-            self.context, decision, member.alias, intent, own, photos, now, new_id
-        )
-        decision = with_screening(decision, member.alias, intent, notices)
-        decision = self._noticed(decision, member, intent, self.degraded_notice)
-        await self.apply(decision, now, seen=tag)
-        log.debug("decided a member's message")  # who, what and how many: see _log_plain
-
-    async def _read(self, alias: MemberAlias, tag: bytes) -> tuple[bool, Watch | None, list[Watch]]:
-        """In one trip: was this envelope seen before, her live watch, and the live alerts."""
-
-        seen, own_rows, alert_rows = await self.db.run(partial(self._lookup, alias, tag, True))
-        own = await self.watches.opened(own_rows)
-        return seen, own[0] if own else None, await self.watches.opened(alert_rows)
-
-    async def _keep_photos(self, intent: intents.Intent, event: Incoming) -> tuple[str, ...]:
-        """Photos she sent, with any command or alone: sealed into the vault, to travel with her
-        alert (`relay.core.photos`). A location share's map snapshot is not kept: the
-        coordinates say more, in fewer bytes."""
-        if self.vault is None or not event.attachments:
-            return ()
-        shared = intent if isinstance(intent, _LOCATED) else None
-        if (
-            shared is not None
-            and shared.location is not None
-            and shared.location.source == "signal"
-        ):
-            await self._discard_photos(event)  # a location share's map snapshot
-            return ()
-        return await self.vault.keep_all(event.attachments)
-
-    async def _discard_photos(self, event: Incoming) -> None:
-        """Attachments the relay does not keep: signal-cli's plaintext copy goes at once."""
-        if self.vault is not None and event.attachments:
-            await self.vault.discard(event.attachments)
-
-    async def _intent(
-        self, member: Member, event: Incoming
-    ) -> tuple[intents.Intent | None, Pointer | None]:
-        """What she asks, and what her quote or reaction points at (an answer acts on that)."""
-        if event.kind is IncomingKind.REACTION:
-            if event.reaction_emoji in ACK_REACTIONS and not event.reaction_removed:
-                return intents.Ack(), await self._pointer(event.reaction_target)
-            return None, None
-        intent = self._words(member, event)
-        quoting = event.quote_timestamp is not None
-        if quoting and isinstance(intent, intents.Unknown | intents.Ack | intents.Resolved):
-            # A reply quoting an alert ("on my way") answers that alert, whoever else is in
-            # danger; quoting anything else answers nothing (the core says so).
-            pointer = await self._pointer(event.quote_timestamp)
-            if isinstance(intent, intents.Unknown):
-                if event.group_id is not None:
-                    return None, None  # group chatter quoting an alert is not an answer
-                intent = intents.Ack()
-            return _for_relay(event, intent), pointer
-        return _for_relay(event, intent), None
-
-    def _parse(self, member: Member, event: Incoming) -> intents.Intent | None:
-        """Her text → what she asks, when neither a quote nor a reaction is involved (pure)."""
-        return _for_relay(event, self._words(member, event))
-
-    def _words(self, member: Member, event: Incoming) -> intents.Intent:
-        return parse(
-            event.text or "",
-            self.keywords(self.rules, member.language),
-            duress_word=member.duress_word,
-            checkin_secret=member.checkin_secret,
-        )
-
-    async def _pointer(self, signal_timestamp: int | None) -> Pointer:
-        """The alert a quoted or reacted-to message was (any phase), or none: only the alert
-        message itself (or a repeat) points at an alert, never an all-clear or a reply."""
-        if not signal_timestamp:
-            return Pointer(None)
-        found = await self.outbox.watch_for_signal_timestamp(signal_timestamp)
-        return Pointer(await self.watches.get(found) if found else None)
-
-    def legacy(self, event: Event) -> bool:
-        """Whether `event` still needs the old one-at-a-time path: a feature on the old
-        interface (issue 19 removes this)."""
-        if not isinstance(event, Incoming):
-            return False
-        member = self.identify(event)
-        if member is None or event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
-            return False
-        intent = self._parse(member, event)
-        return intent is not None and type(intent) in self.features
-
-    async def stranger(self, event: Incoming) -> None:
-        await self._stranger(event)
-
-    async def _stranger(self, event: Incoming) -> None:
-        # Nothing about a stranger is stored but a count: no number, no text, no time.
-        self.strangers += 1
-        await self.db.bump_counter("strangers")
-        log.info("message from a number not in the rules (ignored)")
-        if getattr(self.rules, "strangers", "silence") == "neutral" and event.sender_number:
-            text = self.catalog.text("en", "stranger")
-            async with self.db.transaction() as conn:
-                await self.outbox.add(
-                    conn, Queued(event.sender_number, text, "reply"), self.clock.now()
-                )
-            self.handoff.poke()
-
-    async def _untrusted(self, event: UntrustedIdentity) -> None:
-        member = self.identify(event)
-        who = member.alias if member is not None else None
-        log.warning("undecryptable message (safety number changed) from %s", who or "a stranger")
-        if who is not None:
-            await self.notify_admin("safety_number_changed", who=who)
-
     # --- the wall clock ---------------------------------------------------------------------
 
     async def follow_clock(self) -> None:
@@ -556,8 +303,7 @@ class Engine:
         async with self.db.transaction() as conn:
             moved = await self.watches.shift(conn, step)
             await self.outbox.shift(conn, step)
-            for shift in self.on_clock_step:
-                await shift(conn, step)
+            await self.db.run(partial(DeliveryRepo.shift, delta=step))  # the delivery looks
         log.warning(
             "the wall clock jumped %s%s; moved %d live watch(es) with it",
             "+" if step > timedelta(0) else "-",

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import aiosqlite
 
@@ -28,10 +28,6 @@ from relay.core.targeting import Pointer
 from relay.crypto.seal import Sealer
 from relay.rules import Member, Rules
 from relay.signal.events import Incoming
-from relay.store.db import Database
-
-if TYPE_CHECKING:
-    from relay.attachments import AttachmentVault
 
 Writes = Callable[[sqlite3.Connection], None]
 """A feature's writes, run in the database thread inside the decision's transaction."""
@@ -116,40 +112,6 @@ class Hooks(Protocol):
     ) -> Decision: ...
 
 
-# --- the interface being replaced (issue 19): kept until every feature has moved to the above ---
-
 Write = Callable[[aiosqlite.Connection], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class FeatureResult:
-    decision: Decision
-    write: Write | None = None
-    after: Callable[[], Awaitable[None]] | None = None
-    """Run once the write is committed (still under the engine's lock): work that cannot run
-    inside a transaction, such as FORGET's WAL checkpoint."""
-
-
-@dataclass(frozen=True)
-class FeatureContext:
-    """What a feature may use. `rules` is the set in force for this event."""
-
-    db: Database
-    sealer: Sealer
-    rules: Rules
-    catalog: Catalog
-    timezone: str
-    vault: AttachmentVault | None
-
-
-class LegacyFeature(Protocol):
-    claims: tuple[type, ...]  # the intent classes it handles
-
-    async def handle(
-        self,
-        ctx: FeatureContext,
-        member: Member,
-        intent: intents.Intent,
-        event: Incoming,
-        now: datetime,
-    ) -> FeatureResult: ...
+"""An async write on the database's own connection, inside `Engine.apply`'s transaction (the
+background tasks' decisions: drill reports, the welcome, outage notices)."""

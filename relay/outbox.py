@@ -87,6 +87,7 @@ class OutboxSender:
         wipe_after: timedelta = timedelta(seconds=30),
         health: Health | None = None,
         handoff: Handoff | None = None,
+        on_sent: SentHook | None = None,
     ) -> None:
         self.attach = attach
         self.on_failed = on_failed
@@ -100,7 +101,7 @@ class OutboxSender:
         self.on_reached = on_reached  # addresses a send just got through to
         # Messages signal-cli accepted, with its timestamp (relay.delivery tracks receipts).
         # Called in the sender's loop: it must return at once (the tracker queues them).
-        self.on_sent: SentHook | None = None
+        self.on_sent = on_sent
         self.health = health
         self.repo = repo
         self._send = send

@@ -264,12 +264,14 @@ class RetentionJob:
         self._asked = False
 
     @classmethod
-    def for_engine(cls, engine: Engine, clock: Clock) -> RetentionJob:
-        """The job for a running relay: the engine's store, vault, current rules and lock."""
+    def for_engine(
+        cls, engine: Engine, vault: AttachmentVault | None, clock: Clock
+    ) -> RetentionJob:
+        """The job for a running relay: the engine's store, current rules and lock."""
         return cls(
             engine.db,
             engine.sealer,
-            engine.vault,
+            vault,
             lambda: engine.rules,
             clock,
             lock=engine.lock,

@@ -4,7 +4,7 @@ CLIENT details, and their expiry.
 - `ReportsFeature(vault)` — the feature the engine installs (`relay.feature_set`); what it
   answers is decided in `relay.reports.decisions` (pure), stored by `relay.store.reports`.
 - `ClientScreen(...).screen(conn, member, text, now)` — CLIENT auto-screening in the database
-  thread; `make_screener` (async, for the engine), `screen`, `render_warning`, `region_of`.
+  thread; `screen`, `render_warning`, `region_of`.
 - `purge_expired` — the retention job's call; `rekey` — screening keys brought up to date at
   start-up.
 """
@@ -16,8 +16,6 @@ from relay.reports.reporting import ReportsFeature
 from relay.reports.screening import (
     ClientScreen,
     Match,
-    Screener,
-    make_screener,
     render_warning,
     screen,
 )
@@ -26,8 +24,6 @@ __all__ = [
     "ClientScreen",
     "Match",
     "ReportsFeature",
-    "Screener",
-    "make_screener",
     "purge_expired",
     "region_of",
     "rekey",

@@ -5,16 +5,16 @@ a member may see — number, severity, date, a summary — and never who reporte
 
 How the check-in flow calls it: in the database thread, inside the batch's transaction,
 ``ClientScreen(sealer, catalog, default_timezone).screen(conn, member, text, now)`` gives the
-lines to add to her reply (none when nothing matches); the engine's async ``screener`` hook is
-``make_screener(db, sealer, catalog, default_timezone)``, the same in one trip to that thread.
-Or directly: ``find(conn, sealer, identifiers, now)``, ``await screen(db, sealer, text, region,
+lines to add to her reply (none when nothing matches) — the pipeline calls it so
+(`relay.runtime.pipeline`), where a warning approved earlier in the same batch is seen. Or
+directly: ``find(conn, sealer, identifiers, now)``, ``await screen(db, sealer, text, region,
 now)`` and, if any, ``render_warning(catalog, member.language, matches, zone)``.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,8 +26,6 @@ from relay.reports.wording import lines, match_line, summary
 from relay.rules import Member
 from relay.store import reports
 from relay.store.db import Database
-
-Screener = Callable[[Member, str, datetime], Awaitable[tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
@@ -125,16 +123,3 @@ class ClientScreen:
             return ()
         zone = member.timezone or self.default_timezone
         return (render_warning(self.catalog, member.language, matches, zone),)
-
-
-def make_screener(
-    db: Database, sealer: Sealer, catalog: Catalog, default_timezone: str
-) -> Screener:
-    """The engine's async ``screener``: `ClientScreen.screen` in one trip to the database
-    thread (until the pipeline calls it there itself)."""
-    client = ClientScreen(sealer, catalog, default_timezone)
-
-    async def screener(member: Member, text: str, now: datetime) -> tuple[str, ...]:
-        return await db.run(lambda conn: client.screen(conn, member, text, now))
-
-    return screener

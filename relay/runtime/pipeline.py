@@ -32,25 +32,27 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from relay.core import intents
-from relay.core.commands import parse
-from relay.core.decide import Context, Decision, on_mark, on_message
+from relay.core.commands import KeywordTable, parse
+from relay.core.decide import Context, Decision, Outgoing, Purpose, on_mark, on_message
 from relay.core.notices import DEGRADED_NOTICE, with_notice
 from relay.core.photos import photos_along
 from relay.core.screened import screened_text, with_screening
-from relay.core.state import Watch
+from relay.core.state import Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import new_row_key
-from relay.features import Feature, Handled, Scope
-from relay.rules import Member
+from relay.features import Feature, Handled, Hooks, Scope
+from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
 from relay.store import seen
-from relay.store.db import FlushFailed
+from relay.store.db import FlushFailed, savepoint
 from relay.store.outbox import OutboxRepo, Pending
 from relay.store.times import hour_ms
 
 if TYPE_CHECKING:
+    from relay.attachments import AttachmentVault
     from relay.engine import Engine, Written
+    from relay.reports.screening import ClientScreen
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,6 @@ class Inbound:
     quoted: bool = False  # it quotes or reacts to a message: `pointed` says which alert
     pointed: str | None = None  # the watch id of the alert it points at, if any
     photos: tuple[str, ...] = ()  # kept in the vault, to travel with her alert
-    screening: tuple[str, ...] = ()  # warnings matching the client details she sent
     feature: Feature | None = None
     enriched: object = None  # the feature's own enrichment
 
@@ -93,10 +94,20 @@ class Pipeline:
         self,
         desk: Engine,
         *,
+        keywords: Callable[[Rules, str], KeywordTable],
+        features: Sequence[Feature] = (),
+        hooks: Hooks | None = None,
+        screen: ClientScreen | None = None,
+        vault: AttachmentVault | None = None,
         receipts: Sequence[ReceiptHook] = (),
         degraded: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.desk = desk
+        self.desk = desk  # what is in force, the lock, the store, how a decision is committed
+        self.keywords = keywords  # a member's language's command words, with the rules' aliases
+        self.features = {claimed: f for f in features for claimed in f.claims}
+        self.hooks = hooks  # practice drills and delivery news (relay.chain)
+        self.screen = screen  # client details against the collective's warnings
+        self.vault = vault  # where her photos are kept
         self.receipts = tuple(receipts)  # the canary's proof, the delivery tracker's news
         self.degraded = degraded  # the canary says alerts may not reach phones
 
@@ -110,19 +121,6 @@ class Pipeline:
         own message; its sender is told it was not saved."""
         batch: list[Inbound] = []
         for event in events:
-            if self.desk.legacy(event):  # the old path, until every feature has moved
-                if batch:
-                    await self._decide(batch)
-                    batch = []
-                try:
-                    self.desk.degraded_notice = self._notice()
-                    await self.desk.handle(event)
-                except Exception:
-                    log.exception("handling an event failed")
-                    member = self.desk.identify(event) if isinstance(event, Incoming) else None
-                    if member is not None:
-                        await self.desk.not_saved([member])
-                continue
             try:
                 inbound = await self._route(event)
             except Exception:
@@ -166,23 +164,19 @@ class Pipeline:
         if quoted:
             stamp = event.reaction_target if event.kind is IncomingKind.REACTION else None
             pointed = await self._pointed(stamp or event.quote_timestamp)
-            if desk.hooks is not None and intent is not None:  # a practice alert's send
-                await desk.hooks.settle(event, intent, at_alert=pointed is not None)
+            if self.hooks is not None and intent is not None:  # a practice alert's send
+                await self.hooks.settle(event, intent, at_alert=pointed is not None)
         if intent is None:
             await self._discard_photos(event)
             return Inbound(member, event, tag, None)
-        feature = desk.pure.get(type(intent))
+        feature = self.features.get(type(intent))
         if feature is not None:
             enriched = await feature.enrich(member, intent, event)
             return Inbound(
                 member, event, tag, intent, quoted, pointed, feature=feature, enriched=enriched
             )
         photos = await self._keep_photos(intent, event)
-        screening: tuple[str, ...] = ()
-        client = screened_text(intent)
-        if client is not None and desk.screener is not None:
-            screening = await desk.screener(member, client, desk.clock.now())
-        return Inbound(member, event, tag, intent, quoted, pointed, photos, screening)
+        return Inbound(member, event, tag, intent, quoted, pointed, photos)
 
     def _intent(self, member: Member, event: Incoming) -> tuple[intents.Intent | None, bool]:
         """What she asks, and whether it quotes or reacts to a message (an answer then acts
@@ -193,7 +187,7 @@ class Pipeline:
             return None, False
         intent = parse(
             event.text or "",
-            self.desk.keywords(self.desk.rules, member.language),
+            self.keywords(self.desk.rules, member.language),
             duress_word=member.duress_word,
             checkin_secret=member.checkin_secret,
         )
@@ -224,7 +218,7 @@ class Pipeline:
         """Photos she sent, with any command or alone: sealed into the vault, to travel with
         her alert (`relay.core.photos`). A location share's map snapshot is not kept: the
         coordinates say more, in fewer bytes."""
-        vault = self.desk.vault
+        vault = self.vault
         if vault is None or not event.attachments:
             return ()
         shared = intent.location if isinstance(intent, _LOCATED) else None
@@ -235,12 +229,20 @@ class Pipeline:
 
     async def _discard_photos(self, event: Incoming) -> None:
         """Attachments the relay does not keep: signal-cli's plaintext copy goes at once."""
-        if self.desk.vault is not None and event.attachments:
-            await self.desk.vault.discard(event.attachments)
+        if self.vault is not None and event.attachments:
+            await self.vault.discard(event.attachments)
 
     async def _stranger(self, event: Incoming) -> None:
         # Nothing about a stranger is stored but a count: no number, no text, no time.
-        await self.desk.stranger(event)
+        desk = self.desk
+        await desk.db.bump_counter("strangers")
+        log.info("message from a number not in the rules (ignored)")
+        if desk.rules.strangers == "neutral" and event.sender_number:
+            to = Recipient(RecipientKind.OUTSIDE, event.sender_number)
+            text = desk.catalog.text("en", "stranger")
+            await desk.apply(
+                Decision(messages=(Outgoing(to, text, Purpose.REPLY),)), desk.clock.now()
+            )
 
     async def _untrusted(self, event: UntrustedIdentity) -> None:
         member = self.desk.identify(event)
@@ -309,14 +311,12 @@ class Pipeline:
         in a savepoint of its own (one that fails is rolled back alone and logged)."""
         outcomes: list[Outcome] = []
         for item in batch:
-            conn.execute("SAVEPOINT inbound")
             try:
-                outcome = self._commit_one(item, context, scope, notice, now, conn)
+                with savepoint(conn):
+                    outcome = self._commit_one(item, context, scope, notice, now, conn)
             except Exception:
-                conn.execute("ROLLBACK TO inbound")
                 log.exception("handling an event failed")
                 outcome = Outcome()
-            conn.execute("RELEASE inbound")
             outcomes.append(outcome)
         return outcomes
 
@@ -368,13 +368,17 @@ class Pipeline:
         pointer = None
         if item.quoted:
             pointer = Pointer(desk.watches.get_here(conn, item.pointed) if item.pointed else None)
-        hooks = desk.hooks
+        hooks = self.hooks
         if hooks is not None:
             early = hooks.before(conn, member, item.event, intent, pointer, alerts, now)
             if early is not None:  # a practice answer (relay.chain): never a real alert's
                 return early
         if item.feature is not None:
             return item.feature.handle(conn, scope, member, intent, item.enriched, now)
+        screening: tuple[str, ...] = ()
+        client = screened_text(intent)
+        if client is not None and self.screen is not None:  # sees a warning just approved
+            screening = self.screen.screen(conn, member, client, now)
         new_id = new_row_key()
         decision = on_message(
             context,
@@ -385,14 +389,14 @@ class Pipeline:
             now,
             new_id,
             photos=item.photos,
-            notices=item.screening,
+            notices=screening,
             pointer=pointer,
             said=item.event.text,
         )
         decision = photos_along(
             context, decision, member.alias, intent, own, item.photos, now, new_id
         )
-        decision = with_screening(decision, member.alias, intent, item.screening)
+        decision = with_screening(decision, member.alias, intent, screening)
         if notice is not None:  # the canary's "alerts may be delayed", while it is degraded
             line = desk.catalog.text(member.language, notice)
             decision = with_notice(decision, member.alias, intent, line)

@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from relay.logs import setup_logging
-from relay.reports import make_screener
 from relay.sim import InboundAttachment, SignalSim, SimGroup
 from tests.e2e.conftest import NUMBERS, Harness, write_env
 
@@ -33,8 +32,6 @@ async def desk(sim: SignalSim, tmp_path: Path) -> AsyncIterator[tuple[Harness, S
     relay = await harness.start()
     engine = relay.engine
     assert engine is not None
-    if getattr(engine, "screener", None) is None:  # until the daemon installs it itself
-        engine.screener = make_screener(engine.db, engine.sealer, engine.catalog, engine.timezone)
     yield harness, group
     await harness.stop()
 

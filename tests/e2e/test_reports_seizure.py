@@ -76,14 +76,14 @@ async def test_no_canary_on_the_card_without_the_key(
     assert found_in(data_dir) == {}
 
     relay = harness.relay
-    assert relay is not None and relay.engine is not None
-    engine = relay.engine
+    assert relay is not None and relay.engine is not None and relay.pipeline is not None
+    engine, vault = relay.engine, relay.pipeline.vault
     shared = await ReportRepo(engine.db, engine.sealer).get(1)
     assert shared is not None and shared.text == REPORT_TEXT  # the key opens it
-    assert shared.photos and engine.vault is not None
-    assert engine.vault.open(shared.photos[0])[0] == REPORT_PHOTO
+    assert shared.photos and vault is not None
+    assert vault.open(shared.photos[0])[0] == REPORT_PHOTO
     (entry,) = await LogRepo(engine.db, engine.sealer).entries("elena")
-    assert entry.text == LOG_TEXT and engine.vault.open(entry.photos[0].key)[0] == LOG_PHOTO
+    assert entry.text == LOG_TEXT and vault.open(entry.photos[0].key)[0] == LOG_PHOTO
 
     await harness.stop()
     assert found_in(data_dir) == {}  # nor after a clean stop (WAL checkpointed or not)

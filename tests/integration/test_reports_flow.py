@@ -25,11 +25,11 @@ from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
 from relay.features import Handled, Scope
 from relay.locales import load_catalog
-from relay.reports import ReportsFeature, make_screener, purge_expired, region_of, screen
+from relay.reports import ReportsFeature, purge_expired, region_of, screen
 from relay.reports.matching import all_tags, query_identifiers
 from relay.reports.rekey import rekey
 from relay.reports.reporting import Kept
-from relay.reports.screening import find
+from relay.reports.screening import ClientScreen, find
 from relay.rules import Member, Rules, load_rules
 from relay.signal.events import Incoming, IncomingKind
 from relay.signal.transport import SignalTransport
@@ -417,12 +417,16 @@ async def test_client_screening_warns_before_the_date(desk: Desk) -> None:
     matches = await screen(desk.db, desk.sealer, "Mark, 07700 900123", "GB", T0)
     assert [(m.number, m.severity, m.kinds) for m in matches] == [(1, 3, ("phone",))]
     assert region_of(bob.number) == "US"
-    screener = make_screener(desk.db, desk.sealer, CATALOG, "Europe/London")
-    (warning,) = await screener(bob, "Mark +44 7700 900123, silver van AB12CDE", T0)
+    client = ClientScreen(desk.sealer, CATALOG, "Europe/London")
+
+    async def screener(member: Member, text: str) -> tuple[str, ...]:
+        return await desk.db.run(lambda conn: client.screen(conn, member, text, T0))
+
+    (warning,) = await screener(bob, "Mark +44 7700 900123, silver van AB12CDE")
     assert warning.startswith("⚠️ Careful — this client matches 1 warning from the collective:")
-    assert await screener(bob, "Mark, +44 7700 900999", T0) == ()
+    assert await screener(bob, "Mark, +44 7700 900999") == ()
     elena = desk.member("elena")
-    (spanish,) = await screener(elena, "+44 7700 900123", T0)
+    (spanish,) = await screener(elena, "+44 7700 900123")
     assert spanish.startswith("⚠️ Cuidado")
 
 
