@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from relay.core.state import Phase
 
 RELAY = Path(__file__).resolve().parents[2] / "relay"
@@ -33,18 +31,6 @@ SQL = re.compile(
     r"|\bSAVEPOINT\s+\w+",
     re.IGNORECASE,
 )
-
-# Files with SQL still outside the store, each waiting for its part of issue 19 to land. Empty it
-# as they do; a file not listed here that has SQL fails `test_no_new_sql_outside_the_store` now.
-PENDING = {
-    "relay/runtime/pipeline.py": "the lead: its per-message savepoint → relay.store.db.savepoint",
-    "relay/reports/store.py": "reports: → relay/store/reports.py",
-    "relay/reports/retention.py": "reports: its statements into relay/store/",
-    "relay/incidents/store.py": "reports: → relay/store/incident_log.py",
-    "relay/incidents/retention.py": "reports: its statements into relay/store/",
-    "relay/delivery/store.py": "chain: → relay/store/deliveries.py",
-    "relay/drills/store.py": "chain: → relay/store/practice.py",
-}
 
 
 def sql_in(source: str) -> Iterator[tuple[int, str]]:
@@ -97,22 +83,8 @@ def offenders() -> dict[str, list[int]]:
     return found
 
 
-OFFENDERS = offenders()
-
-
-@pytest.mark.xfail(
-    bool(OFFENDERS),
-    reason="SQL outside relay/store/ until the rest of issue 19 lands: " + ", ".join(OFFENDERS),
-    strict=False,
-)
 def test_no_sql_outside_the_store() -> None:
-    assert OFFENDERS == {}
-
-
-def test_no_new_sql_outside_the_store() -> None:
-    """Whatever is still pending, no other module may take up SQL meanwhile."""
-    new = {path: lines for path, lines in OFFENDERS.items() if path not in PENDING}
-    assert new == {}, "SQL belongs in relay/store/ (a repository function), not here"
+    assert offenders() == {}, "SQL belongs in relay/store/ (a repository function), not here"
 
 
 def test_no_phase_typed_as_sql() -> None:
