@@ -37,7 +37,7 @@ from relay.logs import asyncio_exception_handler
 from relay.outage import Outage
 from relay.outbox import OutboxSender
 from relay.reports import make_screener
-from relay.reports.store import ReportRepo
+from relay.reports.rekey import rekey
 from relay.retention import RetentionJob
 from relay.rules import Rules
 from relay.rules.compiled import CACHE_NAME as RULES_CACHE
@@ -177,7 +177,7 @@ class Relay:
         )
         for feature in default_features(db, vault):
             engine.add_feature(feature)
-        rekeyed = await ReportRepo(db, self.sealer).rekey()
+        rekeyed = await rekey(db, self.sealer)
         if rekeyed:
             log.info("%d report(s) given screening keys for partial numbers, plates", rekeyed)
         self.engine = engine

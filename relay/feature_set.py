@@ -20,7 +20,7 @@ def default_features(
     """``db``: FORGET empties the WAL once her rows are gone; ``vault``: where photos are kept
     (None keeps none)."""
     features: list[Feature | LegacyFeature] = []
-    features.append(ReportsFeature())
-    features.append(IncidentLogFeature())
+    features.append(ReportsFeature(vault))
+    features.append(IncidentLogFeature(vault))
     features.append(ForgetFeature(db, vault))
     return features

@@ -20,18 +20,23 @@ Three promises are kept here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from relay.core import escalation, group_alert, intents
 from relay.core.ages import since
+from relay.core.builder import Builder as _Builder
+from relay.core.builder import Context as Context
+from relay.core.builder import Decision as Decision
+from relay.core.builder import Outgoing as Outgoing
+from relay.core.builder import Purpose as Purpose
+from relay.core.builder import p as _p
 from relay.core.escalation import Tier
 from relay.core.guesses import short_answer
 from relay.core.lifecycle import Event, is_open_alert, moved
 from relay.core.locations import Location, osm_link
-from relay.core.policy import MemberInfo, Policy, Timings
-from relay.core.render import Catalog, Name, When, display, names, span, with_pronouns
+from relay.core.policy import Timings
+from relay.core.render import display, names, span
 from relay.core.state import (
     MAX_CLIENT_NOTES,
     MAX_PHOTOS,
@@ -53,133 +58,6 @@ LATE_AFTER = timedelta(seconds=5)
 
 ALERT_PINS = 3
 """An alert shows her newest locations, at most this many (saying so when she sent more)."""
-
-
-class Purpose(StrEnum):
-    REPLY = "reply"  # an answer to what she just sent (every member message gets one)
-    REMINDER = "reminder"
-    ALERT = "alert"  # carries a member's safety: retried forever, the admin told if stuck
-    NOTICE = "notice"  # ack / all-clear / resolved news to those alerted
-    DRILL = "drill"  # a practice alert and its news (relay.core.drills): never an alert
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    to: Recipient
-    text: str
-    purpose: Purpose
-    watch_id: str | None = None
-    attachments: tuple[str, ...] = ()  # attachment vault keys (photos, exported files)
-    # To a Signal group: the full alert and its photos, sent instead of `text` only if the
-    # group's members check out just before sending (relay.core.group_alert, relay.groups).
-    withheld: tuple[str, tuple[str, ...]] | None = None
-    # A repeat ("still nobody on her alert"): the outbox folds it into an unsent message of the
-    # same alert to the same person (no pile after an outage). News is never folded.
-    repeat: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    watches: tuple[Watch, ...] = ()
-    messages: tuple[Outgoing, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    policy: Policy
-    catalog: Catalog
-    default_timezone: str
-    admin: MemberAlias | None = None
-    # Recipients signal-cli said no retry soon reaches (not on Signal, changed safety number).
-    unreachable: frozenset[Recipient] = frozenset()
-
-
-@dataclass(slots=True)
-class _Builder:
-    """Collects messages while one decision is worked out."""
-
-    ctx: Context
-    now: datetime
-    watches: list[Watch] = field(default_factory=list)
-    messages: list[Outgoing] = field(default_factory=list)
-    # One decision asks for the same alert path up to three times (alert, escalate, next
-    # wake-up); each ask lists every tier's recipients again. Once per decision is enough.
-    _tiers: dict[tuple[MemberAlias, Kind], Sequence[Tier]] = field(default_factory=dict)
-
-    def tiers(self, alias: MemberAlias, kind: Kind) -> Sequence[Tier]:
-        found = self._tiers.get((alias, kind))
-        if found is None:
-            found = self._tiers[alias, kind] = self.ctx.policy.tiers(alias, kind)
-        return found
-
-    def info(self, alias: MemberAlias) -> MemberInfo:
-        found = self.ctx.policy.member(alias)
-        if found is None:  # removed from the rules while her watch is live: keep speaking to her
-            return MemberInfo(alias, self.ctx.policy.default_language, self.ctx.default_timezone)
-        return found
-
-    def language(self, to: Recipient) -> str:
-        if to.kind is RecipientKind.MEMBER:
-            return self.info(MemberAlias(to.address)).language
-        return self.ctx.policy.default_language
-
-    def zone(self, to: Recipient) -> str:
-        if to.kind is RecipientKind.MEMBER:
-            return self.info(MemberAlias(to.address)).timezone
-        return self.ctx.default_timezone
-
-    def text(
-        self,
-        to: Recipient,
-        *parts: tuple[str, dict[str, object]],
-        about: MemberAlias | None = None,
-    ) -> str:
-        """Parts in the reader's language; people with their pronouns; times about `about` (else
-        the member named `who`) labelled when her clock differs from the reader's."""
-        language = self.language(to)
-        return "\n".join(
-            self.ctx.catalog.text(language, key, **self._values(to, params, about))
-            for key, params in parts
-        )
-
-    def _values(
-        self, to: Recipient, params: dict[str, object], about: MemberAlias | None
-    ) -> dict[str, object]:
-        values = with_pronouns(params, lambda alias: self.info(MemberAlias(alias)).pronouns)
-        who = params.get("who")
-        subject = about or (MemberAlias(who.alias) if isinstance(who, Name) else None)
-        if subject is not None and not (to.kind is RecipientKind.MEMBER and to.address == subject):
-            theirs = self.info(subject).timezone
-            values = {k: v.about(theirs) if isinstance(v, When) else v for k, v in values.items()}
-        return values
-
-    def send(
-        self,
-        to: Recipient,
-        purpose: Purpose,
-        *parts: tuple[str, dict[str, object]],
-        watch: Watch | None = None,
-        attachments: tuple[str, ...] = (),
-    ) -> None:
-        text = self.text(to, *parts, about=watch.member if watch else None)
-        self.messages.append(Outgoing(to, text, purpose, watch.id if watch else None, attachments))
-
-    def clock(self, moment: datetime, to: Recipient) -> When:
-        """A time for `to`: in her zone, labelled later if the message is about someone else."""
-        return When(moment, self.zone(to), self.now, group=to.kind is not RecipientKind.MEMBER)
-
-    def reachable(self, recipients: Sequence[Recipient]) -> list[Recipient]:
-        return escalation.reachable(recipients, self.ctx.unreachable)
-
-    def watchers(self, alias: MemberAlias, kind: Kind) -> list[Recipient]:
-        return escalation.first_watchers(self.tiers(alias, kind), self.ctx.unreachable, alias)
-
-    def done(self) -> Decision:
-        return Decision(tuple(self.watches), tuple(self.messages))
-
-
-def _p(key: str, **params: object) -> tuple[str, dict[str, object]]:
-    return key, params
 
 
 def _label(recipients: Sequence[Recipient], none: str) -> str:

@@ -1,14 +1,16 @@
 """Each member's own incident log: LOG, EXPORT, and ``peer-relay verify``.
 
-- `IncidentLogFeature` — the feature the engine installs (`relay.feature_set`).
+- `IncidentLogFeature(vault)` — the feature the engine installs (`relay.feature_set`); what it
+  answers is decided in `relay.incidents.answers` (pure), new entries are made by
+  `relay.incidents.entries`, and stored by `relay.store.incident_log`.
 - `run_verify(path, out)` — the CLI's ``verify`` subcommand.
 - `purge_expired_entries` — the retention job's call (``retention.incident_logs``).
 - `fingerprint(sealer.public_key_bytes())` — the relay key as people compare it.
 """
 
-from relay.incidents.chain import fingerprint
-from relay.incidents.feature import IncidentLogFeature
-from relay.incidents.retention import purge_expired_entries
+from relay.incidents.hashchain import fingerprint
+from relay.incidents.logbook import IncidentLogFeature
+from relay.incidents.pruning import purge_expired_entries
 from relay.incidents.verify import check_document, run_verify
 
 __all__ = [

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from relay.core.render import Catalog
 from relay.crypto.seal import Sealer
-from relay.incidents import chain
-from relay.incidents.store import Entry, Head
+from relay.incidents import hashchain
+from relay.store.incident_log import Entry, Head
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def build_export(
     language: str,
     zone: str,
 ) -> ExportFiles:
-    exported_at = chain.stamp(now)
+    exported_at = hashchain.stamp(now)
     date = exported_at[:10]
     readable_name = f"incident-log-{date}.txt"
     document_name = f"incident-log-{date}.json"
@@ -83,7 +83,7 @@ def build_export(
     lines = [
         t("export_title"),
         t("export_intro", time=_local(exported_at, zone), zone=zone, count=len(entries)),
-        t("export_key", fingerprint=chain.fingerprint(public_key)),
+        t("export_key", fingerprint=hashchain.fingerprint(public_key)),
         t("export_verify", file=document_name),
     ]
     if head.first > 1:
@@ -99,23 +99,23 @@ def build_export(
             files = ", ".join(names[(entry.seq, i)] for i in range(1, len(entry.photos) + 1))
             lines.append(t("export_entry_photos", files=files))
     readable = ("\n".join(lines) + "\n").encode("utf-8", "surrogatepass")
-    readable_sha256 = chain.sha256_hex(readable)
+    readable_sha256 = hashchain.sha256_hex(readable)
 
-    statement = chain.export_statement(
+    statement = hashchain.export_statement(
         head.log_id, head.first, head.seq, head.hash, exported_at, readable_sha256
     )
     document = {
-        "format": chain.FORMAT,
-        "version": chain.VERSION,
+        "format": hashchain.FORMAT,
+        "version": hashchain.VERSION,
         "log": head.log_id,
         "public_key": _b64(public_key),
-        "key_fingerprint": chain.fingerprint(public_key),
+        "key_fingerprint": hashchain.fingerprint(public_key),
         "exported_at": exported_at,
         "first": head.first,
         "count": head.seq,
         "head": head.hash,
         "readable": {"file": readable_name, "sha256": readable_sha256},
-        "signature": _b64(chain.sign(sealer.signing_key(), statement)),
+        "signature": _b64(hashchain.sign(sealer.signing_key(), statement)),
         "check_with": f"peer-relay verify {document_name}",
         "entries": [
             {

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
-from relay.incidents import chain
+from relay.incidents import hashchain
 
 _NOT_AN_EXPORT = "this is not a peer-relay incident log export (use the .json file from EXPORT)"
 
@@ -83,13 +83,13 @@ def _entry(raw: object, position: int, log_id: str, public_key: bytes) -> _Entry
     for photo in listed:
         if not isinstance(photo, Mapping):
             raise ValueError
-        photos.append(chain.photo_entry(_text(photo["sha256"]), _text(photo["type"])))
+        photos.append(hashchain.photo_entry(_text(photo["sha256"]), _text(photo["type"])))
         files.append((_text(photo.get("file", "")), _text(photo["sha256"])))
-    digest = chain.content_digest(_text(raw["text"]), photos, _text(raw["salt"]))
+    digest = hashchain.content_digest(_text(raw["text"]), photos, _text(raw["salt"]))
     prev = _text(raw["prev"])
-    recomputed = chain.entry_hash(log_id, seq, _text(raw["at"]), prev, digest)
-    signed = chain.signed_by(
-        public_key, chain.entry_statement(log_id, seq, recomputed), _signature(raw["signature"])
+    recomputed = hashchain.entry_hash(log_id, seq, _text(raw["at"]), prev, digest)
+    signed = hashchain.signed_by(
+        public_key, hashchain.entry_statement(log_id, seq, recomputed), _signature(raw["signature"])
     )
     claims = raw["hash"] == recomputed and raw["content_sha256"] == digest
     return _Entry(position, seq, recomputed, prev, signed and claims, tuple(files))
@@ -157,13 +157,13 @@ def _beside(folder: Path | None, name: str) -> bytes | None:
 def check_document(doc: object, folder: Path | None = None) -> Verdict:
     """Everything wrong with an export, in plain words (none: it is intact)."""
     verdict = Verdict()
-    if not isinstance(doc, Mapping) or doc.get("format") != chain.FORMAT:
+    if not isinstance(doc, Mapping) or doc.get("format") != hashchain.FORMAT:
         verdict.problems.append(_NOT_AN_EXPORT)
         return verdict
-    if doc.get("version") != chain.VERSION:
+    if doc.get("version") != hashchain.VERSION:
         verdict.problems.append(
             f"this export is format version {doc.get('version')!r}; "
-            f"this peer-relay reads version {chain.VERSION}"
+            f"this peer-relay reads version {hashchain.VERSION}"
         )
         return verdict
     try:
@@ -189,10 +189,10 @@ def check_document(doc: object, folder: Path | None = None) -> Verdict:
             "the file's summary is damaged (key, log id, entry count or signature unreadable)"
         )
         return verdict
-    verdict.fingerprint = chain.fingerprint(public_key)
+    verdict.fingerprint = hashchain.fingerprint(public_key)
     verdict.count = len(raw_entries)
-    statement = chain.export_statement(log_id, first, count, head, exported_at, readable_sha256)
-    if not chain.signed_by(public_key, statement, summary_signature):
+    statement = hashchain.export_statement(log_id, first, count, head, exported_at, readable_sha256)
+    if not hashchain.signed_by(public_key, statement, summary_signature):
         verdict.problems.append(
             "the export's signed summary (entry count, last entry, date or readable copy) "
             "was changed, or was not signed by this key"
@@ -220,7 +220,7 @@ def check_document(doc: object, folder: Path | None = None) -> Verdict:
         if not first <= seq <= count
     ]
     by_seq = {e.seq: e for e in entries if e.authentic}
-    if first == 1 and 1 in by_seq and by_seq[1].prev != chain.genesis(log_id):
+    if first == 1 and 1 in by_seq and by_seq[1].prev != hashchain.genesis(log_id):
         verdict.problems.append("entry 1 does not start this log")
     for seq, entry in sorted(by_seq.items()):
         before = by_seq.get(seq - 1)

@@ -3,16 +3,17 @@
 Used by CHECK and, before a date, on the identifiers in her CLIENT details. A match carries what
 a member may see — number, severity, date, a summary — and never who reported it.
 
-How the check-in flow calls it (the engine's ``screener`` hook)::
-
-    engine.screener = make_screener(db, sealer, catalog, default_timezone)
-
-or directly: ``matches = await screen(db, sealer, text, region_of(member.number), now)`` and, if
-any, ``render_warning(catalog, member.language, matches, zone)`` for the lines to add to her reply.
+How the check-in flow calls it: in the database thread, inside the batch's transaction,
+``ClientScreen(sealer, catalog, default_timezone).screen(conn, member, text, now)`` gives the
+lines to add to her reply (none when nothing matches); the engine's async ``screener`` hook is
+``make_screener(db, sealer, catalog, default_timezone)``, the same in one trip to that thread.
+Or directly: ``find(conn, sealer, identifiers, now)``, ``await screen(db, sealer, text, region,
+now)`` and, if any, ``render_warning(catalog, member.language, matches, zone)``.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,10 +21,10 @@ from datetime import datetime
 from relay.core.identifiers import Identifier, IdentifierKind, extract_identifiers
 from relay.core.render import Catalog
 from relay.crypto.seal import Sealer
-from relay.reports.matching import PARTIAL, matched_kinds, region_of
-from relay.reports.render import lines, match_line, summary
-from relay.reports.store import ReportRepo
+from relay.reports.matching import PARTIAL, all_tags, matched_kinds, region_of
+from relay.reports.wording import lines, match_line, summary
 from relay.rules import Member
+from relay.store import reports
 from relay.store.db import Database
 
 Screener = Callable[[Member, str, datetime], Awaitable[tuple[str, ...]]]
@@ -40,10 +41,12 @@ class Match:
     kinds: tuple[IdentifierKind, ...] = ()
 
 
-async def find(repo: ReportRepo, identifiers: Sequence[Identifier], now: datetime) -> list[Match]:
+def find(
+    conn: sqlite3.Connection, sealer: Sealer, identifiers: Sequence[Identifier], now: datetime
+) -> list[Match]:
     """Approved, unexpired reports that really match one of ``identifiers``, oldest first."""
     matches = []
-    for report in await repo.candidates(identifiers, now):
+    for report in reports.candidates(conn, sealer, all_tags(sealer, identifiers), now):
         kinds = matched_kinds(report.identifiers, identifiers)
         if kinds:
             matches.append(
@@ -68,7 +71,7 @@ async def screen(
     identifiers = extract_identifiers(text, region)
     if not identifiers:
         return []
-    return await find(ReportRepo(db, sealer), identifiers, now)
+    return await db.run(lambda conn: find(conn, sealer, identifiers, now))
 
 
 def _match_lines(catalog: Catalog, language: str, matches: Sequence[Match], zone: str) -> list[str]:
@@ -102,16 +105,36 @@ def _partial(match: Match) -> bool:
     return bool(match.kinds) and all(kind in PARTIAL for kind in match.kinds)
 
 
+class ClientScreen:
+    """Her CLIENT text → the warning to add to her reply (none when nothing matches), read in
+    the database thread: the pipeline calls `screen` inside the batch's transaction."""
+
+    def __init__(self, sealer: Sealer, catalog: Catalog, default_timezone: str) -> None:
+        self.sealer = sealer
+        self.catalog = catalog
+        self.default_timezone = default_timezone
+
+    def screen(
+        self, conn: sqlite3.Connection, member: Member, text: str, now: datetime
+    ) -> tuple[str, ...]:
+        identifiers = extract_identifiers(text, region_of(member.number))
+        if not identifiers:
+            return ()
+        matches = find(conn, self.sealer, identifiers, now)
+        if not matches:
+            return ()
+        zone = member.timezone or self.default_timezone
+        return (render_warning(self.catalog, member.language, matches, zone),)
+
+
 def make_screener(
     db: Database, sealer: Sealer, catalog: Catalog, default_timezone: str
 ) -> Screener:
-    """The engine's ``screener``: her CLIENT text → the warning to add to her reply (or none)."""
+    """The engine's async ``screener``: `ClientScreen.screen` in one trip to the database
+    thread (until the pipeline calls it there itself)."""
+    client = ClientScreen(sealer, catalog, default_timezone)
 
     async def screener(member: Member, text: str, now: datetime) -> tuple[str, ...]:
-        matches = await screen(db, sealer, text, region_of(member.number), now)
-        if not matches:
-            return ()
-        zone = member.timezone or default_timezone
-        return (render_warning(catalog, member.language, matches, zone),)
+        return await db.run(lambda conn: client.screen(conn, member, text, now))
 
     return screener

@@ -13,11 +13,11 @@ import pytest
 
 from relay.crypto.seal import aad_for
 from relay.engine import Engine
-from relay.incidents.store import LogRepo
 from relay.locales import available_languages
-from relay.reports.store import ReportRepo
 from relay.sim import InboundAttachment, SendFailure
+from relay.store.incident_log import LogRepo
 from relay.store.outbox import RECIPIENT_PURPOSE, Pending
+from relay.store.reports import ReportRepo
 from relay.store.watches import WatchRepo
 from tests.catalog_checks import rendered, translation_problems, untranslated
 from tests.e2e.conftest import NUMBERS, Harness

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from relay.incidents.store import LogRepo
-from relay.reports.store import ReportRepo
 from relay.sim import InboundAttachment
+from relay.store.incident_log import LogRepo
+from relay.store.reports import ReportRepo
 from tests.e2e.conftest import NUMBERS, Harness
 
 REPORT_TEXT = "canary-report-T4 hit me, +44 7700 900321"

@@ -35,9 +35,9 @@ import yaml
 
 from relay.crypto.keys import load_key
 from relay.crypto.seal import OVERHEAD, PAD_MIN, Sealer
-from relay.reports.store import ReportRepo
 from relay.sim import SignalSim
 from relay.store.db import DB_NAME, Database
+from relay.store.reports import ReportRepo
 from relay.store.times import HOUR_MS
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, RelayProcess, write_env
 

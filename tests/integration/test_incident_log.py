@@ -8,7 +8,7 @@ import io
 import json
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,14 +22,15 @@ from relay.core.decide import Outgoing
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
-from relay.features import FeatureContext
+from relay.features import Handled, Scope
 from relay.incidents import IncidentLogFeature, fingerprint, purge_expired_entries, run_verify
-from relay.incidents.store import LogRepo, fresh_head, new_entry
+from relay.incidents.entries import fresh_head, new_entry
 from relay.locales import load_catalog
 from relay.rules import Rules, load_rules
 from relay.signal.events import Incoming, IncomingKind
 from relay.signal.transport import SignalTransport
 from relay.store.db import DB_NAME, Database
+from relay.store.incident_log import LogRepo
 
 SAMPLES = Path(__file__).resolve().parents[2] / "rules"
 T0 = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)
@@ -44,20 +45,39 @@ class Journal:
     vault: AttachmentVault
     rules: Rules
     now: datetime = T0
-    feature: IncidentLogFeature = field(default_factory=IncidentLogFeature)
     stamp: int = 0
 
+    @property
+    def feature(self) -> IncidentLogFeature:
+        return IncidentLogFeature(self.vault)
+
     async def says(self, alias: str, intent: intents.Intent) -> list[Outgoing]:
-        member = self.rules.member(alias)
-        assert member is not None
-        self.stamp += 1
-        event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
-        ctx = FeatureContext(self.db, self.sealer, self.rules, CATALOG, "Europe/London", self.vault)
-        result = await self.feature.handle(ctx, member, intent, event, self.now)
-        if result.write is not None:
-            async with self.db.transaction() as conn:
-                await result.write(conn)
-        return list(result.decision.messages)
+        (sent,) = await self.batch((alias, intent))
+        return sent
+
+    async def batch(self, *said: tuple[str, intents.Intent]) -> list[list[Outgoing]]:
+        """Messages decided as the pipeline decides a batch: each enriched first, then all
+        read, decided and written in one transaction, in order."""
+        feature = self.feature
+        scope = Scope(self.sealer, self.rules, CATALOG, "Europe/London")
+        steps = []
+        for alias, intent in said:
+            member = self.rules.member(alias)
+            assert member is not None
+            self.stamp += 1
+            event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
+            steps.append((member, intent, await feature.enrich(member, intent, event)))
+
+        def work(conn: sqlite3.Connection) -> list[Handled]:
+            done = []
+            for member, intent, enriched in steps:
+                handled = feature.handle(conn, scope, member, intent, enriched, self.now)
+                if handled.writes is not None:
+                    handled.writes(conn)
+                done.append(handled)
+            return done
+
+        return [list(h.decision.messages) for h in await self.db.write(work)]
 
     async def log(self, alias: str, *texts: str, every: timedelta = timedelta(hours=1)) -> None:
         for text in texts:
@@ -191,6 +211,27 @@ async def test_the_chain_continues_after_a_restart_and_an_export(tmp_path: Path)
         "after the restart",
     ]
     await db.close()
+
+
+async def test_a_batch_exports_the_entries_it_just_added(journal: Journal, tmp_path: Path) -> None:
+    """Issue 19: LOG, LOG, EXPORT decided in one transaction — the second entry chains to the
+    first, and the export holds both, before anything is committed."""
+    one, two, export = await journal.batch(
+        ("alice", intents.Log("first")),
+        ("alice", intents.Log("second")),
+        ("alice", intents.Export()),
+    )
+    assert "entry 1" in one[0].text and "entry 2" in two[0].text
+    (files, *_) = export
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    for key in files.attachments:
+        data, _, name = journal.vault.open(key)
+        assert name is not None
+        (folder / name).write_bytes(data)
+    (document,) = folder.glob("*.json")
+    code, out = verify(document)
+    assert code == EXIT_OK and out.startswith("intact: 2 entries"), out
 
 
 async def test_a_stale_head_cannot_fork_the_chain(journal: Journal) -> None:

@@ -5,14 +5,17 @@ that no message names the reporter, what the store keeps, and that it keeps noth
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
+from relay.attachments import AttachmentVault
 from relay.core import intents
 from relay.core.decide import Outgoing
 from relay.core.identifiers import extract_identifiers
@@ -20,15 +23,19 @@ from relay.core.state import RecipientKind
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.features import FeatureContext
+from relay.features import Handled, Scope
 from relay.locales import load_catalog
 from relay.reports import ReportsFeature, make_screener, purge_expired, region_of, screen
 from relay.reports.matching import all_tags, query_identifiers
+from relay.reports.rekey import rekey
+from relay.reports.reporting import Kept
 from relay.reports.screening import find
-from relay.reports.store import NewReport, ReportRepo
 from relay.rules import Member, Rules, load_rules
 from relay.signal.events import Incoming, IncomingKind
+from relay.signal.transport import SignalTransport
+from relay.store import reports
 from relay.store.db import DB_NAME, Database
+from relay.store.reports import NewReport, ReportRepo
 from tests.unit.test_screening import MUST_MATCH, MUST_NOT_MATCH
 
 SAMPLES = Path(__file__).resolve().parents[2] / "rules"
@@ -65,15 +72,34 @@ class Desk:
         return found
 
     async def says(self, alias: str, intent: intents.Intent) -> list[Outgoing]:
-        member = self.member(alias)
-        self.stamp += 1
-        event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
-        ctx = FeatureContext(self.db, self.sealer, self.rules, CATALOG, "Europe/London", None)
-        result = await self.feature.handle(ctx, member, intent, event, self.now)
-        if result.write is not None:
-            async with self.db.transaction() as conn:
-                await result.write(conn)
-        return list(result.decision.messages)
+        (sent,) = await self.batch((alias, intent))
+        return sent
+
+    async def batch(self, *said: tuple[str, intents.Intent]) -> list[list[Outgoing]]:
+        """Messages decided as the pipeline decides a batch: each enriched first, then all
+        read, decided and written in one transaction, in order."""
+        scope = Scope(self.sealer, self.rules, CATALOG, "Europe/London")
+        steps = []
+        for alias, intent in said:
+            member = self.member(alias)
+            self.stamp += 1
+            event = Incoming(IncomingKind.MESSAGE, member.number, None, self.stamp, self.stamp)
+            steps.append((member, intent, await self.feature.enrich(member, intent, event)))
+
+        def work(conn: sqlite3.Connection) -> list[Handled]:
+            done = []
+            for member, intent, enriched in steps:
+                handled = self.feature.handle(conn, scope, member, intent, enriched, self.now)
+                if handled.writes is not None:
+                    handled.writes(conn)
+                done.append(handled)
+            return done
+
+        done = await self.db.write(work)
+        for handled in done:
+            if handled.after is not None:
+                await handled.after()  # once committed, as the pipeline runs it
+        return [list(h.decision.messages) for h in done]
 
 
 def to(messages: list[Outgoing], address: str) -> list[str]:
@@ -164,6 +190,65 @@ async def test_report_review_approval_check_and_removal(desk: Desk) -> None:
         assert (await cur.fetchone())[0] == 0  # the keys went with the report
 
 
+async def test_a_batch_sees_what_its_earlier_messages_stored(desk: Desk) -> None:
+    """Issue 19: one transaction for a batch — the second REPORT gets the next number, the
+    author can withdraw it and the moderator approve the first before anything is committed."""
+    first, second, withdrawn, approved = await desk.batch(
+        ("alice", intents.Report(VIOLENT)),
+        ("bob", intents.Report("no-show, @timewaster_99")),
+        ("bob", intents.Withdraw(2)),
+        ("carol", intents.Approve(1)),
+    )
+    assert "report #1" in to(first, "alice")[0] and "report #2" in to(second, "bob")[0]
+    assert to(withdrawn, "bob") == ["Report #2 withdrawn and deleted."]
+    assert to(approved, "carol") == ["✅ Report #1 is shared with the night-shift group."]
+    actions = await ReportRepo(desk.db, desk.sealer).actions()
+    assert [(n, a) for n, a, _ in actions] == [
+        (1, "submitted"),
+        (2, "submitted"),
+        (2, "withdrawn"),
+        (1, "approved"),
+    ]
+
+
+async def test_a_deleted_reports_photos_go_only_once_it_is_committed_gone(
+    tmp_path: Path, desk: Desk
+) -> None:
+    """Her photo stays while any row names it: a WITHDRAW whose transaction rolls back (a batch
+    that failed to commit) must leave report #1 with its photo, not naming a deleted file."""
+    transport = SignalTransport("http://127.0.0.1:9", "+12025550100", 1.0)  # never called
+    vault = AttachmentVault(tmp_path / "attachments", desk.sealer, transport)
+    photo = vault.put(b"\xff\xd8 a photo of a silver van", "image/jpeg")
+    feature = ReportsFeature(vault)
+    scope = Scope(desk.sealer, desk.rules, CATALOG, "Europe/London")
+    alice = desk.member("alice")
+
+    def step(intent: intents.Intent, kept: Kept, conn: sqlite3.Connection) -> Handled:
+        handled = feature.handle(conn, scope, alice, intent, kept, T0)
+        assert handled.writes is not None
+        handled.writes(conn)
+        return handled
+
+    await desk.db.write(partial(step, intents.Report("no-show, @timewaster_99"), Kept(1, (photo,))))
+
+    def withdraw_then_fail(conn: sqlite3.Connection) -> None:
+        step(intents.Withdraw(1), Kept(), conn)
+        raise OSError("disk full")  # the batch's commit fails: everything rolls back
+
+    with pytest.raises(OSError, match="disk full"):
+        await desk.db.write(withdraw_then_fail)
+    report = await ReportRepo(desk.db, desk.sealer).get(1)
+    assert report is not None and report.photos == (photo,)
+    assert vault.open(photo)[0].endswith(b"silver van")  # still there
+
+    withdrawn = await desk.db.write(partial(step, intents.Withdraw(1), Kept()))
+    assert await ReportRepo(desk.db, desk.sealer).get(1) is None
+    assert withdrawn.after is not None
+    await withdrawn.after()
+    with pytest.raises(OSError):
+        vault.open(photo)
+
+
 async def test_check_finds_the_end_of_a_number_and_the_start_of_a_plate(desk: Desk) -> None:
     """Issue 16: CHECK 900123 and CHECK AB12 find +44 7700 900123 and AB12 CDE, say the match
     is partial, and nothing about them is stored in clear."""
@@ -183,8 +268,7 @@ async def test_check_finds_the_end_of_a_number_and_the_start_of_a_plate(desk: De
 async def test_reports_stored_before_partial_keys_are_rekeyed_once(desk: Desk) -> None:
     await desk.says("alice", intents.Report(VIOLENT))
     await desk.says("carol", intents.Approve(1))
-    repo = ReportRepo(desk.db, desk.sealer)
-    assert await repo.rekey() == 1  # a new database: version 1 until the first start
+    assert await rekey(desk.db, desk.sealer) == 1  # a new database: version 1 until the first start
     # As a relay of before issue 16 stored it: the whole number and plate keys only.
     whole = all_tags(desk.sealer, extract_identifiers(VIOLENT, "GB"))
     async with desk.db.transaction() as conn:
@@ -195,8 +279,8 @@ async def test_reports_stored_before_partial_keys_are_rekeyed_once(desk: Desk) -
         await conn.execute("DELETE FROM counters WHERE name = 'report_keys_version'")
     (before,) = to(await desk.says("bob", intents.Check("900123")), "bob")
     assert "No warnings match" in before
-    assert await repo.rekey() == 1
-    assert await repo.rekey() == 0  # once
+    assert await rekey(desk.db, desk.sealer) == 1
+    assert await rekey(desk.db, desk.sealer) == 0  # once
     (after,) = to(await desk.says("bob", intents.Check("900123")), "bob")
     assert after.startswith("⚠️ 1 warning matches:")
 
@@ -301,7 +385,7 @@ async def test_a_moderators_own_report(tmp_path: Path, desk_for: Callable[[Rules
 
 async def test_screening_table_through_the_store(db: Database) -> None:
     """The unit table again, through SQLite: stored tags, lookup, confirmation."""
-    repo = ReportRepo(db, Sealer(MasterKey.generate()))
+    sealer = Sealer(MasterKey.generate())
     cases = [(*case, True) for case in MUST_MATCH] + [(*case, False) for case in MUST_NOT_MATCH]
     for number, (reported, reporter, looked_up, looker, expected) in enumerate(cases, start=1):
         report = NewReport(
@@ -314,11 +398,16 @@ async def test_screening_table_through_the_store(db: Database) -> None:
             created_at=T0,
             expires_at=None,
         )
-        async with db.transaction() as conn:
-            await conn.execute("DELETE FROM reports")
-            await repo.add(conn, report)
-        found = await find(repo, query_identifiers(looked_up, looker), T0)
+        await db.write(partial(_the_only_report, sealer, report))
+        found = await db.run(
+            partial(find, sealer=sealer, identifiers=query_identifiers(looked_up, looker), now=T0)
+        )
         assert [m.number for m in found] == ([number] if expected else []), (reported, looked_up)
+
+
+def _the_only_report(sealer: Sealer, report: NewReport, conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM reports")
+    reports.add(conn, sealer, report, all_tags(sealer, report.identifiers, index=True))
 
 
 async def test_client_screening_warns_before_the_date(desk: Desk) -> None:
@@ -386,7 +475,7 @@ async def test_forgetting_the_author_keeps_the_warning_not_her(desk: Desk) -> No
 async def test_nothing_readable_on_disk(desk: Desk) -> None:
     await desk.says("alice", intents.Report(VIOLENT))
     await desk.says("carol", intents.Approve(1))
-    await ReportRepo(desk.db, desk.sealer).rekey()  # the partial keys too
+    await rekey(desk.db, desk.sealer)  # the partial keys too
     await desk.says("bob", intents.Report(f"{CANARY} pending, @canary_handle_77"))
     await desk.db.checkpoint()
     files = [p for p in desk.db.path.parent.iterdir() if p.name.startswith(DB_NAME)]

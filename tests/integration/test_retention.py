@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,14 +25,15 @@ from relay.core.state import ClientNote, Kind, Phase, Pin, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.incidents.store import LogRepo, fresh_head, new_entry
-from relay.reports.store import NewReport, ReportRepo
+from relay.incidents.entries import fresh_head, new_entry
 from relay.retention import ATTACHMENT_GRACE, SEEN_KEEP, SENT_CAP, RetentionJob, purge
 from relay.rules import Rules, load_rules
 from relay.signal.transport import SignalTransport
 from relay.sim import InboundAttachment, SignalSim
+from relay.store import incident_log, reports
 from relay.store.db import Database
 from relay.store.outbox import OutboxRepo, Queued
+from relay.store.reports import NewReport
 from relay.store.times import to_ms
 from relay.store.watches import WatchRepo
 
@@ -354,26 +356,25 @@ async def test_expired_reports_and_old_log_entries_go_in_the_same_pass(
 ) -> None:
     rules = write_rules(tmp_path, reports="1d", incident_logs="2d")
     photo = store.vault.put(PHOTO, "image/jpeg")
-    reports = ReportRepo(store.db, store.sealer)
-    logs = LogRepo(store.db, store.sealer)
     head = fresh_head()
     entry = new_entry(store.sealer, head, T0, "canary-log-R7x he followed me")
-    async with store.db.transaction() as conn:
-        await reports.add(
-            conn,
-            NewReport(
-                number=1,
-                author=ALICE,
-                text="canary-report-R7x",
-                identifiers=(),
-                severity=3,
-                status="approved",
-                created_at=T0,
-                expires_at=T0 + timedelta(days=1),
-                photos=(photo,),
-            ),
-        )
-        await logs.append(conn, "bob", head, entry)
+    report = NewReport(
+        number=1,
+        author=ALICE,
+        text="canary-report-R7x",
+        identifiers=(),
+        severity=3,
+        status="approved",
+        created_at=T0,
+        expires_at=T0 + timedelta(days=1),
+        photos=(photo,),
+    )
+
+    def work(conn: sqlite3.Connection) -> None:
+        reports.add(conn, store.sealer, report, ())
+        incident_log.append(conn, store.sealer, "bob", head, entry)
+
+    await store.db.write(work)
     report_blob = tail(await store.blob("SELECT body FROM reports"))
     entry_blob = tail(await store.blob("SELECT content FROM incident_entries"))
 

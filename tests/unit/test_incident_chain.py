@@ -16,16 +16,17 @@ from hypothesis import strategies as st
 
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.incidents import chain
+from relay.incidents import hashchain
+from relay.incidents.entries import fresh_head, new_entry
 from relay.incidents.export import build_export
-from relay.incidents.store import Entry, Head, Photo, fresh_head, new_entry
 from relay.incidents.verify import check_document
 from relay.locales import load_catalog
+from relay.store.incident_log import Entry, Head, Photo
 
 T0 = datetime(2026, 11, 26, 20, 0, 0, 123000, tzinfo=UTC)
 SEALER = Sealer(MasterKey.generate())
 CATALOG = load_catalog()
-PHOTO = Photo(chain.sha256_hex(b"jpeg bytes"), "image/jpeg", "vault-key-1")
+PHOTO = Photo(hashchain.sha256_hex(b"jpeg bytes"), "image/jpeg", "vault-key-1")
 
 
 def make_log(count: int, sealer: Sealer = SEALER) -> tuple[Head, list[Entry]]:
@@ -55,9 +56,9 @@ def test_an_untouched_export_is_intact() -> None:
     verdict = check_document(doc)
     assert verdict.intact, verdict.problems
     assert verdict.count == 5
-    assert verdict.fingerprint == chain.fingerprint(SEALER.public_key_bytes())
+    assert verdict.fingerprint == hashchain.fingerprint(SEALER.public_key_bytes())
     assert doc["entries"][1]["photos"][0]["file"] == "incident-log-entry-2-photo-1.jpg"
-    assert doc["entries"][0]["prev"] == chain.genesis(doc["log"])
+    assert doc["entries"][0]["prev"] == hashchain.genesis(doc["log"])
     assert doc["entries"][0]["at"] == "2026-11-26T20:00:00.123Z"  # the relay's clock, in UTC
 
 
@@ -90,7 +91,7 @@ def _top(key: str, value: object) -> Callable[[dict[str, Any]], None]:
 
 
 def _photo_digest(doc: dict[str, Any]) -> None:
-    doc["entries"][1]["photos"][0]["sha256"] = chain.sha256_hex(b"another photo")
+    doc["entries"][1]["photos"][0]["sha256"] = hashchain.sha256_hex(b"another photo")
 
 
 def _duplicate(doc: dict[str, Any]) -> None:
@@ -164,7 +165,9 @@ def test_another_key_is_not_this_relay() -> None:
     forged = export(sealer=Sealer(MasterKey.generate()))
     verdict = check_document(forged)
     assert verdict.intact  # self-consistent …
-    assert verdict.fingerprint != chain.fingerprint(SEALER.public_key_bytes())  # … by another key
+    assert verdict.fingerprint != hashchain.fingerprint(
+        SEALER.public_key_bytes()
+    )  # … by another key
     doc = export()
     doc["public_key"] = forged["public_key"]
     assert problems(doc) == [SUMMARY] + [f"entry {n} was changed" for n in range(1, 6)]
@@ -172,7 +175,7 @@ def test_another_key_is_not_this_relay() -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [[], "text", {"format": "something else"}, {"format": chain.FORMAT, "version": 2}],
+    [[], "text", {"format": "something else"}, {"format": hashchain.FORMAT, "version": 2}],
 )
 def test_not_an_export(doc: object) -> None:
     assert len(problems(doc)) == 1
@@ -216,7 +219,7 @@ def test_hashes_hide_short_texts() -> None:
     a = new_entry(SEALER, head, T0, "he hit me")
     b = new_entry(SEALER, head, T0, "he hit me")
     assert a.content_sha256 != b.content_sha256
-    assert chain.sha256_hex(chain.canonical({"photos": [], "text": "he hit me"})) not in (
+    assert hashchain.sha256_hex(hashchain.canonical({"photos": [], "text": "he hit me"})) not in (
         a.content_sha256,
         b.content_sha256,
     )
@@ -224,10 +227,11 @@ def test_hashes_hide_short_texts() -> None:
 
 def test_stamps_and_fingerprints() -> None:
     assert (
-        chain.stamp(datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=UTC)) == "2026-01-02T03:04:05.006Z"
+        hashchain.stamp(datetime(2026, 1, 2, 3, 4, 5, 6789, tzinfo=UTC))
+        == "2026-01-02T03:04:05.006Z"
     )
-    assert len(chain.fingerprint(b"\x01" * 32).split()) == 5
-    assert chain.canonical({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
+    assert len(hashchain.fingerprint(b"\x01" * 32).split()) == 5
+    assert hashchain.canonical({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
 
 
 JSON = st.recursive(

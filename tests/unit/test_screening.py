@@ -21,9 +21,9 @@ from relay.crypto.seal import Sealer
 from relay.locales import load_catalog
 from relay.reports.audience import audience
 from relay.reports.matching import all_tags, matched_kinds, query_identifiers, region_of, tags_for
-from relay.reports.render import summary
 from relay.reports.screening import Match, render_check, render_warning
 from relay.reports.severity import LOW, UNSAFE, VIOLENT, severity_answer, severity_of
+from relay.reports.wording import summary
 from relay.rules import load_rules
 
 REPO = Path(__file__).resolve().parents[2]

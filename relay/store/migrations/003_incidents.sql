@@ -16,7 +16,7 @@ CREATE TABLE incident_entries (
     seq         INTEGER NOT NULL,
     row_key     TEXT NOT NULL,         -- random; binds the sealed content to this row (AAD)
     hash        TEXT NOT NULL,
-    signature   BLOB NOT NULL,         -- Ed25519 over (log, seq, hash): see relay.incidents.chain
+    signature   BLOB NOT NULL,         -- Ed25519 over (log, seq, hash): see relay.incidents.hashchain
     content     BLOB NOT NULL,         -- sealed JSON: time, text, salt, prev, photos
     PRIMARY KEY (owner_tag, seq)
 ) WITHOUT ROWID;

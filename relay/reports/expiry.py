@@ -8,13 +8,13 @@ today's rules also applies to older reports, so an admin who shortens it is obey
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from relay.reports.store import delete
 from relay.rules import Rules
+from relay.store import reports
 from relay.store.db import Database
-from relay.store.times import to_ms
 
 if TYPE_CHECKING:
     from relay.attachments import AttachmentVault
@@ -27,17 +27,14 @@ async def purge_expired(
 ) -> int:
     """Delete expired reports; return how many. Pass the vault so their photo files go too."""
     retention = rules.retention.reports
-    cutoff = to_ms(now - retention) if retention is not None else None
-    photos: list[str] = []
-    async with db.transaction() as conn:
-        async with conn.execute(
-            "SELECT number FROM reports WHERE (expires_at IS NOT NULL AND expires_at <= ?) "
-            "OR (? IS NOT NULL AND created_at <= ?) ORDER BY number",
-            (to_ms(now), cutoff, cutoff),
-        ) as cur:
-            numbers = [int(row[0]) for row in await cur.fetchall()]
-        for number in numbers:
-            photos += await delete(conn, number, "expired", now)
+    cutoff = now - retention if retention is not None else None
+
+    def work(conn: sqlite3.Connection) -> tuple[int, list[str]]:
+        numbers = reports.expired(conn, now, cutoff)
+        photos = [key for n in numbers for key in reports.delete(conn, n, "expired", now)]
+        return len(numbers), photos
+
+    count, photos = await db.write(work)
     if vault is not None:
         for key in photos:
             vault.forget(key)
@@ -45,6 +42,6 @@ async def purge_expired(
         log.warning(
             "%d photo(s) of expired reports left in the vault (no vault given)", len(photos)
         )
-    if numbers:
-        log.info("%d report(s) expired and deleted", len(numbers))
-    return len(numbers)
+    if count:
+        log.info("%d report(s) expired and deleted", count)
+    return count
