@@ -6,35 +6,46 @@
   STATUS says so; a tier that reached no phone moves on;
 - **practice drills** (`relay.drills`): DRILL, `peer-relay drill`, the rules' schedule.
 
-`install` hooks them into the engine, the outbox sender and the receipt path, so the daemon
-changes by a few lines. `Chain` is also the engine's `AnswerHooks`: which member messages the
-drills answer instead of the core (a reply to a practice alert; a plain ACK from someone with no
-real alert to answer — a real alert always wins), and the lines added to the core's replies.
+`build` makes them; a `Chain` then says what the rest of the relay hands them: its `features`
+(DRILL), `on_sent` (the outbox sender's hook), `receipt` (every phone receipt), `clock_stepped`
+(the wall clock jumped), the background `tasks`, and — being the pipeline's `Hooks`
+(`relay.features`) — which member messages the drills answer instead of the core (a reply to a
+practice alert; a plain ACK from someone with no real alert to answer: a real alert always
+wins) and the lines added to the core's replies. Those two run in the database thread, inside
+the transaction of the message's decision; what they decide is `relay.core.drills` and
+`relay.core.delivery`. What the chain needs of the relay around it is a `Desk`
+(`relay.delivery.desk`); `install` hooks a built chain into today's engine and sender.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import aiosqlite
 
 from relay.clock import Clock
 from relay.core import intents
 from relay.core.decide import Decision, Purpose
-from relay.core.drills import Drill
+from relay.core.drills import practice_answered, real_first
 from relay.core.lifecycle import is_open_alert
 from relay.core.render import display
-from relay.core.state import Kind, Phase, Recipient, Watch
+from relay.core.state import Kind, Recipient, Watch
 from relay.core.targeting import Pointer, answerable
-from relay.delivery import DeliveryStore, Tracker
-from relay.delivery.store import ALERT
-from relay.drills import Drills, DrillStore
-from relay.features import FeatureResult
+from relay.delivery import Tracker
+from relay.delivery.desk import Desk
+from relay.drills import Drills
+from relay.features import Feature, Handled
 from relay.rules import Member
 from relay.signal.events import Incoming, IncomingKind, Receipt
+from relay.store.deliveries import ALERT, DeliveryRepo
+from relay.store.outbox import Pending
+from relay.store.practice import PracticeRepo
 from relay.welcome import Welcomer
 
 if TYPE_CHECKING:
@@ -46,10 +57,18 @@ log = logging.getLogger(__name__)
 Task = tuple[str, Callable[[], Awaitable[None]]]
 
 
+def _answer(event: Incoming, intent: intents.Intent) -> bool:
+    """A 1:1 answer (ACK, RESOLVED, a 👍, a quoting reply): what a practice answer can be."""
+    return isinstance(intent, intents.Ack | intents.Resolved) and event.group_id is None
+
+
+def _stamp(event: Incoming) -> int | None:
+    """The relay message an answer quotes or reacts to (Signal's timestamp), if any."""
+    return event.reaction_target if event.kind is IncomingKind.REACTION else event.quote_timestamp
+
+
 class Chain:
-    def __init__(
-        self, engine: Engine, tracker: Tracker, drills: Drills, welcomer: Welcomer
-    ) -> None:
+    def __init__(self, engine: Desk, tracker: Tracker, drills: Drills, welcomer: Welcomer) -> None:
         self.engine = engine
         self.tracker = tracker
         self.drills = drills
@@ -65,51 +84,81 @@ class Chain:
             ("welcome", self.welcomer.run),
         ]
 
+    def features(self) -> list[Feature]:
+        """The member commands the chain answers (DRILL)."""
+        return [self.drills]
+
+    def on_sent(self, results: Sequence[tuple[Pending, int]]) -> None:
+        """The outbox sender's hook: what signal-cli accepted (never waits)."""
+        self.tracker.sent_soon(results)
+
+    async def receipt(self, event: Receipt) -> None:
+        """A phone's receipt (the canary has its own look at every one)."""
+        try:
+            await self.tracker.receipt(event)
+        except Exception:
+            log.exception("recording a receipt failed")
+
+    async def clock_stepped(self, conn: aiosqlite.Connection, step: timedelta) -> None:
+        """The wall clock jumped (inside the transaction that moves the watches)."""
+        await self.tracker.shift(conn, step)
+
     def rules_changed(self) -> None:
         """New rules are in force: welcome whoever is new; the drill schedule may have moved."""
         self.welcomer.poke()
         self.drills.wake.set()
 
-    # --- the engine's AnswerHooks ------------------------------------------------------------
+    # --- the pipeline's Hooks ------------------------------------------------------------------
 
-    def general(self, member: Member, intent: intents.Intent) -> bool:
-        if isinstance(intent, intents.Status):
-            return True  # her STATUS may get lines about whom her alert reached (`after`)
-        answer = isinstance(intent, intents.Ack | intents.Resolved)
-        return answer and bool(self.drills.asking(member.alias))
+    async def settle(self, event: Incoming, intent: intents.Intent, at_alert: bool) -> None:
+        """Before the decision, outside its transaction: an answer quoting or reacting to a
+        relay message that was no real alert (`at_alert`) waits (briefly) for that message's
+        send to be recorded — a buddy can answer a practice alert before the sender has
+        recorded it."""
+        stamp = _stamp(event)
+        if not _answer(event, intent) or stamp is None or at_alert:
+            return  # nothing to wait for; a real alert's: the core answers it
+        await self.tracker.known(stamp)
 
-    async def before(
+    def before(
         self,
+        conn: sqlite3.Connection,
         member: Member,
         event: Incoming,
         intent: intents.Intent,
         pointer: Pointer | None,
         alerts: list[Watch],
         now: datetime,
-    ) -> FeatureResult | None:
+    ) -> Handled | None:
         """An answer that is a practice answer: it quotes or reacts to a practice message, or
         (plain ACK) its sender has open practice asks and no real alert she may answer."""
         if not isinstance(intent, intents.Ack | intents.Resolved) or event.group_id is not None:
             return None
-        reacting = event.kind is IncomingKind.REACTION
-        stamp = event.reaction_target if reacting else event.quote_timestamp
+        stamp = _stamp(event)
+        at_alert = pointer is not None and pointer.watch is not None
+        quoted = None
+        asking = []
+        real = False
         if stamp is not None:
-            if pointer is not None and pointer.watch is not None:
-                return None  # it points at a real alert: the core answers it
-            drill_id = await self.drills.drill_of_stamp(stamp)
-            if drill_id is None:
-                return None  # a quote of a real alert, or of something else: the core decides
-            return await self.drills.answer(member, [drill_id], now)
-        asking = self.drills.asking(member.alias)
-        if not asking:
-            return None
-        if answerable(alerts, member.alias, admin=member.alias == self.engine.admin):
-            return None  # a real alert always wins a plain ACK (`after` tells her so)
-        target = intent.target  # ACK alice, RESOLVED alice: her practice, if she asked
-        return await self.drills.answer(member, [d.id for d in named(asking, target)], now)
+            if not at_alert:
+                quoted = self.drills.drill_of_stamp(conn, stamp)
+        else:
+            asking = self.drills.asking(conn, member.alias)
+            admin = member.alias == self.engine.admin
+            real = bool(asking) and bool(answerable(alerts, member.alias, admin=admin))
+        ids = practice_answered(
+            pointing=stamp is not None,
+            at_alert=at_alert,
+            quoted_drill=quoted,
+            asking=asking,
+            real_to_answer=real,
+            name=intent.target,  # ACK alice, RESOLVED alice: her practice, if she asked
+        )
+        return None if ids is None else self.drills.answer(conn, member, ids, now)
 
-    async def after(
+    def after(
         self,
+        conn: sqlite3.Connection,
         member: Member,
         event: Incoming,
         intent: intents.Intent,
@@ -119,46 +168,26 @@ class Chain:
     ) -> Decision:
         lines: list[str] = []
         if isinstance(intent, intents.Ack):
-            await self._answer_proves_delivery(member, decision, now)
+            self._answer_proves_delivery(conn, member, decision, now)
         if isinstance(intent, intents.Status):
             # Never after her duress word: her phone shows what it would had she checked out.
             if own is not None and is_open_alert(own) and own.kind is not Kind.DURESS:
-                lines = await self.tracker.status_lines(member.alias, own, now)
-        elif self._practice_pending(member, event, intent):
-            real = [
-                w
-                for w in decision.watches
-                if w.member != member.alias
-                and (w.acked_by == member.alias or w.phase is Phase.CLOSED)
-            ]
-            if real:
+                lines = self.tracker.status_lines(conn, member.alias, own, now)
+        elif _answer(event, intent) and self.drills.asking(conn, member.alias):
+            real = real_first(decision.watches, member.alias)  # she is told it came first
+            if real is not None:
                 voice = self.drills.voice()
-                who = display(real[0].member)
-                lines = [voice.text(member.alias, "drill_real_first", who=who)]
+                lines = [voice.text(member.alias, "drill_real_first", who=display(real.member))]
         return appended(decision, Recipient.member(member.alias), lines)
 
-    async def _answer_proves_delivery(
-        self, member: Member, decision: Decision, now: datetime
+    def _answer_proves_delivery(
+        self, conn: sqlite3.Connection, member: Member, decision: Decision, now: datetime
     ) -> None:
         """Her ACK proves the alert reached her phone, receipt or not (STATUS shows it so)."""
         number = self.engine.address(Recipient.member(member.alias))
         for watch in decision.watches:
             if number is not None and watch.acked_by == member.alias:
-                await self.tracker.answered(ALERT, watch.id, number, now)
-
-    def _practice_pending(self, member: Member, event: Incoming, intent: intents.Intent) -> bool:
-        """A 1:1 answer from someone a practice alert still waits on."""
-        answer = isinstance(intent, intents.Ack | intents.Resolved) and event.group_id is None
-        return answer and bool(self.drills.asking(member.alias))
-
-
-def named(drills: Sequence[Drill], name: str | None) -> list[Drill]:
-    """The drills an answer names (``ACK alice``); all she was asked in when it names none."""
-    if name:
-        chosen = [d for d in drills if d.member.lower() == name.strip().lower()]
-        if chosen:
-            return chosen
-    return list(drills)
+                self.tracker.answered(conn, ALERT, watch.id, number, now)
 
 
 def appended(decision: Decision, to: Recipient, lines: Sequence[str]) -> Decision:
@@ -175,24 +204,27 @@ def appended(decision: Decision, to: Recipient, lines: Sequence[str]) -> Decisio
     return decision
 
 
+def build(engine: Engine, data_dir: Path, clock: Clock) -> Chain:
+    """Welcome, delivery tracking and drills for a relay's engine (nothing of it changed)."""
+    tracker = Tracker(engine, DeliveryRepo(engine.sealer), clock)
+    drills = Drills(engine, PracticeRepo(engine.sealer), tracker, clock, data_dir)
+    return Chain(engine, tracker, drills, Welcomer(engine, clock))
+
+
 def install(engine: Engine, sender: OutboxSender, data_dir: Path, clock: Clock) -> Chain:
-    """Welcome, delivery tracking and drills, hooked into a relay's engine and sender."""
-    tracker = Tracker(engine, DeliveryStore(engine.db, engine.sealer), clock)
-    drills = Drills(engine, DrillStore(engine.db, engine.sealer), tracker, clock, data_dir)
-    chain = Chain(engine, tracker, drills, Welcomer(engine, clock))
-    engine.chain = chain
-    engine.add_feature(drills)
-    engine.on_clock_step.append(tracker.shift)
-    sender.on_sent = tracker.sent_soon
+    """`build`, hooked into today's engine and sender (until they take it when made)."""
+    chain = build(engine, data_dir, clock)
+    engine.hooks = chain
+    for feature in chain.features():
+        engine.add_feature(feature)
+    engine.on_clock_step.append(chain.clock_stepped)
+    sender.on_sent = chain.on_sent
     canary = engine.on_receipt  # the canary's, when it runs: every receipt goes to both
 
     async def receipt(event: Receipt) -> None:
         if canary is not None:
             await canary(event)
-        try:
-            await tracker.receipt(event)
-        except Exception:
-            log.exception("recording a receipt failed")
+        await chain.receipt(event)
 
     engine.on_receipt = receipt
     return chain

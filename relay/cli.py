@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from relay import __version__
-from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE
+from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SCHEMA, EXIT_SOFTWARE, EXIT_USAGE
 
 if TYPE_CHECKING:
     from relay.daemon import Relay
@@ -28,6 +28,7 @@ EXIT_CODES_HELP = """exit codes:
   1   `check` found problems; `verify` found a changed log; `restore` refused a backup;
       `link`: not linked yet; `status`: something is unhealthy; `drill`: no such member
   2   bad command line
+  65  the database was written by a newer peer-relay (systemd: do not restart)
   69  signal-cli-rest-api unreachable or not in json-rpc mode (run, link)
   70  internal error, logged without message content (also: a failed backup, or a second
       relay on the same data directory)
@@ -46,14 +47,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"peer-relay {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run the relay (the systemd service runs this)")
+    run = sub.add_parser(
+        "run",
+        help="run the relay (the systemd service runs this)",
+        description="Run the relay. First the start-up check `check --config` runs too: the "
+        "config, the rules, admin and canary.to against them, the data directory, the key, the "
+        "database's schema. Any problem and it does not start: every problem on stderr, one "
+        "line each; exit 78 (config or rules), 77 (key) or 65 (a newer peer-relay's database).",
+    )
     run.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
 
     check = sub.add_parser(
-        "check", help="validate the rules (and the config); print every problem with file and line"
+        "check",
+        help="validate the rules (and the config); print every problem with file and line",
+        description="Without --config: check the rules (RULES_DIR, default rules/). With "
+        "--config: everything `run` checks before it starts, every problem at once, one line "
+        "each — the config, its rules (or RULES_DIR instead), the admin and canary.to against "
+        "them, the data directory, the key and the database's schema; `run` refuses exactly "
+        "these. Run it as the relay's user to check the key and the data directory too; what "
+        "it could not check it names in a note. Exit 0: no problems; 1: problems.",
     )
     check.add_argument("rules_dir", type=Path, nargs="?", help="the rules directory to check")
-    check.add_argument("--config", type=Path, help="also check this config file (and its rules)")
+    check.add_argument(
+        "--config", type=Path, help="check this config file as `run` would (and its rules)"
+    )
 
     init = sub.add_parser("init", help="create the data directory and a new random key (once)")
     init.add_argument("--data-dir", type=Path, required=True, help="where the database will live")
@@ -151,9 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(args.config)
         if args.command == "check":
+            if args.config is not None:
+                from relay.admin.startup_check import run_config_check
+
+                return run_config_check(args.config, args.rules_dir, sys.stdout)
             from relay.rules.check import run_check
 
-            return run_check(args.rules_dir, args.config, sys.stdout)
+            return run_check(args.rules_dir, sys.stdout)
         if args.command == "init":
             return _init(args.data_dir)
         if args.command == "demo":
@@ -194,6 +215,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_restore(args.config, args.source, sys.stdout)
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as exc:
+        from relay.store.db import SchemaTooNew  # not at the top: `--help` stays quick
+
+        if isinstance(exc, SchemaTooNew):  # `status`, say, opening a newer relay's database
+            _error(str(exc))
+            return EXIT_SCHEMA
+        raise
     return EXIT_USAGE
 
 
@@ -217,59 +245,48 @@ def _run(config_path: Path) -> int:
     finally:
         if collecting:
             gc.enable()
+    from relay.store.db import DB_NAME, SchemaTooNew
+
     try:
         return asyncio.run(relay.run())
+    except SchemaTooNew as exc:
+        # Checked before start; this is the migration itself finding it (a database swapped
+        # meanwhile, or a newer schema still in the write-ahead log after a crash).
+        _error(f"{relay.config.data_dir / DB_NAME}: {exc}")
+        return EXIT_SCHEMA
     except Exception:
         log.exception("the relay stopped on an internal error")
         return EXIT_SOFTWARE
 
 
 def _prepare(config_path: Path) -> Relay | int:
-    """Config, logging, rules and key → the relay to run, or the exit code of a refusal."""
-    from relay.config import ConfigInvalid, load_config
-    from relay.crypto.keys import KeyProblem, load_key
-    from relay.crypto.seal import Sealer
+    """Config, logging, rules and key → the relay to run, or the exit code of a refusal.
+
+    The refusal lists every problem the start-up check found, one line each: the same list
+    `peer-relay check --config` prints (relay.admin.startup_check).
+    """
+    from relay.admin.startup_check import startup_check
     from relay.daemon import Relay
     from relay.logs import setup_logging
-    from relay.rules import RulesInvalid
-    from relay.rules.compiled import CACHE_NAME, load_rules_cached
 
-    try:
-        config = load_config(config_path)
-    except ConfigInvalid as exc:
-        for issue in exc.issues:
-            _error(issue)
-        return EXIT_CONFIG
-    setup_logging(config.log_level)
-    sealer: Sealer | None = None
-    key_problem: KeyProblem | None = None
-    try:
-        sealer = Sealer(load_key(config.data_dir, config.key_file))
-    except KeyProblem as exc:
-        key_problem = exc  # the rules' own errors are reported first, as they always were
-    try:
-        # The rules that loaded last time, when nothing they depend on changed (sealed).
-        rules, loaded_from = load_rules_cached(
-            config.rules_dir,
-            config.data_dir / CACHE_NAME,
-            sealer,
-            allow_placeholders=config.allow_placeholder_numbers,
-        )
-    except RulesInvalid as exc:
-        for rule_issue in exc.issues:
-            _error(str(rule_issue))
-        return EXIT_CONFIG
-    if config.admin not in rules.members:
-        _error(f"{config_path}: admin: '{config.admin}' is not a member in the rules")
-        return EXIT_CONFIG
-    probe_to = config.canary.to
-    if probe_to is not None and not probe_to.startswith("+") and probe_to not in rules.members:
-        _error(f"{config_path}: canary.to: '{probe_to}' is not a member in the rules")
-        return EXIT_CONFIG
-    if sealer is None:
-        _error(str(key_problem))
-        return EXIT_KEY
-    return Relay(config=config, rules=rules, sealer=sealer, rules_loaded_from=loaded_from)
+    startup = startup_check(config_path, "run")
+    if startup.config is not None:
+        setup_logging(startup.config.log_level)
+    if startup.problems:
+        for problem in startup.problems:
+            _error(problem.line)
+        return startup.exit_code
+    for note in startup.notes:
+        log.warning("%s", note)
+    # No problems: the check handed over everything a relay starts with.
+    assert startup.config is not None and startup.rules is not None  # noqa: S101
+    assert startup.sealer is not None  # noqa: S101
+    return Relay(
+        config=startup.config,
+        rules=startup.rules,
+        sealer=startup.sealer,
+        rules_loaded_from=startup.rules_loaded_from,
+    )
 
 
 def _init(data_dir: Path) -> int:

@@ -195,6 +195,19 @@ def _key_lines(node: yaml.Node, prefix: tuple[str, ...], out: dict[tuple[str, ..
             _key_lines(value_node, key, out)
 
 
+def key_line(path: Path, *keys: str) -> int | None:
+    """The line (from 1) where ``keys`` (e.g. ``"canary", "to"``) is written in the config file,
+    for a problem found after loading it; None when it cannot be read again."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    lines: dict[tuple[str, ...], int] = {}
+    if node is not None:
+        _key_lines(node, (), lines)
+    return lines.get(keys)
+
+
 def _refuse_anchors(name: str, text: str) -> None:
     """The config is a page of plain keys: anchors, aliases and merges have no use in it, and
     nested merges (``<<: [*a, *a]``) make a safe loader's work double with each level. One pass

@@ -40,7 +40,6 @@ from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, new_row_key
 from relay.features import (
-    AnswerHooks,
     Feature,
     FeatureContext,
     Hooks,
@@ -175,7 +174,6 @@ class Engine:
         self.unreachable: dict[str, str] = {}
         # Practice drills and delivery news (relay.chain): answers to practice alerts, lines
         # added to STATUS; and what must move when the wall clock jumps besides the watches.
-        self.chain: AnswerHooks | None = None  # the old async hooks (until issue 19 lands)
         self.hooks: Hooks | None = None  # the pipeline's (relay.runtime.pipeline)
         self.on_clock_step: list[Callable[[aiosqlite.Connection, timedelta], Awaitable[None]]] = []
         self.use_rules(rules)
@@ -405,11 +403,6 @@ class Engine:
             await self._discard_photos(event)
             await self.apply(Decision(), now, seen=tag)
             return
-        if self.chain is not None:
-            early = await self.chain.before(member, event, intent, pointer, alerts, now)
-            if early is not None:  # a practice answer (relay.chain): never a real alert's
-                await self.apply(early.decision, now, seen=tag, write=early.write)
-                return
         feature = self.features.get(type(intent))
         if feature is not None:
             result = await feature.handle(self.feature_context(), member, intent, event, now)
@@ -443,8 +436,6 @@ class Engine:
         )
         decision = with_screening(decision, member.alias, intent, notices)
         decision = self._noticed(decision, member, intent, self.degraded_notice)
-        if self.chain is not None:
-            decision = await self.chain.after(member, event, intent, own, decision, now)
         await self.apply(decision, now, seen=tag)
         log.debug("decided a member's message")  # who, what and how many: see _log_plain
 
@@ -519,22 +510,14 @@ class Engine:
 
     def legacy(self, event: Event) -> bool:
         """Whether `event` still needs the old one-at-a-time path: a feature on the old
-        interface, or the old async practice-drill hooks (issue 19 removes this)."""
+        interface (issue 19 removes this)."""
         if not isinstance(event, Incoming):
             return False
         member = self.identify(event)
         if member is None or event.kind in (IncomingKind.REMOTE_DELETE, IncomingKind.EDIT):
             return False
-        if self.chain is not None and (
-            event.quote_timestamp is not None or event.kind is IncomingKind.REACTION
-        ):
-            return True
         intent = self._parse(member, event)
-        if intent is None:
-            return False
-        if type(intent) in self.features:
-            return True
-        return self.chain is not None and self.chain.general(member, intent)
+        return intent is not None and type(intent) in self.features
 
     async def stranger(self, event: Incoming) -> None:
         await self._stranger(event)

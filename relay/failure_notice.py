@@ -1,7 +1,7 @@
 """`peer-relay failure-notice`: tells the admin over Signal that a unit of the relay stopped.
 
-systemd runs it from ``OnFailure=`` of peer-relay.service (a crash, a kill, the watchdog, exit 77
-or 78, or 243 when systemd cannot load the key) and of peer-relay-backup.service. It must work
+systemd runs it from ``OnFailure=`` of peer-relay.service (a crash, a kill, the watchdog, exit 65,
+77 or 78, or 243 when systemd cannot load the key) and of peer-relay-backup.service. It must work
 when what broke is the relay itself, so it needs neither the database nor the key nor valid
 rules: it reads the config and the admin's number from the rules files as leniently as it can,
 and posts one message straight to signal-cli-rest-api's ``/v2/send``.
@@ -9,7 +9,7 @@ and posts one message straight to signal-cli-rest-api's ``/v2/send``.
 What happened comes from systemd (251 and later) in ``$MONITOR_SERVICE_RESULT``,
 ``$MONITOR_EXIT_CODE`` and ``$MONITOR_EXIT_STATUS``. A crash loop is told once: failures of the
 same unit less than ``quiet`` seconds apart are one loop, and a loop is told at its first failure.
-A stop that systemd will not retry (exit 77 or 78) and a failed backup are always told.
+A stop that systemd will not retry (exit 65, 77 or 78) and a failed backup are always told.
 
 Owns: deciding whether and what to tell (pure: ``decide``), finding the admin's number without
 the relay's models, and the one HTTP request. Logs and prints no number and no message text.
@@ -31,7 +31,7 @@ from typing import Any, TextIO
 import phonenumbers
 import yaml
 
-from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK
+from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SCHEMA
 
 EXIT_NOT_TOLD = 1
 # systemd's own exit status when LoadCredential= cannot read the key file (a missing key stick).
@@ -63,13 +63,15 @@ class Failure:
 
     @property
     def kind(self) -> str:
-        """config, key, backup, watchdog or crash."""
+        """config, key, schema, backup, watchdog or crash."""
         if self.unit.startswith("peer-relay-backup"):
             return "backup"
         if self.exit_code == "exited" and self.exit_status == str(EXIT_CONFIG):
             return "config"
         if self.exit_code == "exited" and self.exit_status in (str(EXIT_KEY), _EXIT_CREDENTIALS):
             return "key"
+        if self.exit_code == "exited" and self.exit_status == str(EXIT_SCHEMA):
+            return "schema"
         if self.result == "watchdog":
             return "watchdog"
         return "crash"
@@ -93,7 +95,7 @@ def decide(
     entry = previous if isinstance(previous, dict) else {}
     last = entry.get("last_failure")
     same_loop = isinstance(last, int | float) and 0 <= now - last < quiet
-    if failure.kind in ("config", "key", "backup"):
+    if failure.kind in ("config", "key", "schema", "backup"):
         # Not retried by systemd (or one run of a daily job): each one needs the admin.
         tell = True
     else:
@@ -120,6 +122,13 @@ def compose(failure: Failure, host: str) -> str:
             f"peer-relay has stopped {where}: its key is missing or unreadable ({failure.how}); "
             "was the key stick pulled out? It will not restart by itself. Put the key back, then "
             f"`sudo systemctl restart peer-relay`. {logs}"
+        )
+    if failure.kind == "schema":
+        return (
+            f"peer-relay has stopped {where}: its database was written by a newer version of "
+            f"peer-relay than the one installed ({failure.how}), so this one cannot use it. It "
+            "will not restart by itself. Install that newer version again (or restore a backup "
+            f"made by this one), then `sudo systemctl restart peer-relay`. {logs}"
         )
     if failure.kind == "backup":
         return (

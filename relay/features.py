@@ -87,6 +87,12 @@ class Hooks(Protocol):
     `before` may answer it instead of the core (a reply to a practice alert); `after` may add
     lines to the core's reply (STATUS: whom her alert reached) and record what an answer proved."""
 
+    async def settle(self, event: Incoming, intent: intents.Intent, at_alert: bool) -> None:
+        """Before the decision, outside any transaction (like `Feature.enrich`): wait, briefly,
+        for what `before` will read to be recorded (the send of a practice alert an answer
+        quotes or reacts to; `at_alert`: what it points at was a real alert's)."""
+        ...
+
     def before(
         self,
         conn: sqlite3.Connection,
@@ -147,32 +153,3 @@ class LegacyFeature(Protocol):
         event: Incoming,
         now: datetime,
     ) -> FeatureResult: ...
-
-
-class AnswerHooks(Protocol):
-    """Where the engine asks `relay.chain` (practice drills, delivery news) about a member's
-    message, around the core's decision: `general` sends it down the one-at-a-time path;
-    `before` may answer it instead of the core (a reply to a practice alert); `after` may add
-    lines to the core's reply (STATUS: whom her alert reached)."""
-
-    def general(self, member: Member, intent: intents.Intent) -> bool: ...
-
-    async def before(
-        self,
-        member: Member,
-        event: Incoming,
-        intent: intents.Intent,
-        pointer: Pointer | None,
-        alerts: list[Watch],
-        now: datetime,
-    ) -> FeatureResult | None: ...
-
-    async def after(
-        self,
-        member: Member,
-        event: Incoming,
-        intent: intents.Intent,
-        own: Watch | None,
-        decision: Decision,
-        now: datetime,
-    ) -> Decision: ...

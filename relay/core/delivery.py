@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from relay.core.render import display
-from relay.core.state import Recipient, RecipientKind
+from relay.core.state import Phase, Recipient, RecipientKind, Watch
 from relay.core.voice import Voice
 
 STATUS_SHOWN = 8
@@ -54,6 +54,15 @@ def tier_unreached(reaches: Sequence[Reach], tier: int) -> bool:
     """Whether the alert reached no phone in `tier` (False when that tier alerted nobody new)."""
     mine = [r for r in reaches if r.tier == tier]
     return bool(mine) and all(r.on_phone is None for r in mine)
+
+
+def moves_on(watch: Watch | None, tier: int, reaches: Sequence[Reach]) -> bool:
+    """The look `undelivered_after` past `tier`'s first message: whether the alert moves on to
+    the next tier now — it still waits at that tier with nobody on it (not answered, not over,
+    the ladder not moved on meanwhile) and nobody of that tier has it on her phone."""
+    if watch is None or watch.phase is not Phase.ALERTED or watch.tiers_alerted != tier:
+        return False
+    return tier_unreached(reaches, tier)
 
 
 def shown(reach: Reach, voice: Voice, to: str) -> str:

@@ -11,13 +11,14 @@ the reader's language that it is practice and nothing is wrong (a test checks ea
 
 - real alerts go out exactly as always, whatever drills are running;
 - an answer counts for a practice only when it quotes or reacts to a practice message, or when
-  its sender has no real alert she may answer (the runtime decides; `answer` here);
+  its sender has no real alert she may answer (`practice_answered`; `answer` records it);
 - a drill whose member has an open real alert when its report is due ends quietly (her report
   would only be noise), and answers to it after that are told it is over;
 - after her duress word, DRILL from her phone gets the reply a drill would get (her phone must
   show what it always shows), but nobody is sent a practice: her buddies are in a real alert.
 
-Pure: the runtime (`relay.drills`) stores drills, finds what reached whose phone and sends.
+Pure: the runtime (`relay.drills`, `relay.chain`) reads what these need, stores drills, finds
+what reached whose phone and sends.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from relay.core.delivery import Reach
 from relay.core.escalation import Tier
 from relay.core.lifecycle import is_open_alert
 from relay.core.render import display, names, span
-from relay.core.state import Kind, Recipient, RecipientKind, Watch
+from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 from relay.core.voice import Voice
 
@@ -188,6 +189,54 @@ def answer(voice: Voice, drill: Drill, who: MemberAlias, now: datetime) -> Outco
     took = span(now - drill.started_at)
     reply = _say(voice, who, Purpose.REPLY, "drill_answered", who=display(drill.member), took=took)
     return Outcome(changed, (reply,))
+
+
+def named(drills: Sequence[Drill], name: str | None) -> list[Drill]:
+    """The drills an answer names (``ACK alice``); all she was asked in when it names none of
+    theirs."""
+    if name:
+        chosen = [d for d in drills if d.member.lower() == name.strip().lower()]
+        if chosen:
+            return chosen
+    return list(drills)
+
+
+def practice_answered(
+    *,
+    pointing: bool,
+    at_alert: bool,
+    quoted_drill: str | None,
+    asking: Sequence[Drill],
+    real_to_answer: bool,
+    name: str | None,
+) -> list[str] | None:
+    """Which practice drills a 1:1 answer (ACK, RESOLVED, a 👍, a quoting reply) answers — their
+    ids — or None: it is not a practice answer, the core answers it.
+
+    `pointing`: it quotes or reacts to a message; `at_alert`: that message was a real alert's;
+    `quoted_drill`: the drill whose practice message it was, if one. Otherwise `asking` are the
+    drills still waiting on her answer and `real_to_answer` whether she may answer a real alert:
+    a real alert always wins a plain ACK."""
+    if pointing:
+        if at_alert or quoted_drill is None:
+            return None  # a real alert's, or something else: the core decides
+        return [quoted_drill]
+    if not asking or real_to_answer:
+        return None
+    return [d.id for d in named(asking, name)]
+
+
+def real_first(watches: Sequence[Watch], alias: str) -> Watch | None:
+    """After a plain answer from someone a practice still waits on: the real alert it answered
+    (she took it, or closed it), which she is told came first."""
+    return next(
+        (
+            w
+            for w in watches
+            if w.member != alias and (w.acked_by == alias or w.phase is Phase.CLOSED)
+        ),
+        None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

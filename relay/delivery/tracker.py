@@ -4,7 +4,8 @@ tier that reached no phone moving on by itself.
 - Every alert and practice message signal-cli accepts is recorded (`sent`, called by the outbox
   sender) with its recipient and Signal's timestamp, keyed;
 - a phone's delivery or read receipt naming that timestamp marks it (`receipt`; receipts come
-  through the engine, which also hands them to the canary);
+  through the engine, which also hands them to the canary); an answer marks it too (`answered`,
+  in the pipeline's transaction);
 - `escalation.undelivered_after` after a tier's first message, if nobody of that tier has it on
   their phone and nobody answered (the alert is still unanswered, at that tier), the next tier is
   alerted at once — the path an unreachable recipient takes (`decide.on_undeliverable`) — and
@@ -18,25 +19,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from relay.clock import Clock
 from relay.core.decide import on_undeliverable
-from relay.core.delivery import Reach, status_lines, tier_unreached
+from relay.core.delivery import Reach, moves_on, status_lines
 from relay.core.render import display, span
-from relay.core.state import Phase, Watch
+from relay.core.state import Watch
 from relay.core.voice import Voice
-from relay.delivery.store import ALERT, DRILL, DeliveryStore, Recipient
 from relay.signal.events import Receipt
+from relay.store.deliveries import ALERT, DRILL, DeliveryRepo, Entry, Recipient
 from relay.store.outbox import Pending
 
 if TYPE_CHECKING:
-    from relay.engine import Engine
+    from relay.delivery.desk import Desk
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +50,25 @@ drill's report need minutes; a phone off for a weekend still counts when it come
 TRACKED = frozenset({"alert", "drill"})
 PURGE_EVERY = timedelta(hours=1)
 KNOWN_WAIT = 0.5
-"""Seconds a reply to a relay message waits for that message's send to be recorded (it holds
-the engine's lock meanwhile: short)."""
+"""Seconds a reply to a relay message waits for that message's send to be recorded (before its
+decision: short)."""
 EARLY_KEPT = 256
 """Receipts kept for messages not recorded yet (most are for replies, never tracked)."""
 
 
+Groups = dict[tuple[str, str], list[tuple[Pending, int]]]
+
+
 class Tracker:
-    def __init__(self, engine: Engine, store: DeliveryStore, clock: Clock) -> None:
+    """Every change to a delivery row is read, change, write in one trip to the database thread
+    (`relay.store.deliveries`), which runs one thing at a time: sends, receipts, answers (inside
+    the pipeline's transaction) and looks never overwrite each other's changes."""
+
+    def __init__(self, engine: Desk, repo: DeliveryRepo, clock: Clock) -> None:
         self.engine = engine
-        self.store = store
+        self.repo = repo
         self.clock = clock
         self.wake = asyncio.Event()
-        # Every change to a row is read, change, write: one at a time (sends, receipts, answers,
-        # looks). Taken after the engine's lock where both are needed, never before it.
-        self._lock = asyncio.Lock()
         self._stamps: set[bytes] = set()  # keyed timestamps of tracked messages (receipts' filter)
         # Receipts for timestamps not known yet: a phone can answer before the sender has
         # recorded what signal-cli accepted. Replayed by `sent`; the oldest are dropped.
@@ -75,7 +82,8 @@ class Tracker:
         return Voice(engine.context.policy, engine.catalog, engine.timezone)
 
     async def load(self) -> None:
-        self._stamps = await self.store.known_stamps(self.clock.now() - REMEMBER)
+        since = self.clock.now() - REMEMBER
+        self._stamps = await self.engine.db.run(partial(DeliveryRepo.known_stamps, since=since))
 
     # --- what was sent, what came back -------------------------------------------------------
 
@@ -87,12 +95,8 @@ class Tracker:
             now = self.clock.now()
             self._work.put_nowait(lambda: self.sent(tracked, now))
 
-    def answered_soon(self, about: str, ref: str, address: str, at: datetime) -> None:
-        """`answered`, queued (for callers inside a decision)."""
-        self._work.put_nowait(lambda: self.answered(about, ref, address, at))
-
     async def record_queued(self) -> None:
-        """The task that carries out what `sent_soon` and `answered_soon` queued, in order."""
+        """The task that carries out what `sent_soon` queued, in order."""
         while True:
             work = await self._work.get()
             try:
@@ -103,40 +107,56 @@ class Tracker:
     async def sent(self, results: Sequence[tuple[Pending, int]], now: datetime) -> None:
         """Messages signal-cli accepted at `now`: each recipient's first one makes her entry
         (with her tier, and for an alert a look `undelivered_after` later), every one a stamp."""
-        groups: dict[tuple[str, str], list[tuple[Pending, int]]] = {}
+        groups: Groups = {}
         for message, stamp in results:
             if message.purpose in TRACKED and message.watch_id is not None:
                 about = DRILL if message.purpose == "drill" else ALERT
                 groups.setdefault((about, message.watch_id), []).append((message, stamp))
-        added: list[int] = []
-        async with self._lock:
-            for (about, ref), items in groups.items():
-                entry = await self.store.get(about, ref) or self.store.new(about, ref, now)
-                watch = await self.engine.watches.get(ref) if about == ALERT else None
+        # The alerts' tiers and rules, read first: what the entries are written with.
+        ladder: dict[str, tuple[int, timedelta | None]] = {}
+        for about, ref in groups:
+            if about == ALERT:
+                watch = await self.engine.watches.get(ref)
                 tier = watch.tiers_alerted if watch is not None else 0
-                after = self._undelivered_after(watch)
-                stamps: list[int] = []
-                for message, stamp in items:
-                    recipient = entry.recipient(message.address)
-                    if recipient is None:
-                        group = message.address.startswith("group.")
-                        recipient = Recipient(message.address, message.label, group, tier, now)
-                        entry.recipients.append(recipient)
-                        if after is not None and tier > 0:
-                            entry.checks.setdefault(tier, now + after)
-                    if stamp not in recipient.stamps:
-                        recipient.stamps.append(stamp)
-                    if stamp not in stamps:
-                        stamps.append(stamp)
-                await self.store.put(entry, stamps)
-                added += stamps
-        self._stamps.update(self.store.stamp_tag(stamp) for stamp in added)
+                ladder[ref] = (tier, self._undelivered_after(watch))
+        added = await self.engine.db.write(
+            partial(self._record_sent, groups, ladder, now), tells=False
+        )
+        self._stamps.update(self.repo.stamp_tag(stamp) for stamp in added)
         self.wake.set()
         recorded, self._recorded = self._recorded, asyncio.Event()
         recorded.set()
         early = [r for stamp in added for r in self._early.pop(stamp, [])]
         for event in dict.fromkeys(early):  # one receipt may name several of these messages
             await self.receipt(event)
+
+    def _record_sent(
+        self,
+        groups: Groups,
+        ladder: dict[str, tuple[int, timedelta | None]],
+        now: datetime,
+        conn: sqlite3.Connection,
+    ) -> list[int]:
+        added: list[int] = []
+        for (about, ref), items in groups.items():
+            entry = self.repo.get(conn, about, ref) or self.repo.new(about, ref, now)
+            tier, after = ladder.get(ref, (0, None))
+            stamps: list[int] = []
+            for message, stamp in items:
+                recipient = entry.recipient(message.address)
+                if recipient is None:
+                    group = message.address.startswith("group.")
+                    recipient = Recipient(message.address, message.label, group, tier, now)
+                    entry.recipients.append(recipient)
+                    if after is not None and tier > 0:
+                        entry.checks.setdefault(tier, now + after)
+                if stamp not in recipient.stamps:
+                    recipient.stamps.append(stamp)
+                if stamp not in stamps:
+                    stamps.append(stamp)
+            self.repo.put(conn, entry, stamps)
+            added += stamps
+        return added
 
     def _undelivered_after(self, watch: Watch | None) -> timedelta | None:
         if watch is None:
@@ -147,7 +167,7 @@ class Tracker:
         """A phone's receipt: marks the tracked messages it names as on that phone (and read)."""
         stamps = []
         for stamp in event.timestamps:
-            if self.store.stamp_tag(stamp) in self._stamps:
+            if self.repo.stamp_tag(stamp) in self._stamps:
                 stamps.append(stamp)
             else:
                 self._keep_early(stamp, event)
@@ -156,27 +176,37 @@ class Tracker:
         senders = self._senders(event)
         read = event.kind in ("read", "viewed")
         now = self.clock.now()
-        async with self._lock:
-            for stamp in stamps:
-                target = await self.store.target(stamp)
-                entry = await self.store.get(*target) if target is not None else None
-                if entry is None:
-                    continue
-                sent = [r for r in entry.recipients if stamp in r.stamps]
-                if len(sent) > 1:
-                    # One request to several people shares its timestamp: whose phone is this?
-                    sent = [r for r in sent if r.address in senders]
-                for recipient in sent:
-                    recipient.on_phone = recipient.on_phone or now
-                    if read:
-                        recipient.read = recipient.read or now
-                if sent:
-                    await self.store.put(entry)
+        work = partial(self._mark, stamps, senders, read, now)
+        await self.engine.db.write(work, tells=False)
+
+    def _mark(
+        self,
+        stamps: Sequence[int],
+        senders: set[str],
+        read: bool,
+        now: datetime,
+        conn: sqlite3.Connection,
+    ) -> None:
+        for stamp in stamps:
+            target = self.repo.target(conn, stamp)
+            entry = self.repo.get(conn, *target) if target is not None else None
+            if entry is None:
+                continue
+            sent = [r for r in entry.recipients if stamp in r.stamps]
+            if len(sent) > 1:
+                # One request to several people shares its timestamp: whose phone is this?
+                sent = [r for r in sent if r.address in senders]
+            for recipient in sent:
+                recipient.on_phone = recipient.on_phone or now
+                if read:
+                    recipient.read = recipient.read or now
+            if sent:
+                self.repo.put(conn, entry)
 
     async def known(self, stamp: int, wait: float = KNOWN_WAIT) -> bool:
         """Whether `stamp` is a tracked message's; if not yet, wait up to `wait` seconds for
         the sends being recorded (a buddy can reply before the sender has recorded it)."""
-        tag = self.store.stamp_tag(stamp)
+        tag = self.repo.stamp_tag(stamp)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait):
                 while tag not in self._stamps:
@@ -197,28 +227,33 @@ class Tracker:
                 addresses.add(member.number)
         return addresses
 
-    async def reaches(self, about: str, ref: str) -> list[Reach]:
-        entry = await self.store.get(about, ref)
+    def reaches(self, conn: sqlite3.Connection, about: str, ref: str) -> list[Reach]:
+        entry = self.repo.get(conn, about, ref)
         return [r.reach() for r in entry.recipients] if entry is not None else []
 
-    async def answered(self, about: str, ref: str, address: str, at: datetime) -> None:
-        """An answer proves the message reached her phone, whatever the receipts said."""
-        async with self._lock:
-            entry = await self.store.get(about, ref)
-            recipient = entry.recipient(address) if entry is not None else None
-            if entry is not None and recipient is not None and recipient.on_phone is None:
-                recipient.on_phone = at
-                await self.store.put(entry)
+    def answered(
+        self, conn: sqlite3.Connection, about: str, ref: str, address: str, at: datetime
+    ) -> None:
+        """An answer proves the message reached her phone, whatever the receipts said (in the
+        answer's own transaction)."""
+        entry = self.repo.get(conn, about, ref)
+        recipient = entry.recipient(address) if entry is not None else None
+        if entry is not None and recipient is not None and recipient.on_phone is None:
+            recipient.on_phone = at
+            self.repo.put(conn, entry)
 
-    async def status_lines(self, alias: str, watch: Watch, now: datetime) -> list[str]:
+    def status_lines(
+        self, conn: sqlite3.Connection, alias: str, watch: Watch, now: datetime
+    ) -> list[str]:
         """Her STATUS lines for her open alert: whom it reached, when (never for duress: the
         caller checks)."""
-        reaches = await self.reaches(ALERT, watch.id)
+        reaches = self.reaches(conn, ALERT, watch.id)
         return status_lines(self.voice(), alias, watch.alerted, reaches, now, watch.acked_by)
 
     async def shift(self, conn: aiosqlite.Connection, step: timedelta) -> None:
-        """The wall clock jumped (the engine's `follow_clock`): move the looks with it."""
-        await self.store.shift(conn, step)
+        """The wall clock jumped (the engine's `follow_clock`, inside its transaction on the
+        same connection): move the looks with it."""
+        await self.engine.db.run(partial(DeliveryRepo.shift, delta=step))
 
     # --- tiers that reached no phone -----------------------------------------------------------
 
@@ -228,7 +263,9 @@ class Tracker:
             self.wake.clear()
             await self.check_due()
             await self.purge()
-            await self.clock.sleep_until(await self.store.next_check(), self.wake)
+            await self.clock.sleep_until(
+                await self.engine.db.run(DeliveryRepo.next_check), self.wake
+            )
 
     async def purge(self) -> None:
         """Rows older than `REMEMBER`, at most once an hour (not at every wake-up)."""
@@ -236,36 +273,39 @@ class Tracker:
         if self._purged is not None and now - self._purged < PURGE_EVERY:
             return
         self._purged = now
-        with contextlib.suppress(aiosqlite.Error):
-            async with self._lock:
-                await self.store.purge(now - REMEMBER)
+        with contextlib.suppress(sqlite3.Error):
+            work = partial(DeliveryRepo.purge, before=now - REMEMBER)
+            await self.engine.db.write(work, tells=False)
 
     async def check_due(self) -> None:
         async with self.engine.lock:
             await self.engine.follow_clock()  # a clock step moves the looks first
         now = self.clock.now()
-        for entry in await self.store.due(now):
+        for entry in await self.engine.db.run(partial(self.repo.due, now=now)):
             for tier in sorted(t for t, at in entry.checks.items() if at <= now):
                 try:
                     await self._check(entry.ref, tier)
                 except Exception:
                     log.exception("looking whether an alert reached a phone failed")
 
+    def _looked(self, ref: str, tier: int, conn: sqlite3.Connection) -> Entry | None:
+        """The alert's entry, its look at `tier` taken off (read, change, write: one trip)."""
+        entry = self.repo.get(conn, ALERT, ref)
+        if entry is not None:
+            entry.checks.pop(tier, None)
+            self.repo.put(conn, entry)
+        return entry
+
     async def _check(self, ref: str, tier: int) -> None:
         engine = self.engine
         async with engine.lock:
             now = self.clock.now()
-            async with self._lock:
-                entry = await self.store.get(ALERT, ref)
-                if entry is None:
-                    return
-                entry.checks.pop(tier, None)
-                await self.store.put(entry)
+            entry = await engine.db.write(partial(self._looked, ref, tier), tells=False)
+            if entry is None:
+                return
             watch = await engine.watches.get(ref)
-            if watch is None or watch.phase is not Phase.ALERTED or watch.tiers_alerted != tier:
-                return  # someone is on it, it is over, or the ladder moved on meanwhile
             reaches = [r.reach() for r in entry.recipients]
-            if not tier_unreached(reaches, tier):
+            if watch is None or not moves_on(watch, tier, reaches):
                 return
             decision = on_undeliverable(engine.context, watch, now)
             await engine.apply(decision, now)

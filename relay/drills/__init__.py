@@ -1,7 +1,6 @@
 """Practice drills (DRILL, `peer-relay drill`, the rules' schedule) in a running relay; the
-decisions are `relay.core.drills`."""
+decisions are `relay.core.drills`, the tables `relay.store.practice`."""
 
 from relay.drills.runtime import REQUEST_PREFIX, REQUESTS, Drills
-from relay.drills.store import DrillStore
 
-__all__ = ["REQUESTS", "REQUEST_PREFIX", "DrillStore", "Drills"]
+__all__ = ["REQUESTS", "REQUEST_PREFIX", "Drills"]

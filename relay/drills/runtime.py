@@ -1,9 +1,12 @@
 """Practice drills in a running relay: DRILL from a member, drills the admin asks for (`peer-relay
 drill`) or the rules schedule, answers to practice messages, and the reports when time is up.
 
-The decisions are `relay.core.drills` (pure); here they are stored (`relay.drills.store`), sent
-through the engine's outbox in the same transaction, and timed: one task sleeps until the next
-report or scheduled drill, or until the admin drops a request into ``<data_dir>/requests``.
+The decisions are `relay.core.drills` (pure); here they are read and stored
+(`relay.store.practice`) and sent through the outbox in the same transaction, and timed: one task
+sleeps until the next report or scheduled drill, or until the admin drops a request into
+``<data_dir>/requests``. A member's DRILL and her answers to practice messages are decided in the
+database thread, inside the pipeline's transaction (`handle`, `answer`): nothing is kept in
+memory that the store does not say.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -31,16 +36,16 @@ from relay.core.state import Kind, Recipient, Watch
 from relay.core.types import MemberAlias
 from relay.core.voice import Voice
 from relay.crypto.seal import new_row_key
-from relay.delivery.store import DRILL
 from relay.delivery.tracker import Tracker
-from relay.drills.store import DrillStore
-from relay.features import FeatureContext, FeatureResult, Write
+from relay.features import Handled, Scope, Write
 from relay.rules import Member
 from relay.rules.watch import DirectoryWatcher
 from relay.signal.events import Incoming
+from relay.store.deliveries import DRILL
+from relay.store.practice import PracticeRepo
 
 if TYPE_CHECKING:
-    from relay.engine import Engine
+    from relay.delivery.desk import Desk
 
 log = logging.getLogger(__name__)
 
@@ -68,24 +73,24 @@ def next_scheduled(
 
 
 class Drills:
-    """The running drills (in memory, from the store at start) and the work around them."""
+    """DRILL from a member (a `relay.features.Feature`), answers to practice messages (through
+    `relay.chain`), and the timer."""
 
     claims: tuple[type, ...] = (intents.Drill,)
 
     def __init__(
         self,
-        engine: Engine,
-        store: DrillStore,
+        engine: Desk,
+        repo: PracticeRepo,
         tracker: Tracker,
         clock: Clock,
         data_dir: Path | None = None,
     ) -> None:
         self.engine = engine
-        self.store = store
+        self.repo = repo
         self.tracker = tracker
         self.clock = clock
         self.requests = data_dir / REQUESTS if data_dir is not None else None
-        self.running: dict[str, Drill] = {}
         self.wake = asyncio.Event()
         self._last_scheduled: datetime | None = None
         self._first_at: datetime | None = None  # before the first scheduled run: when it is due
@@ -100,63 +105,75 @@ class Drills:
         engine = self.engine
         return Voice(engine.context.policy, engine.catalog, engine.timezone)
 
-    def asking(self, alias: str) -> list[Drill]:
+    def asking(self, conn: sqlite3.Connection, alias: str) -> list[Drill]:
         """Running drills waiting for `alias`'s answer."""
-        return [d for d in self.running.values() if d.waiting_on(alias)]
+        return self.repo.asking(conn, alias)
+
+    def drill_of_stamp(self, conn: sqlite3.Connection, stamp: int) -> str | None:
+        """The drill a relay message was the practice alert of (by Signal's timestamp)."""
+        target = self.tracker.repo.target(conn, stamp)
+        return target[1] if target is not None and target[0] == DRILL else None
 
     async def load(self) -> None:
-        self.running = {d.id: d for d in await self.store.running()}
-        self._last_scheduled, self._first_at, self._plan = await self.store.schedule_state()
+        state = await self.engine.db.run(PracticeRepo.schedule_state)
+        self._last_scheduled, self._first_at, self._plan = state
 
-    def _saver(self, drills: Sequence[Drill], extra: Write | None = None) -> Write | None:
-        if not drills and extra is None:
+    async def _woken(self) -> None:
+        """After a commit that started or answered drills: the timer looks again."""
+        self.wake.set()
+
+    def _saver(self, drills: Sequence[Drill]) -> Write | None:
+        """The timer's writes of `drills`, inside `Desk.apply`'s transaction."""
+        if not drills:
             return None
 
         async def write(conn: aiosqlite.Connection) -> None:
-            for drill in drills:
-                await self.store.save(conn, drill)
-            if extra is not None:
-                await extra(conn)
-            for drill in drills:  # the commit follows at once; a drill lost to a rollback
-                self._remember(drill)  # only answers "that practice is over"
+            await self.engine.db.run(partial(self.repo.save, drills=drills))
 
         return write
 
-    def _remember(self, drill: Drill) -> None:
-        if drill.state is core.DrillState.RUNNING:
-            self.running[drill.id] = drill
-            self.wake.set()
-        else:
-            self.running.pop(drill.id, None)
+    def _live(self, conn: sqlite3.Connection, alias: MemberAlias) -> Watch | None:
+        watches = self.engine.watches
+        found = watches.opened_here(conn, watches.live_rows(conn, alias))
+        return found[0] if found else None
 
-    # --- DRILL from a member (a feature of the engine) ---------------------------------------
+    # --- DRILL from a member (a feature) -----------------------------------------------------
 
-    async def handle(
+    async def enrich(self, member: Member, intent: intents.Intent, event: Incoming) -> object:
+        """What her phone said: after her duress word it is forwarded to those alerted."""
+        return event.text
+
+    def handle(
         self,
-        ctx: FeatureContext,
+        conn: sqlite3.Connection,
+        scope: Scope,
         member: Member,
         intent: intents.Intent,
-        event: Incoming,
+        enriched: object,
         now: datetime,
-    ) -> FeatureResult:
-        own = await self.engine.watches.live_for(member.alias)
-        last = await self.store.last_own(member.alias)
-        outcome = self._start(member.alias, now, new_row_key(), AskedBy.MEMBER, own, last)
+    ) -> Handled:
+        alias = member.alias
+        own = self._live(conn, alias)
+        last = self.repo.last_own(conn, alias)
+        outcome = self._start(alias, now, new_row_key(), AskedBy.MEMBER, own, last)
         messages = list(outcome.messages)
         if own is not None and own.kind is Kind.DURESS and own.live:
             # After her duress word what her phone sends is forwarded to those alerted.
-            messages += forwarded(self.engine.context, own, event.text, now)
-        if outcome.drill is not None:
-            # No alias (who practised when is hers), and the same line after her duress word.
-            log.info("a practice drill started")
-        drills = [outcome.drill] if outcome.drill is not None else []
+            said = enriched if isinstance(enriched, str) else None
+            messages += forwarded(self.engine.context, own, said, now)
+        decision = Decision(messages=tuple(messages))
+        drill = outcome.drill
+        if drill is None:
+            return Handled(decision)
+        # No alias (who practised when is hers), and the same line after her duress word.
+        log.info("a practice drill started")
         limit = self.settings().min_interval
 
-        async def ran(conn: aiosqlite.Connection) -> None:
-            await self.store.ran_own(conn, member.alias, now, now + limit)
+        def writes(conn: sqlite3.Connection) -> None:
+            self.repo.save(conn, [drill])
+            self.repo.ran_own(conn, alias, now, now + limit)
 
-        extra = ran if outcome.drill is not None else None
-        return FeatureResult(Decision(messages=tuple(messages)), write=self._saver(drills, extra))
+        return Handled(decision, writes, after=self._woken)
 
     def _start(
         self,
@@ -182,25 +199,19 @@ class Drills:
             own,
         )
 
-    # --- answers -------------------------------------------------------------------------------
+    # --- answers (in the database thread, from `relay.chain`) ---------------------------------
 
-    async def drill_of_stamp(self, stamp: int) -> str | None:
-        """The drill a relay message was the practice alert of (by Signal's timestamp)."""
-        if not await self.tracker.known(stamp):
-            return None
-        target = await self.tracker.store.target(stamp)
-        return target[1] if target is not None and target[0] == DRILL else None
-
-    async def answer(
-        self, member: Member, drill_ids: Sequence[str], now: datetime
-    ) -> FeatureResult:
+    def answer(
+        self, conn: sqlite3.Connection, member: Member, drill_ids: Sequence[str], now: datetime
+    ) -> Handled:
         """`member` answered these drills' practice alerts: one reply, and what changed."""
         voice = self.voice()
+        running = {d.id: d for d in self.repo.running(conn)}
         texts: list[str] = []
         changed: list[Drill] = []
         for drill_id in drill_ids:
-            drill = self.running.get(drill_id)
-            if drill is not None and await self._overtaken(drill):
+            drill = running.get(drill_id)
+            if drill is not None and self._overtaken(conn, drill):
                 drill = None
             if drill is None:
                 texts.append(voice.text(member.alias, "drill_over"))
@@ -210,17 +221,20 @@ class Drills:
             if outcome.drill is not None:
                 changed.append(outcome.drill)
         number = self.engine.address(Recipient.member(member.alias))
-
-        if number is not None:  # an answer proves the practice reached her phone
-            for drill in changed:
-                self.tracker.answered_soon(DRILL, drill.id, number, now)
         unique = list(dict.fromkeys(texts))
         reply = Outgoing(Recipient.member(member.alias), "\n".join(unique), Purpose.REPLY)
-        return FeatureResult(Decision(messages=(reply,)), write=self._saver(changed))
 
-    async def _overtaken(self, drill: Drill) -> bool:
+        def writes(conn: sqlite3.Connection) -> None:
+            self.repo.save(conn, changed)
+            if number is not None:  # an answer proves the practice reached her phone
+                for drill in changed:
+                    self.tracker.answered(conn, DRILL, drill.id, number, now)
+
+        return Handled(Decision(messages=(reply,)), writes, after=self._woken)
+
+    def _overtaken(self, conn: sqlite3.Connection, drill: Drill) -> bool:
         """Her own real alert is open: the practice stops counting (a real alert always wins)."""
-        her = await self.engine.watches.live_for(drill.member)
+        her = self._live(conn, drill.member)
         return her is not None and is_open_alert(her)
 
     # --- the timer: reports, the schedule, the admin's requests --------------------------------
@@ -243,7 +257,7 @@ class Drills:
                     await step()
                 except Exception:
                     log.exception("a drill step failed")
-            await self.clock.sleep_until(self._next_wake(), self.wake)
+            await self.clock.sleep_until(await self._next_wake(), self.wake)
 
     async def watch_requests(self) -> None:
         """Wake the timer when `peer-relay drill` leaves a request (inotify; no polling)."""
@@ -256,8 +270,9 @@ class Drills:
                 await watcher.changed()
                 self.wake.set()
 
-    def _next_wake(self) -> datetime | None:
-        times = [d.report_at for d in self.running.values() if d.report_at is not None]
+    async def _next_wake(self) -> datetime | None:
+        report = await self.engine.db.run(PracticeRepo.next_report)
+        times = [report] if report is not None else []
         scheduled = self._scheduled_at()
         if scheduled is not None:
             times.append(scheduled)
@@ -285,8 +300,7 @@ class Drills:
             return
         now = self.clock.now()
         first = next_scheduled(None, schedule.every, schedule.at, self.engine.timezone, now)
-        async with self.engine.db.transaction() as conn:
-            await self.store.plan_first(conn, first, plan)
+        await self.engine.db.write(partial(PracticeRepo.plan_first, first_at=first, plan=plan))
         self._first_at, self._plan = first, plan
 
     async def _take_requests(self) -> None:
@@ -337,26 +351,31 @@ class Drills:
 
     async def _report_due(self) -> None:
         now = self.clock.now()
-        due = [d for d in self.running.values() if d.report_at is not None and d.report_at <= now]
+        running = await self.engine.db.run(self.repo.running)
+        due = [d for d in running if d.report_at is not None and d.report_at <= now]
         batches: dict[str, list[Drill]] = {}
         for drill in due:
             batches.setdefault(drill.batch, []).append(drill)
         for drills in batches.values():
             await self._report(drills)
 
-    async def _report(self, drills: Sequence[Drill]) -> None:
+    async def _report(self, due: Sequence[Drill]) -> None:
         engine = self.engine
         voice = self.voice()
         async with engine.lock:
             now = self.clock.now()
+            # Read again under the lock: an answer may have come in since they were listed.
+            running = {d.id: d for d in await engine.db.run(self.repo.running)}
+            drills = [running[d.id] for d in due if d.id in running]
             messages: list[Outgoing] = []
             done: list[Drill] = []
             gaps: list[tuple[Drill, dict[str, Reach]]] = []
             for drill in drills:
                 her = await engine.watches.live_for(drill.member)
-                reaches = {
-                    r.label: r for r in await self.tracker.reaches(DRILL, drill.id) if not r.group
-                }
+                reached = await engine.db.run(
+                    partial(self.tracker.reaches, about=DRILL, ref=drill.id)
+                )
+                reaches = {r.label: r for r in reached if not r.group}
                 result = core.report(voice, drill, reaches, now, her)
                 messages += result.messages
                 done.append(result.drill)
@@ -379,12 +398,8 @@ class Drills:
             return
         ran_at = self.clock.now()
 
-        async def mark(conn: aiosqlite.Connection) -> None:
-            await self.store.mark_scheduled(conn, ran_at)
-
         # Marked first, in its own commit: a crash mid-way must not start every drill again.
-        async with self.engine.db.transaction() as conn:
-            await mark(conn)
+        await self.engine.db.write(partial(PracticeRepo.mark_scheduled, at=ran_at))
         self._last_scheduled = ran_at
         started = await self.start_for_admin(None)
         log.info("scheduled practice drills: %d started", started)
@@ -396,14 +411,4 @@ class Drills:
             return
         self._purged = now
         keep = max(KEEP, self.engine.rules.drills.min_interval)
-        async with self.engine.db.transaction() as conn:
-            await self.store.purge(conn, now - keep, now)
-
-
-def member_named(drills: Sequence[Drill], name: str | None) -> list[Drill]:
-    """The drills an answer names (``ACK alice``), or all of them when it names none of theirs."""
-    if name:
-        named = [d for d in drills if d.member.lower() == name.strip().lower()]
-        if named:
-            return named
-    return list(drills)
+        await self.engine.db.write(partial(PracticeRepo.purge, before=now - keep, now=now))

@@ -166,6 +166,8 @@ class Pipeline:
         if quoted:
             stamp = event.reaction_target if event.kind is IncomingKind.REACTION else None
             pointed = await self._pointed(stamp or event.quote_timestamp)
+            if desk.hooks is not None and intent is not None:  # a practice alert's send
+                await desk.hooks.settle(event, intent, at_alert=pointed is not None)
         if intent is None:
             await self._discard_photos(event)
             return Inbound(member, event, tag, None)

@@ -30,6 +30,57 @@ class SchemaTooNew(Exception):
     """The database was written by a newer peer-relay; refuse rather than guess."""
 
 
+def newest_schema() -> int:
+    """The newest schema this peer-relay knows (its last numbered migration)."""
+    migrations = _migrations()
+    return migrations[-1][0] if migrations else 0
+
+
+def read_on_disk(data_dir: Path, read: Work[T]) -> T | None:
+    """``read(connection)`` on ``data_dir``'s database without changing anything on disk; None
+    when there is no database yet or it cannot be read here (opening it for real says why).
+
+    ``immutable=1``: SQLite opens the main file alone, creating no ``-wal`` or ``-shm`` beside
+    it (``mode=ro`` alone still creates them, and made by another user — `peer-relay check` run
+    as root — they would stop the relay from opening its own database). So what is still in an
+    uncheckpointed WAL after a crash is not seen: the start-up check reads this way, and the
+    relay's own opening (`Database.open`, `check_key`) is what decides.
+    """
+    path = (data_dir / DB_NAME).absolute()
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return read(conn)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def schema_on_disk(data_dir: Path) -> int | None:
+    """The schema number of ``data_dir``'s database, read as `read_on_disk` does (so it can only
+    under-report: `Database.open` refuses a newer schema anyway)."""
+
+    def version(conn: sqlite3.Connection) -> int | None:
+        row = conn.execute("PRAGMA user_version").fetchone()
+        return int(row[0]) if row else None
+
+    return read_on_disk(data_dir, version)
+
+
+def too_new(found: int) -> str:
+    """What `SchemaTooNew` says: one line for the admin, naming both numbers."""
+    return (
+        f"the database is at schema {found}, this peer-relay knows up to {newest_schema()}: "
+        "it was used by a newer peer-relay; install that version again (or restore a backup "
+        "made by this one)"
+    )
+
+
 class FlushFailed(OSError):
     """Committed, but flushing the WAL to the disk failed: nothing read after it may be sent
     until a later flush succeeds (the next `synced_read` tries again)."""
@@ -153,9 +204,7 @@ class Database:
         migrations = _migrations()
         newest = migrations[-1][0] if migrations else 0
         if current > newest:
-            raise SchemaTooNew(
-                f"the database is at schema {current}, this peer-relay knows up to {newest}"
-            )
+            raise SchemaTooNew(too_new(current))
         for number, script in migrations:
             if number <= current:
                 continue

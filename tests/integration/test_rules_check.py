@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.admin.startup_check import run_config_check
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK
 from relay.rules.check import run_check
 
@@ -19,7 +20,7 @@ SAMPLES = ROOT / "rules"
 
 def check(rules_dir: Path | None, config: Path | None = None) -> tuple[int, list[str]]:
     out = io.StringIO()
-    code = run_check(rules_dir, config, out)
+    code = run_check(rules_dir, out) if config is None else run_config_check(config, rules_dir, out)
     return code, out.getvalue().splitlines()
 
 
@@ -59,12 +60,19 @@ def test_a_config_file_is_checked_with_its_rules(tmp_path: Path, copy: Path) -> 
     config.write_text(
         "signal:\n  service: 127.0.0.1:8080\n  number: '+12025550100'\n"
         f"rules_dir: {copy}\ndata_dir: {tmp_path / 'data'}\nadmin: dana\n"
-        "timezone: Europe/London\n",
+        "timezone: Europe/London\nallow_placeholder_numbers: true\n",
         encoding="utf-8",
     )
     code, lines = check(None, config)
     assert code == EXIT_OK, lines
     assert lines[-2].startswith(f"{copy}: OK") and lines[-1] == f"{config}: OK"
+
+    # The samples' made-up numbers pass only where the config allows them, as in `run`.
+    config.write_text(config.read_text(encoding="utf-8").replace("true", "false"))
+    code, lines = check(None, config)
+    assert code == EXIT_CHECK_FAILED
+    assert lines and all("made-up" in line and ": warning: " not in line for line in lines)
+    config.write_text(config.read_text(encoding="utf-8").replace("false", "true"))
 
     config.write_text(config.read_text(encoding="utf-8").replace("admin: dana", "admin: zoe"))
     code, lines = check(None, config)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from relay.core.delivery import Reach, status_lines, tier_unreached
-from relay.core.state import Recipient, RecipientKind
+from relay.core.delivery import Reach, moves_on, status_lines, tier_unreached
+from relay.core.state import Kind, Phase, Recipient, RecipientKind, Watch
 from relay.core.types import MemberAlias
 from relay.core.voice import Voice
 from tests.unit.core_support import CATALOG, MIN, T0, Collective
@@ -25,6 +25,18 @@ def test_a_tier_reached_no_phone_only_when_nobody_in_it_has_a_receipt() -> None:
     assert not tier_unreached([off, read_only], 2)
     assert not tier_unreached([off], 2)  # a tier that alerted nobody new is not "unreached"
     assert read_only.on_phone == T0 + MIN
+
+
+def test_an_alert_moves_on_only_while_it_still_waits_unreached_at_that_tier() -> None:
+    alerted = Watch(MemberAlias("alice"), Kind.CHECKIN, Phase.ALERTED, T0, T0, None)
+    waiting = alerted.evolve(tiers_alerted=1)
+    off, on = Reach("bob", False, 1, T0), Reach("carol", False, 1, T0, T0 + MIN)
+    assert moves_on(waiting, 1, [off])
+    assert not moves_on(waiting, 1, [off, on])  # carol's phone has it
+    assert not moves_on(waiting.evolve(phase=Phase.ACKED), 1, [off])  # someone is on it
+    assert not moves_on(waiting.evolve(phase=Phase.CLOSED), 1, [off])  # it is over
+    assert not moves_on(waiting.evolve(tiers_alerted=2), 1, [off])  # the ladder moved on
+    assert not moves_on(None, 1, [off])  # gone (FORGET, retention)
 
 
 def test_status_names_everyone_alerted_with_what_their_phone_said() -> None:

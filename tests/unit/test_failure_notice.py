@@ -19,6 +19,7 @@ def _failure(result: str, code: str, status: str, unit: str = RELAY) -> Failure:
     [
         (_failure("exit-code", "exited", "78"), "config", "exit 78"),
         (_failure("exit-code", "exited", "77"), "key", "exit 77"),
+        (_failure("exit-code", "exited", "65"), "schema", "exit 65"),
         (_failure("exit-code", "exited", "243"), "key", "exit 243"),
         (_failure("exit-code", "exited", "70"), "crash", "exit 70"),
         (_failure("signal", "killed", "KILL"), "crash", "signal KILL"),
@@ -54,7 +55,7 @@ def test_a_watchdog_kill_inside_a_crash_loop_is_not_told_again() -> None:
     assert not tell
 
 
-@pytest.mark.parametrize("status", ["77", "78"])
+@pytest.mark.parametrize("status", ["65", "77", "78"])
 def test_a_stop_systemd_will_not_retry_is_always_told(status: str) -> None:
     _, state = decide(_failure("signal", "killed", "KILL"), 0.0, {}, quiet=1800)
     tell, state = decide(_failure("exit-code", "exited", status), 10.0, state, quiet=1800)
@@ -82,6 +83,9 @@ def test_a_broken_state_file_means_tell() -> None:
           "systemctl restart peer-relay"]),
         (_failure("exit-code", "exited", "77"),
          ["stopped", "key is missing", "will not restart", "systemctl restart peer-relay"]),
+        (_failure("exit-code", "exited", "65"),
+         ["stopped", "newer version", "will not restart", "Install that newer version again",
+          "restore a backup", "systemctl restart peer-relay"]),
         (_failure("watchdog", "killed", "ABRT"), ["watchdog", "restarts it by itself"]),
         (_failure("signal", "killed", "KILL"), ["crashed (signal KILL)", "restarts it by itself"]),
         (_failure("exit-code", "exited", "1", "peer-relay-backup.service"),

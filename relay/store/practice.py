@@ -1,20 +1,24 @@
-"""The drills tables (migration 009), kept as issue 17 keeps everything: a seized database links
-nobody. A drill's row holds in clear only its report's deadline (while it runs) and the hour it
-started; whose it was, who was asked and answered, its batch and exact times are sealed. Her own
-DRILLs' rate limit is one row per member (a keyed tag of her alias, sealed time), deleted once
-the limit no longer applies."""
+"""The practice drills' tables (migration 009), kept as issue 17 keeps everything: a seized
+database links nobody. A drill's row holds in clear only its report's deadline (while it runs)
+and the hour it started; whose it was, who was asked and answered, its batch and exact times are
+sealed. Her own DRILLs' rate limit is one row per member (a keyed tag of her alias, sealed time),
+deleted once the limit no longer applies. The rules' schedule is one row: the hour it last ran,
+and when the first run is due.
+
+Every call is synchronous on a `sqlite3.Connection`, in the database thread: inside the
+pipeline's transaction, or in one `Database.run`/`write` trip of the drills' timer.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-import aiosqlite
 
 from relay.core.drills import Asked, AskedBy, Drill, DrillState
 from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
-from relay.store.db import Database
 from relay.store.times import from_ms, hour_ms, opt_dt, opt_ms, to_ms
 
 _UPSERT = (
@@ -24,16 +28,18 @@ _UPSERT = (
 )
 
 
-class DrillStore:
-    def __init__(self, db: Database, sealer: Sealer) -> None:
-        self.db = db
+class PracticeRepo:
+    def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer
 
     def member_tag(self, alias: str) -> bytes:
         return self.sealer.lookup(alias, purpose="drill-member")
 
-    async def save(self, conn: aiosqlite.Connection, drill: Drill) -> None:
-        """Inside the caller's transaction (the one that queues its messages)."""
+    def save(self, conn: sqlite3.Connection, drills: Sequence[Drill]) -> None:
+        """Inside the caller's transaction (the one that queues their messages)."""
+        conn.executemany(_UPSERT, [self._row(drill) for drill in drills])
+
+    def _row(self, drill: Drill) -> tuple[object, ...]:
         detail: dict[str, Any] = {
             "member": drill.member,
             "batch": drill.batch,
@@ -42,32 +48,42 @@ class DrillStore:
             "cover": drill.cover,
             "asked": [[a.alias, a.tier, opt_ms(a.answered_at)] for a in drill.asked],
         }
-        await conn.execute(
-            _UPSERT,
-            (
-                drill.id,
-                drill.state.value,
-                opt_ms(drill.report_at),
-                hour_ms(drill.started_at),
-                self.sealer.seal_json(detail, aad=aad_for("drills", "detail", drill.id)),
-            ),
+        return (
+            drill.id,
+            drill.state.value,
+            opt_ms(drill.report_at),
+            hour_ms(drill.started_at),
+            self.sealer.seal_json(detail, aad=aad_for("drills", "detail", drill.id)),
         )
 
-    async def running(self) -> list[Drill]:
-        rows = await self.db.conn.execute_fetchall(
+    def running(self, conn: sqlite3.Connection) -> list[Drill]:
+        """The drills still running, oldest first (a damaged one is left out)."""
+        rows = conn.execute(
             "SELECT id, state, report_at, detail FROM drills WHERE state = 'running'"
-        )
+        ).fetchall()
         found = [d for d in (self._load(r) for r in rows) if d is not None]
         return sorted(found, key=lambda d: d.started_at)
 
+    def asking(self, conn: sqlite3.Connection, alias: str) -> list[Drill]:
+        """Running drills waiting for `alias`'s answer."""
+        return [d for d in self.running(conn) if d.waiting_on(alias)]
+
+    @staticmethod
+    def next_report(conn: sqlite3.Connection) -> datetime | None:
+        """When the first running drill's report is due (nothing unsealed)."""
+        row = conn.execute(
+            "SELECT MIN(report_at) FROM drills WHERE state = 'running' AND report_at IS NOT NULL"
+        ).fetchone()
+        return opt_dt(row[0]) if row else None
+
     # --- her own drills' rate limit ----------
 
-    async def last_own(self, alias: str) -> datetime | None:
+    def last_own(self, conn: sqlite3.Connection, alias: str) -> datetime | None:
         """When she last ran a drill herself (None: not within the limit's reach)."""
-        row = await self.db.one(
+        row = conn.execute(
             "SELECT row_key, detail FROM drill_limits WHERE member_tag = ?",
             (self.member_tag(alias),),
-        )
+        ).fetchone()
         if row is None:
             return None
         try:
@@ -76,12 +92,10 @@ class DrillStore:
             return None
         return _when(opened)
 
-    async def ran_own(
-        self, conn: aiosqlite.Connection, alias: str, at: datetime, until: datetime
-    ) -> None:
+    def ran_own(self, conn: sqlite3.Connection, alias: str, at: datetime, until: datetime) -> None:
         """She ran one herself at `at`; the row may go after `until` (the limit's end)."""
         row_key = new_row_key()
-        await conn.execute(
+        conn.execute(
             "INSERT INTO drill_limits (member_tag, row_key, until_hour, detail) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (member_tag) DO UPDATE SET row_key = "
             "excluded.row_key, until_hour = excluded.until_hour, detail = excluded.detail",
@@ -95,24 +109,29 @@ class DrillStore:
 
     # --- the rules' schedule ----------
 
-    async def schedule_state(self) -> tuple[datetime | None, datetime | None, str | None]:
+    @staticmethod
+    def schedule_state(
+        conn: sqlite3.Connection,
+    ) -> tuple[datetime | None, datetime | None, str | None]:
         """(last run, to the hour; first run due; the plan it was due for)."""
-        row = await self.db.one("SELECT last_hour, first_at, plan FROM drill_schedule WHERE id = 1")
+        row = conn.execute(
+            "SELECT last_hour, first_at, plan FROM drill_schedule WHERE id = 1"
+        ).fetchone()
         if row is None:
             return None, None, None
         return opt_dt(row[0]), opt_dt(row[1]), row[2]
 
     @staticmethod
-    async def plan_first(conn: aiosqlite.Connection, first_at: datetime, plan: str) -> None:
-        await conn.execute(
+    def plan_first(conn: sqlite3.Connection, first_at: datetime, plan: str) -> None:
+        conn.execute(
             "INSERT INTO drill_schedule (id, first_at, plan) VALUES (1, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET first_at = excluded.first_at, plan = excluded.plan",
             (to_ms(first_at), plan),
         )
 
     @staticmethod
-    async def mark_scheduled(conn: aiosqlite.Connection, at: datetime) -> None:
-        await conn.execute(
+    def mark_scheduled(conn: sqlite3.Connection, at: datetime) -> None:
+        conn.execute(
             "INSERT INTO drill_schedule (id, last_hour) VALUES (1, ?) "
             "ON CONFLICT (id) DO UPDATE SET last_hour = excluded.last_hour",
             (hour_ms(at),),
@@ -120,14 +139,15 @@ class DrillStore:
 
     # --- retention ----------
 
-    async def purge(self, conn: aiosqlite.Connection, before: datetime, now: datetime) -> None:
+    @staticmethod
+    def purge(conn: sqlite3.Connection, before: datetime, now: datetime) -> None:
         """Finished drills started before `before`; rate limits that no longer apply."""
-        await conn.execute(
+        conn.execute(
             "DELETE FROM drills WHERE state = 'done' AND started_hour < ?", (hour_ms(before),)
         )
-        await conn.execute("DELETE FROM drill_limits WHERE until_hour < ?", (hour_ms(now),))
+        conn.execute("DELETE FROM drill_limits WHERE until_hour < ?", (hour_ms(now),))
 
-    def _load(self, row: aiosqlite.Row) -> Drill | None:
+    def _load(self, row: sqlite3.Row) -> Drill | None:
         try:
             detail = self.sealer.open_json(row[3], aad=aad_for("drills", "detail", row[0]))
         except TamperedError:

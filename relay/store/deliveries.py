@@ -6,8 +6,9 @@ a receipt's timestamp by a keyed tag of its own, and neither tag is on any other
 sent what, and when exactly, is sealed. In clear: the hour the first message went (retention)
 and, while one is due, when to look whether a tier reached a phone (a live deadline).
 
-The tracker (`relay.delivery.tracker`) reads, changes and writes rows under one lock; nothing
-here locks.
+Every call is synchronous on a `sqlite3.Connection`, in the database thread: inside the
+pipeline's transaction, or in one `Database.run`/`write` trip of the tracker's. A row is read,
+changed and written within one trip, so the database thread keeps changes from crossing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from relay.core.delivery import Reach
 from relay.crypto.seal import Sealer, TamperedError, aad_for, new_row_key
-from relay.store.db import Database
 from relay.store.times import from_ms, hour_ms, opt_dt, opt_ms, to_ms
 
 ALERT = "alert"
@@ -64,9 +62,8 @@ class Entry:
         return min(self.checks.values()) if self.checks else None
 
 
-class DeliveryStore:
-    def __init__(self, db: Database, sealer: Sealer) -> None:
-        self.db = db
+class DeliveryRepo:
+    def __init__(self, sealer: Sealer) -> None:
         self.sealer = sealer
 
     def ref_tag(self, about: str, ref: str) -> bytes:
@@ -77,41 +74,35 @@ class DeliveryStore:
 
     # --- rows ------------------------------------------------------------------------------------
 
-    async def get(self, about: str, ref: str) -> Entry | None:
-        row = await self.db.one(
+    def get(self, conn: sqlite3.Connection, about: str, ref: str) -> Entry | None:
+        row = conn.execute(
             "SELECT row_key, sent_hour, detail FROM deliveries WHERE ref_tag = ?",
             (self.ref_tag(about, ref),),
-        )
+        ).fetchone()
         return None if row is None else self._open(about, ref, row)
 
     def new(self, about: str, ref: str, at: datetime) -> Entry:
         return Entry(about, ref, new_row_key(), hour_ms(at))
 
-    async def put(self, entry: Entry, stamps: Sequence[int] = ()) -> None:
-        """Write `entry` (new or changed), and rows for new `stamps` of it, in one transaction."""
-        row = self._row(entry)
-        stamp_rows = [self._stamp_row(entry, stamp) for stamp in stamps]
-
-        def work(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO deliveries (ref_tag, row_key, check_at, sent_hour, detail) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref_tag) DO UPDATE SET "
-                "check_at = excluded.check_at, detail = excluded.detail",
-                row,
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO delivery_stamps (tag, row_key, sent_hour, target) "
-                "VALUES (?, ?, ?, ?)",
-                stamp_rows,
-            )
-
-        await self.db.write(work, tells=False)
-
-    async def target(self, stamp: int) -> tuple[str, str] | None:
-        """(about, ref) of the alert or drill a tracked timestamp was sent for."""
-        row = await self.db.one(
-            "SELECT row_key, target FROM delivery_stamps WHERE tag = ?", (self.stamp_tag(stamp),)
+    def put(self, conn: sqlite3.Connection, entry: Entry, stamps: Sequence[int] = ()) -> None:
+        """Write `entry` (new or changed), and rows for new `stamps` of it."""
+        conn.execute(
+            "INSERT INTO deliveries (ref_tag, row_key, check_at, sent_hour, detail) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref_tag) DO UPDATE SET "
+            "check_at = excluded.check_at, detail = excluded.detail",
+            self._row(entry),
         )
+        conn.executemany(
+            "INSERT OR IGNORE INTO delivery_stamps (tag, row_key, sent_hour, target) "
+            "VALUES (?, ?, ?, ?)",
+            [self._stamp_row(entry, stamp) for stamp in stamps],
+        )
+
+    def target(self, conn: sqlite3.Connection, stamp: int) -> tuple[str, str] | None:
+        """(about, ref) of the alert or drill a tracked timestamp was sent for."""
+        row = conn.execute(
+            "SELECT row_key, target FROM delivery_stamps WHERE tag = ?", (self.stamp_tag(stamp),)
+        ).fetchone()
         if row is None:
             return None
         try:
@@ -122,13 +113,13 @@ class DeliveryStore:
             return None
         return str(opened[0]), str(opened[1])
 
-    async def due(self, now: datetime) -> list[Entry]:
+    def due(self, conn: sqlite3.Connection, now: datetime) -> list[Entry]:
         """Alerts with a look due (soonest first)."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = conn.execute(
             "SELECT ref_tag, row_key, sent_hour, detail FROM deliveries "
             "WHERE check_at IS NOT NULL AND check_at <= ? ORDER BY check_at",
             (to_ms(now),),
-        )
+        ).fetchall()
         found = []
         for row in rows:
             entry = self._open(None, None, row[1:])
@@ -136,35 +127,36 @@ class DeliveryStore:
                 found.append(entry)
         return found
 
-    async def next_check(self) -> datetime | None:
-        row = await self.db.one("SELECT MIN(check_at) FROM deliveries WHERE check_at IS NOT NULL")
+    @staticmethod
+    def next_check(conn: sqlite3.Connection) -> datetime | None:
+        row = conn.execute(
+            "SELECT MIN(check_at) FROM deliveries WHERE check_at IS NOT NULL"
+        ).fetchone()
         return opt_dt(row[0]) if row else None
 
-    async def known_stamps(self, since: datetime) -> set[bytes]:
+    @staticmethod
+    def known_stamps(conn: sqlite3.Connection, since: datetime) -> set[bytes]:
         """Stamp tags of requests sent since `since` (receipts for older ones are not awaited)."""
-        rows = await self.db.conn.execute_fetchall(
+        rows = conn.execute(
             "SELECT tag FROM delivery_stamps WHERE sent_hour >= ?", (hour_ms(since),)
-        )
+        ).fetchall()
         return {bytes(r[0]) for r in rows}
 
     @staticmethod
-    async def shift(conn: aiosqlite.Connection, delta: timedelta) -> None:
+    def shift(conn: sqlite3.Connection, delta: timedelta) -> None:
         """The wall clock jumped: a look due in a minute stays due in a minute. (The exact
         times inside the rows are when things happened, not deadlines: they stay.)"""
-        await conn.execute(
+        conn.execute(
             "UPDATE deliveries SET check_at = check_at + ? WHERE check_at IS NOT NULL",
             (round(delta.total_seconds() * 1000),),
         )
 
-    async def purge(self, before: datetime) -> int:
+    @staticmethod
+    def purge(conn: sqlite3.Connection, before: datetime) -> int:
         """Rows and stamps of what was first sent before `before` (to the hour)."""
         cut = hour_ms(before)
-
-        def work(conn: sqlite3.Connection) -> int:
-            conn.execute("DELETE FROM delivery_stamps WHERE sent_hour < ?", (cut,))
-            return conn.execute("DELETE FROM deliveries WHERE sent_hour < ?", (cut,)).rowcount
-
-        return await self.db.write(work, tells=False)
+        conn.execute("DELETE FROM delivery_stamps WHERE sent_hour < ?", (cut,))
+        return conn.execute("DELETE FROM deliveries WHERE sent_hour < ?", (cut,)).rowcount
 
     # --- sealing ---------------------------------------------------------------------------------
 

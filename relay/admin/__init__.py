@@ -1,0 +1,1 @@
+"""What the admin runs: start-up checks, and (as the tree moves) backup, restore, link, status."""
