@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from relay.core.types import MemberAlias
-from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for
+from relay.crypto.seal import Sealer, TamperedError, aad_for
+from relay.store import incident_log, reports
 from relay.store.ids import chunks, delete_ids
 from relay.store.outbox import drop_refs, recipient_tag
 from relay.store.phases import CLOSED
-from relay.store.purges import incident_photo_keys, photo_keys, vault_keys_in_use
-from relay.store.times import hour_ms
+from relay.store.purges import photo_keys, vault_keys_in_use
 from relay.store.watches import member_tag
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def find(conn: sqlite3.Connection, sealer: Sealer, alias: MemberAlias, number: s
         hers.photos.update(photo_keys(detail))
     hers.messages, hers.borrowed = _messages(conn, sealer, number, hers.watches)
 
-    for report, status, _, _ in _authored(conn, sealer, alias):
+    for report, status, _, _ in reports.authored(conn, sealer, alias):
         if status != "pending":
             hers.shared_reports += 1
             continue
@@ -74,9 +74,9 @@ def find(conn: sqlite3.Connection, sealer: Sealer, alias: MemberAlias, number: s
         photos = conn.execute("SELECT vault_key FROM report_photos WHERE number = ?", (report,))
         hers.photos.update(str(row[0]) for row in photos.fetchall())
 
-    for content in _log_contents(conn, sealer, alias):
+    for entry in incident_log.entries(conn, sealer, alias):
         hers.log_entries += 1
-        hers.photos.update(incident_photo_keys(content))
+        hers.photos.update(photo.key for photo in entry.photos)
     return hers
 
 
@@ -132,87 +132,8 @@ def erase(
     mine = set(hers.watches)
     drop_refs(conn, sealer, lambda watch_id: watch_id not in mine)
     photos = set(hers.photos)
-    photos.update(_forget_author(conn, sealer, alias, now))
-    photos.update(_forget_log(conn, sealer, alias))
+    photos.update(reports.forget_author(conn, sealer, alias, now))
+    photos.update(incident_log.forget(conn, sealer, alias))
     in_use = vault_keys_in_use(conn, sealer)
     borrowed = hers.borrowed - in_use if in_use is not None else set()
     return photos | borrowed
-
-
-# --- her reports and her incident log -------------------------------------------------------------
-# The same statements as the reports and incidents stores' FORGET calls, in the synchronous form
-# this transaction needs; they are to be replaced by those stores' own synchronous functions
-# (`authored`, `forget_author`, `entries`, `forget`) once those exist (issue 19).
-
-_AUTHOR_PURPOSE = "report-author"  # relay.reports.store.AUTHOR_PURPOSE
-_OWNER_PURPOSE = "incident-owner"  # relay.incidents.store.OWNER_PURPOSE
-
-
-def _authored(
-    conn: sqlite3.Connection, sealer: Sealer, alias: str
-) -> list[tuple[int, str, str, bytes]]:
-    """Her reports, oldest first: (number, status, row key, sealed body)."""
-    rows = conn.execute(
-        "SELECT number, status, row_key, author_tag, body FROM reports "
-        "WHERE author_tag IS NOT NULL ORDER BY number"
-    ).fetchall()
-    legacy = sealer.lookup(alias, purpose=_AUTHOR_PURPOSE)  # one tag per author before issue 17
-    return [
-        (int(r[0]), str(r[1]), str(r[2]), bytes(r[4]))
-        for r in rows
-        if bytes(r[3]) in (sealer.lookup(f"{alias}/{r[2]}", purpose=_AUTHOR_PURPOSE), legacy)
-    ]
-
-
-def _forget_author(
-    conn: sqlite3.Connection, sealer: Sealer, author: str, now: datetime
-) -> list[str]:
-    """Her pending reports are deleted (recorded as withdrawn); shared ones stay as the
-    collective's warnings but lose every link to her. Returns the deleted ones' photo keys."""
-    photos: list[str] = []
-    for number, status, row_key, sealed in _authored(conn, sealer, author):
-        if status == "pending":
-            rows = conn.execute(
-                "SELECT vault_key FROM report_photos WHERE number = ? ORDER BY position", (number,)
-            ).fetchall()
-            photos += [str(r[0]) for r in rows]
-            conn.execute("DELETE FROM reports WHERE number = ?", (number,))
-            conn.execute(
-                "INSERT INTO report_actions (number, action, at) VALUES (?, 'withdrawn', ?)",
-                (number, hour_ms(now)),
-            )
-            continue
-        aad = aad_for("reports", "body", row_key)
-        body = sealer.open_json(sealed, aad=aad)
-        if isinstance(body, dict):
-            body.pop("author", None)
-        conn.execute(
-            "UPDATE reports SET author_tag = NULL, body = ? WHERE number = ?",
-            (sealer.seal_json(body, aad=aad), number),
-        )
-    return photos
-
-
-def _log_contents(conn: sqlite3.Connection, sealer: Sealer, alias: str) -> list[JsonValue]:
-    """Her incident-log entries' opened contents, oldest first (`TamperedError` if one fails)."""
-    rows = conn.execute(
-        "SELECT row_key, content FROM incident_entries WHERE owner_tag = ? ORDER BY seq",
-        (sealer.lookup(alias, purpose=_OWNER_PURPOSE),),
-    ).fetchall()
-    return [
-        sealer.open_json(row[1], aad=aad_for("incident_entries", "content", row[0])) for row in rows
-    ]
-
-
-def _forget_log(conn: sqlite3.Connection, sealer: Sealer, alias: str) -> list[str]:
-    """Her whole log goes (its entries by cascade), with the files her exports made. Returns the
-    vault keys of its photos and export files."""
-    tag = sealer.lookup(alias, purpose=_OWNER_PURPOSE)
-    keys = [
-        k for content in _log_contents(conn, sealer, alias) for k in incident_photo_keys(content)
-    ]
-    rows = conn.execute("SELECT vault_key FROM incident_exports WHERE owner_tag = ?", (tag,))
-    keys += [str(row[0]) for row in rows.fetchall()]
-    conn.execute("DELETE FROM incident_exports WHERE owner_tag = ?", (tag,))
-    conn.execute("DELETE FROM incident_logs WHERE owner_tag = ?", (tag,))
-    return keys
