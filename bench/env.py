@@ -22,8 +22,8 @@ from relay.core.types import MemberAlias
 from relay.crypto.keys import init_data_dir, load_key
 from relay.crypto.seal import Sealer, new_row_key
 from relay.locales import load_catalog
-from relay.policy import RulesPolicy
 from relay.rules import Rules, load_rules
+from relay.rules.core_policy import RulesPolicy
 from relay.store.db import Database
 from relay.store.watches import WatchRepo
 

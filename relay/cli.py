@@ -19,7 +19,7 @@ from relay import __version__
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SCHEMA, EXIT_SOFTWARE, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from relay.daemon import Relay
+    from relay.runtime.supervisor import Relay
 
 log = logging.getLogger("relay")
 
@@ -178,39 +178,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             return _init(args.data_dir)
         if args.command == "demo":
-            from relay.demo import run_demo
+            from relay.admin.demo import run_demo
 
             return run_demo(interactive=args.interactive)
         if args.command == "sim":
             return _sim(args.port, args.number)
         if args.command == "status":
-            from relay.status import run_status
+            from relay.admin.status import run_status
 
             return run_status(args.config, sys.stdout)
         if args.command == "verify":
-            from relay.incidents import run_verify
+            from relay.features.incidents import run_verify
 
             return run_verify(args.file, sys.stdout)
         if args.command == "link":
-            from relay.link import run_link
+            from relay.admin.link import run_link
 
             return run_link(args.config, args.device_name, sys.stdout, wait=args.wait)
         if args.command == "backup":
-            from relay.backup import run_backup
+            from relay.admin.backup import run_backup
 
             return run_backup(args.config, args.to, sys.stdout)
         if args.command == "drill":
-            from relay.drills.request import run_drill_request
+            from relay.features.drills.request import run_drill_request
 
             return run_drill_request(args.config, args.member, sys.stdout)
         if args.command == "failure-notice":
-            from relay.failure_notice import run_failure_notice
+            from relay.admin.failure_notice import run_failure_notice
 
             return run_failure_notice(
                 args.config, args.unit, args.state_dir, args.quiet, args.to, sys.stdout
             )
         if args.command == "restore":
-            from relay.backup import run_restore
+            from relay.admin.backup import run_restore
 
             return run_restore(args.config, args.source, sys.stdout)
     except KeyboardInterrupt:
@@ -266,8 +266,8 @@ def _prepare(config_path: Path) -> Relay | int:
     `peer-relay check --config` prints (relay.admin.startup_check).
     """
     from relay.admin.startup_check import startup_check
-    from relay.daemon import Relay
-    from relay.logs import setup_logging
+    from relay.runtime.logs import setup_logging
+    from relay.runtime.supervisor import Relay
 
     startup = startup_check(config_path, "run")
     if startup.config is not None:

@@ -110,7 +110,7 @@ class OutboxSection(_Closed):
 
 
 class CanarySection(_Closed):
-    """The end-to-end check that messages still reach phones (relay.canary)."""
+    """The end-to-end check that messages still reach phones (relay.runtime.canary)."""
 
     enabled: bool = Field(default=True, description="run the end-to-end check")
     every: Duration = Field(
@@ -138,7 +138,7 @@ class CanarySection(_Closed):
 
 
 class DiskSection(_Closed):
-    """The free-space check on the data directory's disk (relay.disk)."""
+    """The free-space check on the data directory's disk (relay.runtime.disk)."""
 
     low_free_mb: int = Field(
         default=500,

@@ -1,1 +1,2 @@
-"""What the admin runs: start-up checks, and (as the tree moves) backup, restore, link, status."""
+"""What the admin runs by hand: the start-up check, backup and restore, linking, status, the
+demo, the failure notice systemd sends."""

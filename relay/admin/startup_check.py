@@ -11,7 +11,7 @@ by `run` for a config reason.
 What `check` cannot see as `run` will, it says it did not check (a note, never a pass): the key
 when systemd hands it to the relay as a credential, and the key and the data directory when
 `check` runs as another user than the relay's (the Ansible role runs it as root). What only the
-running relay can know stays in relay.daemon: another relay holding the data directory,
+running relay can know stays in relay.runtime.supervisor: another relay holding the data directory,
 signal-cli-rest-api's mode. The database is only read here, never opened for writing (see
 `relay.store.db.read_on_disk`); the relay's own opening still refuses a newer schema or a key
 that does not open it, should the file say more than its main part showed.
@@ -110,7 +110,7 @@ def startup_check(config_path: Path, purpose: Purpose, rules_dir: Path | None = 
         found.schema.extend(_schema(config))
         if sealer is not None and not found.schema:
             found.key.extend(_key_opens(config, sealer))
-        if purpose == "check":  # `run` logs it itself, and keeps trying (relay.daemon)
+        if purpose == "check":  # `run` logs it itself, and keeps trying (relay.runtime.supervisor)
             found.notes.extend(_receive_socket(config, config_path))
 
     folder = rules_dir if rules_dir is not None else config.rules_dir if config else None
@@ -154,7 +154,8 @@ def _against_rules(config: Config, config_path: Path, rules: Rules) -> list[Prob
             Problem(f"{where}: admin: '{config.admin}' is not a member in the rules", EXIT_CONFIG)
         )
     probe_to = config.canary.to
-    # A number is anyone's spare phone; an alias must name a member (relay.canary sends to her).
+    # A number is anyone's spare phone; an alias must name a member (relay.runtime.canary sends to
+    # her).
     if probe_to is not None and not probe_to.startswith("+") and rules.member(probe_to) is None:
         where = _where(config_path, "canary", "to")
         problems.append(

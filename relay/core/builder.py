@@ -4,8 +4,9 @@ A decision (`Decision`) is the watches to store and the messages (`Outgoing`) to
 its `Purpose`; it is decided in a `Context` (the rules as a `Policy`, the catalog, the default
 zone, who is unreachable). `Builder` collects the messages of one decision: text from catalog
 parts (`p(key, **params)`) in the reader's language, people with their pronouns, times in the
-reader's zone. The state machine (`relay.core.decide`) and the features (`relay.reports`,
-`relay.incidents`, …) write their answers with it, so a message reads the same whoever sends it.
+reader's zone. The state machine (`relay.core.decide`) and the features (`relay.features.reports`,
+`relay.features.incidents`, …) write their answers with it, so a message reads the same whoever
+sends it.
 Pure: no clock, no database, no I/O.
 """
 
@@ -43,7 +44,8 @@ class Outgoing:
     watch_id: str | None = None
     attachments: tuple[str, ...] = ()  # attachment vault keys (photos, exported files)
     # To a Signal group: the full alert and its photos, sent instead of `text` only if the
-    # group's members check out just before sending (relay.core.group_alert, relay.groups).
+    # group's members check out just before sending (relay.core.group_alert,
+    # relay.runtime.group_guard).
     withheld: tuple[str, tuple[str, ...]] | None = None
     # A repeat ("still nobody on her alert"): the outbox folds it into an unsent message of the
     # same alert to the same person (no pile after an outage). News is never folded.

@@ -3,7 +3,8 @@
 A `Reach` is one recipient of one alert (or practice alert): when the relay's message was first
 accepted by signal-cli for her, when her phone sent a **delivery receipt** (the message is on the
 phone: it was on and had a connection) and, where she has them switched on, a **read receipt**
-(she opened the chat). The runtime (`relay.delivery`) stores them; everything said about them is
+(she opened the chat). The runtime (`relay.features.delivery`) stores them; everything said about
+them is
 decided here, from plain values.
 
 What "reached her phone" means — and what it does not:

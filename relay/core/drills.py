@@ -17,7 +17,8 @@ the reader's language that it is practice and nothing is wrong (a test checks ea
 - after her duress word, DRILL from her phone gets the reply a drill would get (her phone must
   show what it always shows), but nobody is sent a practice: her buddies are in a real alert.
 
-Pure: the runtime (`relay.drills`, `relay.chain`) reads what these need, stores drills, finds
+Pure: the runtime (`relay.features.drills`, `relay.runtime.chain`) reads what these need, stores
+drills, finds
 what reached whose phone and sends.
 """
 

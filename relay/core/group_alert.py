@@ -5,7 +5,8 @@ reads what the relay posts there. So an alert to a group is written twice: a saf
 what happened, since when, how to answer, and that the details go privately to whoever answers —
 and the full one. The sender posts the full one only if a check through signal-cli-rest-api's
 group API, made just before, found every member of the group in the rules and in the circle the
-group belongs to (`relay.groups`); otherwise the safe one, without photos. Whoever answers it gets
+group belongs to (`relay.runtime.group_guard`); otherwise the safe one, without photos. Whoever
+answers it gets
 the full alert to herself (`relay.core.decide`).
 
 Someone in the circle a group belongs to was sent what the group was sent, so she may ACK or

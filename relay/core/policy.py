@@ -1,6 +1,7 @@
 """What the state machine needs to know from the rules, as a narrow protocol.
 
-`relay.policy.RulesPolicy` implements it over the admin's rules; tests may implement it directly.
+`relay.rules.core_policy.RulesPolicy` implements it over the admin's rules; tests may implement it
+directly.
 Keeping the core behind this seam means a rules reload never reaches into a running decision.
 """
 

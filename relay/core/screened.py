@@ -3,7 +3,8 @@ warnings go.
 
 Client details (``CLIENT …``) and the note of a check-in (``IN 90 Hotel Rex, +44 7700 900123``)
 are screened: a number or plate written in either is looked up at once and a match warns her
-in the reply. The look-up itself is `relay.reports.screening` (it reads the store); this module
+in the reply. The look-up itself is `relay.features.reports.screening` (it reads the store); this
+module
 only names the text and places the warning lines — pure, no I/O.
 """
 

@@ -8,7 +8,7 @@ technical, how to reach SOS in one tap: pin the chat; on Android a home-screen s
 chat; on an iPhone a Shortcut (or Siri phrase) that sends SOS with Signal — and to try it with
 HELP, which is never an alarm.
 
-Pure: the runtime (`relay.welcome`) decides who is new and sends.
+Pure: the runtime (`relay.features.welcomer`) decides who is new and sends.
 """
 
 from __future__ import annotations

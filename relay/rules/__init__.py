@@ -9,7 +9,6 @@ writes the JSON Schema editors use.
 from relay.core.policy import Timings
 from relay.core.state import Recipient, RecipientKind
 from relay.rules.document import ALERT_KINDS, COMMANDS, AlertKind, Command
-from relay.rules.durations import format_duration, parse_duration
 from relay.rules.issues import RuleIssue, RulesInvalid
 from relay.rules.loader import fingerprint, load_rules, rule_files
 from relay.rules.model import (
@@ -23,6 +22,7 @@ from relay.rules.model import (
     Rules,
     TierRule,
 )
+from relay.rules.rule_durations import format_duration, parse_duration
 from relay.rules.values import normalise_number
 
 __all__ = [

@@ -17,7 +17,6 @@ from relay.core.policy import Timings
 from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
 from relay.rules import document as doc
 from relay.rules import keywords
-from relay.rules.durations import format_duration
 from relay.rules.issues import Severity, sort_issues
 from relay.rules.keywords import Catalog
 from relay.rules.model import (
@@ -34,6 +33,7 @@ from relay.rules.model import (
     TierSpec,
     WelcomePolicy,
 )
+from relay.rules.rule_durations import format_duration
 from relay.rules.source import PathT
 from relay.rules.validate import Reporter, Sections, suggest
 from relay.rules.values import is_placeholder_group, is_placeholder_number

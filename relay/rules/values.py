@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
-from relay.rules.durations import parse_duration
+from relay.rules.rule_durations import parse_duration
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 _NAME = re.compile(NAME_PATTERN)

@@ -41,7 +41,7 @@ from relay.core.state import Recipient, RecipientKind, Watch
 from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import new_row_key
-from relay.features import Feature, Handled, Hooks, Scope
+from relay.features.base import Feature, Handled, Hooks, Scope
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
 from relay.store import seen
@@ -50,9 +50,9 @@ from relay.store.outbox import OutboxRepo, Pending
 from relay.store.times import hour_ms
 
 if TYPE_CHECKING:
-    from relay.attachments import AttachmentVault
-    from relay.engine import Engine, Written
-    from relay.reports.screening import ClientScreen
+    from relay.features.reports.screening import ClientScreen
+    from relay.runtime.desk import Desk, Written
+    from relay.runtime.vault import AttachmentVault
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ ReceiptHook = Callable[[Receipt], Awaitable[None]]
 class Pipeline:
     def __init__(
         self,
-        desk: Engine,
+        desk: Desk,
         *,
         keywords: Callable[[Rules, str], KeywordTable],
         features: Sequence[Feature] = (),
@@ -105,7 +105,7 @@ class Pipeline:
         self.desk = desk  # what is in force, the lock, the store, how a decision is committed
         self.keywords = keywords  # a member's language's command words, with the rules' aliases
         self.features = {claimed: f for f in features for claimed in f.claims}
-        self.hooks = hooks  # practice drills and delivery news (relay.chain)
+        self.hooks = hooks  # practice drills and delivery news (relay.runtime.chain)
         self.screen = screen  # client details against the collective's warnings
         self.vault = vault  # where her photos are kept
         self.receipts = tuple(receipts)  # the canary's proof, the delivery tracker's news
@@ -371,7 +371,7 @@ class Pipeline:
         hooks = self.hooks
         if hooks is not None:
             early = hooks.before(conn, member, item.event, intent, pointer, alerts, now)
-            if early is not None:  # a practice answer (relay.chain): never a real alert's
+            if early is not None:  # a practice answer (relay.runtime.chain): never a real alert's
                 return early
         if item.feature is not None:
             return item.feature.handle(conn, scope, member, intent, item.enriched, now)

@@ -16,15 +16,15 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from relay.clock import has_stepped
 from relay.core.decide import Decision, on_timer
 from relay.core.render import span
 from relay.core.state import Watch
-from relay.logs import watch_ref
+from relay.runtime.clock import has_stepped
+from relay.runtime.logs import watch_ref
 
 if TYPE_CHECKING:
-    from relay.engine import Engine
     from relay.runtime.alarm import Alarm
+    from relay.runtime.desk import Desk
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ LOG_EACH = 20  # a pass with more due than this logs one line per batch, not per
 
 
 class Timers:
-    def __init__(self, desk: Engine, alarm: Alarm) -> None:
+    def __init__(self, desk: Desk, alarm: Alarm) -> None:
         self.desk = desk
         self.alarm = alarm
         # When the loop last made progress (monotonic): the watchdog's stall check

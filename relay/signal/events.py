@@ -63,8 +63,9 @@ class SendOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """A phone's receipt for relay messages: proof they made the round trip (see relay.canary),
-    and that an alert reached that person's phone (relay.delivery).
+    """A phone's receipt for relay messages: proof they made the round trip (see
+    relay.runtime.canary),
+    and that an alert reached that person's phone (relay.features.delivery).
 
     The sender is here only to tell apart recipients of one batched send (they share its
     timestamp); it is compared as a keyed tag and never stored or logged."""

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from aiohttp import WSMsgType, web
 
-from relay.clock import wait_any
+from relay.runtime.clock import wait_any
 from relay.sim.media import pattern_png
 from relay.sim.records import SentMessage
 from relay.sim.send import NO_ACCOUNT, Answer, SendRequest, parse_body

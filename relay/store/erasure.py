@@ -1,8 +1,9 @@
 """FORGET's statements: finding every row that is hers, and deleting them in one transaction.
 
 `find` reads what FORGET would delete (so her reply can count it) and `erase` deletes it; both
-run in the database thread inside the transaction that also queues her reply (`relay.forget`
-decides). What stays, and why, is `relay.forget`'s docstring.
+run in the database thread inside the transaction that also queues her reply
+(`relay.features.forget`
+decides). What stays, and why, is `relay.features.forget`'s docstring.
 
 Closed watches carry random tags and reports a tag per row (issue 17): her closed check-ins are
 found by opening each closed watch's sealed detail, her reports by recomputing each row's tag.

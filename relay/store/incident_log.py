@@ -1,11 +1,12 @@
 """Incident logs in the database: a log's head, its sealed entries, the files its exports made.
 
 Synchronous functions on a `sqlite3.Connection`, for the inbound pipeline's database thread
-(`relay.features`) and for retention; `LogRepo` wraps them for async callers. An append runs in
+(`relay.features.base`) and for retention; `LogRepo` wraps them for async callers. An append runs in
 the transaction that read the head: the head row is updated only if it is still the one read,
 so two appends can never fork the chain (the second fails and its transaction rolls back).
 Each log is found by a keyed tag of its owner's alias; entries (text, time, photos) are sealed.
-How an entry is made and chained is `relay.incidents` (`entries`, `chain`), not this module.
+How an entry is made and chained is `relay.features.incidents` (`entries`, `chain`), not this
+module.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Head:
 @dataclass(frozen=True)
 class Entry:
     seq: int
-    at: str  # relay.incidents.hashchain.stamp of the relay clock
+    at: str  # relay.features.incidents.hashchain.stamp of the relay clock
     text: str = field(repr=False)
     salt: str = field(repr=False)
     photos: tuple[Photo, ...]
@@ -53,7 +54,7 @@ class Entry:
     signature: bytes = field(repr=False)
 
     def photo_entries(self) -> list[dict[str, str]]:
-        """The photos as the chain lists them (`relay.incidents.hashchain.photo_entry`)."""
+        """The photos as the chain lists them (`relay.features.incidents.hashchain.photo_entry`)."""
         return [{"sha256": p.sha256, "type": p.content_type} for p in self.photos]
 
 

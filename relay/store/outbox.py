@@ -1,7 +1,8 @@
 """The outbox: every outgoing message is written here (sealed) before it is sent.
 
 A message leaves the table only when signal-cli-rest-api accepted it; the sender keeps order per
-recipient and retries with capped backoff (`relay.outbox`). A sent message's row is deleted in
+recipient and retries with capped backoff (`relay.runtime.sender`). A sent message's row is deleted
+in
 the transaction that records it sent: kept, its recipient tag, purpose, times and watch tied a
 watch to its owner and to everyone alerted about it (issue 17). What a buddy's quote or reaction
 still needs — which watch the message was about — goes to `sent_refs`, sealed, under a keyed tag

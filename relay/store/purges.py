@@ -1,5 +1,5 @@
 """Retention's statements: which stored rows are past their time, deleting them, and which vault
-files a remaining row still names. The schedule and the pass are `relay.retention`'s.
+files a remaining row still names. The schedule and the pass are `relay.runtime.retention`'s.
 
 Everything here runs in the database thread inside the caller's transaction (`Database.write`):
 a pass deletes watches, sent messages, refs and de-duplication tags together, or nothing.

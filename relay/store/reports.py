@@ -1,7 +1,7 @@
 """Reports in the database: the sealed report, its screening keys, photos and moderation record.
 
 Synchronous functions on a `sqlite3.Connection`, for the inbound pipeline's database thread
-(`relay.features`): a feature reads through them inside the batch's one transaction, and its
+(`relay.features.base`): a feature reads through them inside the batch's one transaction, and its
 writes take the same transaction, so a report, its keys and the message telling her "recorded"
 commit together. `ReportRepo` wraps the reads (and FORGET's calls) for async callers.
 
@@ -9,7 +9,7 @@ Nothing about a report reaches SQL unsealed except its number, status, severity 
 the hour); the reporter is a sealed alias (to answer her) and a keyed tag of her alias *and the
 row's random key* (to find her own reports): two reports by one author have unrelated tags, so a
 seized database does not link them, and only the key finds hers (issue 17). Screening tags are
-made by the caller (`relay.reports.matching`): this module stores and looks them up.
+made by the caller (`relay.features.reports.matching`): this module stores and looks them up.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ Action = Literal["submitted", "rated", "approved", "rejected", "removed", "withd
 
 AUTHOR_PURPOSE: Final = "report-author"
 KEYS_COUNTER: Final = "report_keys_version"
-"""The counter remembering which screening tags stored reports have (`relay.reports.rekey`)."""
+"""The counter remembering which screening tags stored reports have
+(`relay.features.reports.rekey`)."""
 
 _KINDS: Final[dict[object, IdentifierKind]] = {
     "phone": "phone",
@@ -161,7 +162,8 @@ def candidates(
 ) -> list[StoredReport]:
     """Approved, unexpired reports stored under any of ``tags``, oldest first.
 
-    Confirm each with `relay.reports.matching.matched_kinds`: a plate key is shared by plates one
+    Confirm each with `relay.features.reports.matching.matched_kinds`: a plate key is shared by
+    plates one
     character apart from it, not only by the same plate.
     """
     numbers: set[int] = set()

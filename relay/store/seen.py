@@ -3,7 +3,7 @@
 A tag is a keyed hash of sender, timestamp and kind (`Sealer.dedupe_tag`): the table holds no
 sender. Written in the same transaction as the envelope's decision, so a redelivered envelope
 (signal-cli after a crash, the WebSocket fallback's replays) is recognised and not decided twice.
-Kept for two days (`relay.retention`), an hour-coarse time each.
+Kept for two days (`relay.runtime.retention`), an hour-coarse time each.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Whole-database copies for `peer-relay backup` and `restore` (`relay.backup` decides and says).
+"""Whole-database copies for `peer-relay backup` and `restore` (`relay.admin.backup` decides and
+says).
 
 An online copy through SQLite's backup API into memory (consistent while the relay writes: a
 raw copy of the file could be torn between the database and its WAL), its integrity and schema,

@@ -1,7 +1,8 @@
 """Whom the relay has welcomed (or met while the welcome was off): the ``welcomed`` table.
 
 One keyed tag of her alias and number per member, and the hour it was written: no name, no
-number (`relay.welcome` decides who is welcomed and what she is told). Synchronous functions for
+number (`relay.features.welcomer` decides who is welcomed and what she is told). Synchronous
+functions for
 `Database.run`/`write`, inside the caller's transaction.
 """
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from relay.clock import wait_any
 from relay.config import load_config
 from relay.crypto.keys import load_key
 from relay.crypto.seal import Sealer
-from relay.daemon import Relay
-from relay.logs import setup_logging
 from relay.rules import load_rules
+from relay.runtime.clock import wait_any
+from relay.runtime.logs import setup_logging
+from relay.runtime.supervisor import Relay
 from relay.sim import SignalSim
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, wait_receiving
 
@@ -132,14 +132,14 @@ class InProcess:
     async def settle(self, timeout: float = 10.0) -> None:
         """Until every frame the simulator delivered so far was read and handled."""
         relay = self.relay
-        assert relay is not None and relay.receiver is not None and relay.engine is not None
+        assert relay is not None and relay.receiver is not None and relay.runtime.desk is not None
         async with asyncio.timeout(timeout):
             quiet = 0
             while quiet < 3:
                 busy = (
                     relay.receiver.frames < self.sim.stats.frames_delivered
                     or not relay.queue.empty()
-                    or relay.engine.lock.locked()
+                    or relay.runtime.desk.lock.locked()
                 )
                 quiet = 0 if busy else quiet + 1
                 await asyncio.sleep(0.02)

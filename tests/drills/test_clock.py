@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from relay.clock import SystemClock
+from relay.runtime.clock import SystemClock
 from tests.drills.conftest import InProcess
 from tests.e2e.conftest import NUMBERS, write_env
 

@@ -20,9 +20,9 @@ import yaml
 from relay.config import load_config
 from relay.crypto.keys import init_data_dir, load_key
 from relay.crypto.seal import Sealer
-from relay.daemon import Relay
-from relay.logs import setup_logging
 from relay.rules import load_rules
+from relay.runtime.logs import setup_logging
+from relay.runtime.supervisor import Relay
 from relay.sim import SignalSim
 from relay.sim.records import SentMessage
 

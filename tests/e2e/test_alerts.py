@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.logs import setup_logging
+from relay.runtime.logs import setup_logging
 from relay.sim import InboundAttachment, SignalSim
 from relay.sim.faults import SendFailure
 from tests.e2e.conftest import NUMBERS, Harness, write_env
@@ -193,8 +193,8 @@ async def test_deleting_the_sos_cancels_nothing_and_buddies_learn_of_it(harness:
     await harness.sim.member_deletes(NUMBERS["alice"], target=ts)
     repeat = await harness.to("bob", "Still nobody", timeout=10)
     assert repeat is not None
-    assert harness.relay is not None and harness.relay.engine is not None
-    watch = await harness.relay.engine.watches.live_for("alice")  # type: ignore[arg-type]
+    assert harness.relay is not None and harness.relay.desk is not None
+    watch = await harness.relay.desk.watches.live_for("alice")  # type: ignore[arg-type]
     assert watch is not None and [m.what for m in watch.marks] == ["deleted"]
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from relay.attachments import MAX_BYTES, MAX_PER_MESSAGE, AttachmentVault, valid_id
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
+from relay.runtime.vault import MAX_BYTES, MAX_PER_MESSAGE, AttachmentVault, valid_id
 from relay.signal.events import AttachmentRef
 from relay.signal.transport import SignalTransport
 from relay.sim import InboundAttachment
@@ -49,7 +49,7 @@ async def test_an_id_that_is_a_path_makes_no_request(
     gets = after.get("GET /v1/attachments/{attachment}", 0)
     assert gets - before.get("GET /v1/attachments/{attachment}", 0) == 1  # the real photo only
     assert len(vault_files(tmp_path)) == 1
-    lines = [r.getMessage() for r in caplog.records if r.name == "relay.attachments"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "relay.runtime.vault"]
     assert lines == ["attachments kept: 1 kept, 3 refused (not an attachment id)"]
 
 
@@ -64,7 +64,7 @@ async def test_three_thousand_attachments_make_a_few_requests_and_one_line(
         await harness.says("alice", "CLIENT Tom", attachments=many)
         await harness.to("alice", "Client details saved", timeout=20)
     assert sim.requests.get(route, 0) - before == MAX_PER_MESSAGE
-    lines = [r.getMessage() for r in caplog.records if r.name == "relay.attachments"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "relay.runtime.vault"]
     assert lines == [f"attachments kept: {MAX_PER_MESSAGE} kept, 2991 over the limit"]
 
 

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG
-from relay.logs import setup_logging
+from relay.runtime.logs import setup_logging
 from relay.sim import SignalSim
 from relay.sim.records import SentMessage
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from relay.canary import Canary
-from relay.canary_report import CanaryReport
 from relay.core import intents
 from relay.core.decide import Decision, Outgoing, Purpose
 from relay.core.notices import with_notice
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
+from relay.runtime.canary import Canary
+from relay.runtime.canary_report import CanaryReport
 from relay.signal.events import Receipt, Send, SendOutcome
 
 EVERY = timedelta(minutes=60)

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from relay.crypto.seal import aad_for
-from relay.engine import Engine
 from relay.locales import available_languages
+from relay.runtime.desk import Desk
 from relay.sim import InboundAttachment, SendFailure
 from relay.store.incident_log import LogRepo
 from relay.store.outbox import RECIPIENT_PURPOSE, Pending
@@ -39,8 +39,8 @@ class Hers:
     log_entries: int
 
 
-async def hers(engine: Engine, alias: str) -> Hers:
-    db, sealer = engine.db, engine.sealer
+async def hers(desk: Desk, alias: str) -> Hers:
+    db, sealer = desk.db, desk.sealer
 
     async def count(sql: str, tag: bytes) -> int:
         async with db.conn.execute(sql, (tag,)) as cur:
@@ -69,9 +69,9 @@ async def hers(engine: Engine, alias: str) -> Hers:
     )
 
 
-def engine_of(harness: Harness) -> Engine:
-    assert harness.relay is not None and harness.relay.engine is not None
-    return harness.relay.engine
+def desk_of(harness: Harness) -> Desk:
+    assert harness.relay is not None and harness.relay.desk is not None
+    return harness.relay.desk
 
 
 def vault_files(tmp_path: Path) -> set[str]:
@@ -81,7 +81,7 @@ def vault_files(tmp_path: Path) -> set[str]:
 async def test_forget_asks_then_deletes_her_rows_and_says_what_went(
     harness: Harness, tmp_path: Path
 ) -> None:
-    engine = engine_of(harness)
+    desk = desk_of(harness)
     await harness.says("alice", f"IN 20m {NOTE}")
     await harness.to("alice", "Checked in")
     await harness.says("alice", f"CLIENT {CLIENT}", attachments=[InboundAttachment(PHOTO)])
@@ -96,7 +96,7 @@ async def test_forget_asks_then_deletes_her_rows_and_says_what_went(
     await harness.to("bob", "Checked in")
     photos = vault_files(tmp_path)
     assert len(photos) == 1
-    before = await hers(engine, "alice")
+    before = await hers(desk, "alice")
     assert (before.watches, before.reports, before.log_entries) == (1, 1, 1)
     assert before.messages_to_her == 0  # a sent message's row goes when it is sent (issue 17)
 
@@ -104,7 +104,7 @@ async def test_forget_asks_then_deletes_her_rows_and_says_what_went(
     await harness.says("alice", "FORGET")
     ask = await harness.to("alice", "send FORGET YES within 10 min", since=since)
     assert "Your membership stays" in ask.message
-    assert (await hers(engine, "alice")).watches == 1  # asking deletes nothing
+    assert (await hers(desk, "alice")).watches == 1  # asking deletes nothing
 
     since = len(harness.sim.sent)
     await harness.says("alice", "forget yes")
@@ -115,11 +115,11 @@ async def test_forget_asks_then_deletes_her_rows_and_says_what_went(
     assert "pending reports: 1" in done.message
     assert "incident log entries: 1" in done.message
     assert "Your membership stays" in done.message
-    after = await hers(engine, "alice")
+    after = await hers(desk, "alice")
     assert (after.watches, after.reports, after.log_entries) == (0, 0, 0)
     assert after.messages_to_her <= 1  # only the reply that says so (until retention takes it)
     assert vault_files(tmp_path) == set()
-    assert (await hers(engine, "bob")).watches == 1  # nobody else's data moves
+    assert (await hers(desk, "bob")).watches == 1  # nobody else's data moves
 
     since = len(harness.sim.sent)
     await harness.says("alice", "STATUS")  # still a member: the relay still answers her
@@ -127,41 +127,41 @@ async def test_forget_asks_then_deletes_her_rows_and_says_what_went(
 
 
 async def test_nothing_is_deleted_while_her_checkin_is_live(harness: Harness) -> None:
-    engine = engine_of(harness)
+    desk = desk_of(harness)
     await harness.says("alice", f"IN 20m {NOTE}")
     await harness.to("alice", "Checked in")
     for text in ("FORGET", "FORGET YES"):
         since = len(harness.sim.sent)
         await harness.says("alice", text)
         await harness.to("alice", "won't delete anything yet", since=since)
-    assert (await hers(engine, "alice")).watches == 1
+    assert (await hers(desk, "alice")).watches == 1
     since = len(harness.sim.sent)
     await harness.says("alice", "OUT")  # and the check-in still works as before
     await harness.to("alice", "Glad you're safe", since=since)
 
 
 async def test_forget_yes_out_of_the_blue_only_asks(harness: Harness) -> None:
-    engine = engine_of(harness)
+    desk = desk_of(harness)
     await harness.says("alice", "LOG canary-forget-blue-J3")
     await harness.to("alice", "Added to your log")
     since = len(harness.sim.sent)
     await harness.says("alice", "FORGET YES")
     await harness.to("alice", "send FORGET YES within", since=since)
-    assert (await hers(engine, "alice")).log_entries == 1
+    assert (await hers(desk, "alice")).log_entries == 1
     since = len(harness.sim.sent)
     await harness.says("alice", "FORGET YES")  # now it answers the question
     await harness.to("alice", "incident log entries: 1", since=since)
-    assert (await hers(engine, "alice")).log_entries == 0
+    assert (await hers(desk, "alice")).log_entries == 0
 
 
 async def test_an_alert_on_its_way_to_her_as_a_buddy_still_arrives(harness: Harness) -> None:
     """Bob's SOS cannot reach Alice yet (her phone is unreachable); Alice's FORGET must not
     take Bob's alert out of the queue."""
-    engine = engine_of(harness)
+    desk = desk_of(harness)
     alice = NUMBERS["alice"]
-    to_alice = engine.sealer.lookup(alice, purpose=RECIPIENT_PURPOSE)
+    to_alice = desk.sealer.lookup(alice, purpose=RECIPIENT_PURPOSE)
     queued = asyncio.Event()
-    handoff = engine.handoff  # the sender's, shared with the pipeline (relay.runtime.handoff)
+    handoff = desk.handoff  # the sender's, shared with the pipeline (relay.runtime.handoff)
     poke, offer = handoff.poke, handoff.offer
 
     def poked() -> None:
@@ -178,7 +178,7 @@ async def test_an_alert_on_its_way_to_her_as_a_buddy_still_arrives(harness: Harn
 
     async def waiting_to_alice() -> list[str]:
         """Purposes and texts of the messages queued for her, in order."""
-        async with engine.db.conn.execute(
+        async with desk.db.conn.execute(
             "SELECT purpose, row_key, body FROM outbox WHERE sent_at IS NULL "
             "AND recipient_tag = ? ORDER BY id",
             (to_alice,),
@@ -186,7 +186,7 @@ async def test_an_alert_on_its_way_to_her_as_a_buddy_still_arrives(harness: Harn
             rows = await cur.fetchall()
         texts = []
         for purpose, key, body in rows:
-            text = engine.sealer.open_text(body, aad=aad_for("outbox", "body", key))
+            text = desk.sealer.open_text(body, aad=aad_for("outbox", "body", key))
             texts.append(f"{purpose}: {text}")
         return texts
 
@@ -242,7 +242,7 @@ async def test_forget_leaves_none_of_her_sealed_bytes_in_any_file_at_once(
 ) -> None:
     """Issue 17, finding 3: right after `FORGET YES` — not at the next retention pass — none of
     her deleted sealed values is left in the database, its WAL or shm, byte for byte."""
-    engine = engine_of(harness)
+    desk = desk_of(harness)
     for text, answer in (
         (f"IN 20m {NOTE}", "Checked in"),
         (f"CLIENT {CLIENT}", "Client details saved"),
@@ -254,7 +254,7 @@ async def test_forget_leaves_none_of_her_sealed_bytes_in_any_file_at_once(
         since = len(harness.sim.sent)
         await harness.says("alice", text)
         await harness.to("alice", answer, since=since)
-    hers_now = await _sealed_values_of(engine, NUMBERS["alice"])
+    hers_now = await _sealed_values_of(desk, NUMBERS["alice"])
     assert len(hers_now) >= 4  # her watch, log entry, report, the messages to her …
     data = tmp_path / "data"
     assert _in_files(data, hers_now)  # written out, as the check below would find them
@@ -271,10 +271,10 @@ async def test_forget_leaves_none_of_her_sealed_bytes_in_any_file_at_once(
     assert left == {}
 
 
-async def _sealed_values_of(engine: Engine, number: str) -> list[bytes]:
+async def _sealed_values_of(desk: Desk, number: str) -> list[bytes]:
     """Every sealed value that is hers: it names one of her canaries, or it belongs to a
     message addressed to her. The last 32 bytes of each (GCM tag and ciphertext: unique)."""
-    sealer = engine.sealer
+    sealer = desk.sealer
 
     def read(conn: object) -> list[tuple[str, str, list[tuple[object, ...]]]]:
         import sqlite3
@@ -289,7 +289,7 @@ async def _sealed_values_of(engine: Engine, number: str) -> list[bytes]:
         return out
 
     found: list[bytes] = []
-    for table, joined, rows in await engine.db.run(read):
+    for table, joined, rows in await desk.db.run(read):
         columns = joined.split(",")
         for row in rows:
             keys = [v for v in row if isinstance(v, str)]

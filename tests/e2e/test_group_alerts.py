@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay.logs import setup_logging
+from relay.runtime.logs import setup_logging
 from relay.sim import InboundAttachment, SignalSim
 from relay.sim.directory import SimGroup
 from relay.sim.records import SentMessage

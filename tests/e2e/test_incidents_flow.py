@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK
-from relay.incidents import fingerprint, run_verify
+from relay.features.incidents import fingerprint, run_verify
 from relay.sim import InboundAttachment, SentMessage
 from tests.e2e.conftest import Harness
 

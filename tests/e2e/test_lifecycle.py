@@ -58,8 +58,8 @@ async def test_same_envelope_twice_is_one_checkin_and_one_reply(harness: Harness
     await harness.to("alice", "Check-in until")
     replies = [t for t in harness.texts_to("alice") if "Checked in" in t or "Updated" in t]
     assert len(replies) == 1
-    assert harness.relay is not None and harness.relay.engine is not None
-    assert await harness.relay.engine.watches.count_live() == 1
+    assert harness.relay is not None and harness.relay.desk is not None
+    assert await harness.relay.desk.watches.count_live() == 1
 
 
 async def test_stranger_gets_nothing_and_only_a_count_is_kept(harness: Harness) -> None:
@@ -67,12 +67,12 @@ async def test_stranger_gets_nothing_and_only_a_count_is_kept(harness: Harness) 
     await harness.says("alice", "HELP")
     await harness.to("alice", "SOS")  # alice's later message was handled: the stranger's too
     assert not [s for s in harness.sim.sent if s.reached(STRANGER)]
-    assert harness.relay is not None and harness.relay.engine is not None
-    db = harness.relay.engine.db
+    assert harness.relay is not None and harness.relay.desk is not None
+    db = harness.relay.desk.db
     assert await db.counter("strangers") == 1
     async with db.conn.execute("SELECT COUNT(*) FROM outbox WHERE purpose != 'reply'") as cur:
         assert (await cur.fetchone())[0] == 0
-    assert await harness.relay.engine.watches.count_live() == 0
+    assert await harness.relay.desk.watches.count_live() == 0
 
 
 async def test_unknown_and_malformed_input_gets_a_short_kind_reply(harness: Harness) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from relay.logs import RedactingFormatter, redact_exception
+from relay.runtime.logs import RedactingFormatter, redact_exception
 from relay.sim import SignalSim
 from relay.sim.envelopes import Malformed
 from relay.sim.faults import SendFailure

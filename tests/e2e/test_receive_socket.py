@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from relay.admin.status import run_status
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
 from relay.signal.events import Event
 from relay.signal.jsonrpc import NOT_MANUAL, SocketReceiver
 from relay.sim import SignalSim
-from relay.status import run_status
 from relay.store.db import Database
 from relay.store.inbox import InboxRepo
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
@@ -128,8 +128,8 @@ async def test_a_daemon_in_on_start_mode_is_reported_and_nothing_is_doubled(
             # Delivered twice (its own subscription and the daemon's), answered once.
             assert sum(1 for s in sim.sent[since:] if "Checked in" in s.message) == 1
             assert relay.receiver is not None and relay.receiver.problem == NOT_MANUAL
-            assert relay.watchdog is not None
-            relay.watchdog.refresh()
+            assert relay.runtime.watchdog is not None
+            relay.runtime.watchdog.refresh()
             config = harness.config_path
             out = io.StringIO()
             code = await asyncio.to_thread(run_status, config, out)
@@ -143,8 +143,8 @@ async def test_status_says_which_way_messages_come_in(
     socket_harness: Harness, tmp_path: Path
 ) -> None:
     relay = socket_harness.relay
-    assert relay is not None and relay.watchdog is not None
-    relay.watchdog.refresh()
+    assert relay is not None and relay.runtime.watchdog is not None
+    relay.runtime.watchdog.refresh()
     out = io.StringIO()
     code = await asyncio.to_thread(run_status, socket_harness.config_path, out)
     text = out.getvalue()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay.logs import setup_logging
+from relay.runtime.logs import setup_logging
 from relay.sim import InboundAttachment, SignalSim, SimGroup
 from tests.e2e.conftest import NUMBERS, Harness, write_env
 
@@ -30,8 +30,8 @@ async def desk(sim: SignalSim, tmp_path: Path) -> AsyncIterator[tuple[Harness, S
     circles.write_text(yaml.safe_dump(doc))
     harness = Harness(sim, config)
     relay = await harness.start()
-    engine = relay.engine
-    assert engine is not None
+    desk = relay.runtime.desk
+    assert desk is not None
     yield harness, group
     await harness.stop()
 

@@ -76,13 +76,13 @@ async def test_no_canary_on_the_card_without_the_key(
     assert found_in(data_dir) == {}
 
     relay = harness.relay
-    assert relay is not None and relay.engine is not None and relay.pipeline is not None
-    engine, vault = relay.engine, relay.pipeline.vault
-    shared = await ReportRepo(engine.db, engine.sealer).get(1)
+    assert relay is not None and relay.runtime.desk is not None and relay.pipeline is not None
+    desk, vault = relay.runtime.desk, relay.pipeline.vault
+    shared = await ReportRepo(desk.db, desk.sealer).get(1)
     assert shared is not None and shared.text == REPORT_TEXT  # the key opens it
     assert shared.photos and vault is not None
     assert vault.open(shared.photos[0])[0] == REPORT_PHOTO
-    (entry,) = await LogRepo(engine.db, engine.sealer).entries("elena")
+    (entry,) = await LogRepo(desk.db, desk.sealer).entries("elena")
     assert entry.text == LOG_TEXT and vault.open(entry.photos[0].key)[0] == LOG_PHOTO
 
     await harness.stop()
@@ -93,7 +93,7 @@ async def test_no_canary_on_the_card_without_the_key(
     ours = [
         r.getMessage()
         for r in caplog.records
-        if r.name.startswith(("relay.reports", "relay.incidents"))
+        if r.name.startswith(("relay.features.reports", "relay.features.incidents"))
     ]
     assert ours and not [line for line in ours for alias in NUMBERS if alias in line]
 

@@ -53,8 +53,8 @@ async def test_a_plain_out_after_the_duress_word_never_tells_buddies_she_is_safe
     assert "“OUT”" in forwarded.message
     await settle(harness)
     assert not any("is safe" in t for t in harness.texts_to("bob") + harness.texts_to("carol"))
-    assert harness.relay is not None and harness.relay.engine is not None
-    watch = await harness.relay.engine.watches.live_for("alice")  # type: ignore[arg-type]
+    assert harness.relay is not None and harness.relay.desk is not None
+    watch = await harness.relay.desk.watches.live_for("alice")  # type: ignore[arg-type]
     assert watch is not None and watch.kind == "duress"
 
 
@@ -99,8 +99,8 @@ async def test_a_thumbs_up_on_an_all_clear_leaves_the_other_alert_escalating(
     assert answer is not None
     await settle(harness)
     assert not any("on it for Carol" in t for t in texts_since(harness, "dana", mark))
-    assert harness.relay is not None and harness.relay.engine is not None
-    carol = await harness.relay.engine.watches.live_for("carol")  # type: ignore[arg-type]
+    assert harness.relay is not None and harness.relay.desk is not None
+    carol = await harness.relay.desk.watches.live_for("carol")  # type: ignore[arg-type]
     assert carol is not None and carol.phase == "alerted"
 
 
@@ -132,8 +132,8 @@ async def test_resolved_quoting_carols_sos_closes_carols_not_elenas(harness: Har
     await harness.to("carol", "Dana closed your alert", since=mark)
     await settle(harness)
     assert not any("closed" in t.lower() for t in texts_since(harness, "elena", mark))
-    assert harness.relay is not None and harness.relay.engine is not None
-    elena = await harness.relay.engine.watches.live_for("elena")  # type: ignore[arg-type]
+    assert harness.relay is not None and harness.relay.desk is not None
+    elena = await harness.relay.desk.watches.live_for("elena")  # type: ignore[arg-type]
     assert elena is not None and elena.phase == "alerted"
 
 
@@ -222,8 +222,8 @@ async def test_repeated_extends_stop_at_the_check_in_cap(harness: Harness) -> No
     for _ in range(3):
         await harness.says("alice", "EXTEND 4h")
     await harness.to("alice", "up to 12h in all", since=mark)
-    assert harness.relay is not None and harness.relay.engine is not None
-    watch = await harness.relay.engine.watches.live_for("alice")  # type: ignore[arg-type]
+    assert harness.relay is not None and harness.relay.desk is not None
+    watch = await harness.relay.desk.watches.live_for("alice")  # type: ignore[arg-type]
     assert watch is not None
     assert (watch.deadline - watch.started_at).total_seconds() <= 12 * 3600
 
@@ -255,6 +255,6 @@ async def test_forget_after_the_duress_word_looks_done_and_deletes_nothing(
     done = await harness.to("alice", "Done. Deleted", since=mark)
     assert "running" not in done.message
     await harness.to("bob", "“FORGET YES”", since=mark)
-    assert harness.relay is not None and harness.relay.engine is not None
-    watch = await harness.relay.engine.watches.live_for("alice")  # type: ignore[arg-type]
+    assert harness.relay is not None and harness.relay.desk is not None
+    watch = await harness.relay.desk.watches.live_for("alice")  # type: ignore[arg-type]
     assert watch is not None and watch.kind == "duress" and watch.live

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from relay.attachments import AttachmentVault
 from relay.crypto.keys import load_key
 from relay.crypto.seal import Sealer, TamperedError, aad_for
-from relay.retention import purge
 from relay.rules import load_rules
+from relay.runtime.retention import purge
+from relay.runtime.vault import AttachmentVault
 from relay.signal.transport import SignalTransport
 from relay.sim import InboundAttachment, SignalSim
 from relay.store.db import DB_NAME, Database

@@ -1,4 +1,4 @@
-"""The retention job against a running relay: built from the engine (`RetentionJob.for_engine`),
+"""The retention job against a running relay: built from the desk (`RetentionJob.for_desk`),
 it deletes a finished check-in with its photo while the relay keeps working,
 and leaves a live check-in alone."""
 
@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from relay.retention import RetentionJob
+from relay.runtime.retention import RetentionJob
 from relay.sim import InboundAttachment
 from relay.store.watches import WatchRepo
 from tests.e2e.conftest import Harness
@@ -33,8 +33,8 @@ class LaterClock:
 async def test_the_job_deletes_a_finished_checkin_while_the_relay_runs(
     harness: Harness, tmp_path: Path
 ) -> None:
-    assert harness.relay is not None and harness.relay.engine is not None
-    engine = harness.relay.engine
+    assert harness.relay is not None and harness.relay.desk is not None
+    desk = harness.relay.desk
     await harness.says("alice", "IN 20m canary-retention-note-W2")
     await harness.to("alice", "Checked in")
     await harness.says(
@@ -48,16 +48,17 @@ async def test_the_job_deletes_a_finished_checkin_while_the_relay_runs(
     vault = tmp_path / "data" / "attachments"
     assert len(list(vault.glob("*.sealed"))) == 1
 
-    ahead = engine.rules.retention.checkins + timedelta(minutes=1)
-    job = RetentionJob.for_engine(engine, LaterClock(ahead))
+    ahead = desk.rules.retention.checkins + timedelta(minutes=1)
+    assert harness.relay.pipeline is not None
+    job = RetentionJob.for_desk(desk, harness.relay.pipeline.vault, LaterClock(ahead))
     report = await job.run_once()
 
     assert (report.checkins, report.photos, report.failures) == (1, 1, [])
     assert report.messages == 0  # her replies' rows went as they were sent (issue 17)
     assert list(vault.glob("*.sealed")) == []
-    watches = WatchRepo(engine.db, engine.sealer)
-    assert await watches.live_for(engine.rules.members["alice"].alias) is None
-    assert await watches.live_for(engine.rules.members["bob"].alias) is not None
+    watches = WatchRepo(desk.db, desk.sealer)
+    assert await watches.live_for(desk.rules.members["alice"].alias) is None
+    assert await watches.live_for(desk.rules.members["bob"].alias) is not None
     since = len(harness.sim.sent)
     await harness.says("alice", "STATUS")  # the relay carries on
     await harness.to("alice", "No check-in running", since=since)

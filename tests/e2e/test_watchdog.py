@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from relay import daemon
-from relay.daemon import Relay
 from relay.exitcodes import EXIT_SOFTWARE
-from relay.logs import setup_logging
+from relay.runtime import supervisor as daemon
+from relay.runtime.logs import setup_logging
+from relay.runtime.supervisor import Relay
+from relay.runtime.watchdog import relay_running
 from relay.sim import SignalSim
-from relay.watchdog import relay_running
 from tests.e2e.conftest import Harness, write_env
 
 WATCHDOG_USEC = 2_000_000  # 2 s: the relay pings every second and waits a second for a pong
@@ -199,9 +199,9 @@ async def test_a_backlog_after_downtime_is_not_a_stall_but_a_timer_that_hangs_is
 
     first = harness.relay_for_restart()
     task = asyncio.create_task(first.run())
-    while first.engine is None:  # the timer loop starts after the engine exists
+    while first.desk is None:  # the timer loop starts after the desk exists
         await asyncio.sleep(0)
-    async with first.engine.lock:  # the timer's first pass waits for this
+    async with first.desk.lock:  # the timer's first pass waits for this
         await asyncio.wait_for(first.ready.wait(), timeout=10)
         assert await first.stalled() is None  # overdue since before the start: not a stall
         await asyncio.sleep(1.3)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from relay.features.welcomer import Welcomer
 from relay.sim import SignalSim
-from relay.welcome import Welcomer
 from tests.e2e.chain_support import count_to, eventually, rules_of
 from tests.e2e.conftest import NUMBERS, Harness, write_env
 

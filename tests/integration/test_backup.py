@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from relay.backup import BACKUP_AAD, MAGIC, newest_schema, open_backup
+from relay.admin.backup import BACKUP_AAD, MAGIC, newest_schema, open_backup
 from relay.config import load_config
 from relay.crypto.keys import init_data_dir, load_key
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK
-from relay.logs import setup_logging
+from relay.runtime.logs import setup_logging
 from relay.sim import SignalSim
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
 

@@ -1,4 +1,5 @@
-"""The group check against the simulator's group API (`relay.groups.GroupGuard`): a group is
+"""The group check against the simulator's group API (`relay.runtime.group_guard.GroupGuard`): a
+group is
 cleared only when every member but the relay is in the rules and in the group's circle — found by
 number or, for one who hides her number, by her ACI; anything unknown clears nothing; the admin is
 told once per set of people."""
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay.groups import FRESH_FOR, GroupGuard
 from relay.rules import Rules, load_rules
+from relay.runtime.group_guard import FRESH_FOR, GroupGuard
 from relay.signal.transport import SignalTransport
 from relay.sim import SignalSim
 from relay.sim.directory import SimGroup

@@ -16,17 +16,22 @@ from typing import Any
 import pytest
 import yaml
 
-from relay.attachments import AttachmentVault
 from relay.core import intents
 from relay.core.decide import Outgoing
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE
-from relay.features import Handled, Scope
-from relay.incidents import IncidentLogFeature, fingerprint, purge_expired_entries, run_verify
-from relay.incidents.entries import fresh_head, new_entry
+from relay.features.base import Handled, Scope
+from relay.features.incidents import (
+    IncidentLogFeature,
+    fingerprint,
+    purge_expired_entries,
+    run_verify,
+)
+from relay.features.incidents.entries import fresh_head, new_entry
 from relay.locales import load_catalog
 from relay.rules import Rules, load_rules
+from relay.runtime.vault import AttachmentVault
 from relay.signal.events import Incoming, IncomingKind
 from relay.signal.transport import SignalTransport
 from relay.store.db import DB_NAME, Database

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import segno
 
+from relay.admin.link import link, qr_lines
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_SIGNAL
-from relay.link import link, qr_lines
 from relay.sim import SignalSim
 from tests.e2e.conftest import RELAY_NUMBER, write_env
 

@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from relay.clock import SystemClock
 from relay.core.ages import since
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.outbox import OutboxSender
+from relay.runtime.clock import SystemClock
+from relay.runtime.sender import OutboxSender
 from relay.signal.events import SendOutcome
 from relay.store.db import Database
 from relay.store.outbox import OutboxRepo, Pending, Queued

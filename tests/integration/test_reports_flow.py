@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay.attachments import AttachmentVault
 from relay.core import intents
 from relay.core.decide import Outgoing
 from relay.core.identifiers import extract_identifiers
@@ -23,14 +22,15 @@ from relay.core.state import RecipientKind
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.features import Handled, Scope
+from relay.features.base import Handled, Scope
+from relay.features.reports import ReportsFeature, purge_expired, region_of, screen
+from relay.features.reports.matching import all_tags, query_identifiers
+from relay.features.reports.rekey import rekey
+from relay.features.reports.reporting import Kept
+from relay.features.reports.screening import ClientScreen, find
 from relay.locales import load_catalog
-from relay.reports import ReportsFeature, purge_expired, region_of, screen
-from relay.reports.matching import all_tags, query_identifiers
-from relay.reports.rekey import rekey
-from relay.reports.reporting import Kept
-from relay.reports.screening import ClientScreen, find
 from relay.rules import Member, Rules, load_rules
+from relay.runtime.vault import AttachmentVault
 from relay.signal.events import Incoming, IncomingKind
 from relay.signal.transport import SignalTransport
 from relay.store import reports

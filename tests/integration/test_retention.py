@@ -19,15 +19,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay.attachments import AttachmentVault
-from relay.clock import wait_any
 from relay.core.state import ClientNote, Kind, Phase, Pin, Watch
 from relay.core.types import MemberAlias
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.incidents.entries import fresh_head, new_entry
-from relay.retention import ATTACHMENT_GRACE, SEEN_KEEP, SENT_CAP, RetentionJob, purge
+from relay.features.incidents.entries import fresh_head, new_entry
 from relay.rules import Rules, load_rules
+from relay.runtime.clock import wait_any
+from relay.runtime.retention import ATTACHMENT_GRACE, SEEN_KEEP, SENT_CAP, RetentionJob, purge
+from relay.runtime.vault import AttachmentVault
 from relay.signal.transport import SignalTransport
 from relay.sim import InboundAttachment, SignalSim
 from relay.store import incident_log, reports

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.drills.runtime import next_scheduled
+from relay.features.drills.runtime import next_scheduled
 from relay.rules import RulesInvalid, load_rules
 from relay.rules.compiled import from_plain, to_plain
 from relay.rules.model import DrillPolicy, DrillSchedule, WelcomePolicy

@@ -21,7 +21,7 @@ FILES: dict[str, set[str]] = {
     # "— {who}:" is a dash and a name in every language.
     "drills.yaml": {"drill_admin_member"},
     "delivery.yaml": set(),
-    "outbox.yaml": set(),  # the admin's notices about a send outage (relay.outage)
+    "outbox.yaml": set(),  # the admin's notices about a send outage (relay.runtime.outage)
 }
 
 

@@ -1,14 +1,15 @@
-"""The pure decisions behind relay.chain's hooks: which practice drills an answer answers (a real
+"""The pure decisions behind relay.runtime.chain's hooks: which practice drills an answer answers
+(a real
 alert always wins), which drills an answer names, the real alert she is told came first, and a
 line added to the core's reply (never to another message, never to someone else's)."""
 
 from __future__ import annotations
 
-from relay.chain import appended
 from relay.core.decide import Decision, Outgoing, Purpose
 from relay.core.drills import Asked, AskedBy, Drill, named, practice_answered, real_first
 from relay.core.state import Kind, Phase, Recipient, Watch
 from relay.core.types import MemberAlias
+from relay.runtime.chain import appended
 from tests.unit.core_support import T0
 
 ALICE, BOB = Recipient.member(MemberAlias("alice")), Recipient.member(MemberAlias("bob"))

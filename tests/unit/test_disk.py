@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.clock import SystemClock
-from relay.disk import MB, DiskWatch, free_bytes
+from relay.runtime.clock import SystemClock
+from relay.runtime.disk import MB, DiskWatch, free_bytes
 
 
 class Admin:

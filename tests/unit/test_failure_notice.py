@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.failure_notice import Failure, admin_recipient, compose, decide, route_from_config
+from relay.admin.failure_notice import Failure, admin_recipient, compose, decide, route_from_config
 
 RELAY = "peer-relay.service"
 

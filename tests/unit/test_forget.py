@@ -9,7 +9,7 @@ import pytest
 from relay.core.decide import Outgoing, Purpose
 from relay.core.state import Kind, Phase, Recipient, Watch
 from relay.core.types import MemberAlias
-from relay.forget import CONFIRM_WITHIN, Step, decide, step
+from relay.features.forget import CONFIRM_WITHIN, Step, decide, step
 from relay.store.erasure import Hers
 
 T0 = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)

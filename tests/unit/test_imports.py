@@ -1,6 +1,6 @@
 """The package's import graph has no cycles — type-only (`TYPE_CHECKING`) and function-local
 imports included: a cycle of any kind means two modules that cannot be understood, changed or
-tested one without the other (issue 19 broke engine ↔ canary ↔ watchdog and the simulator's
+tested one without the other (issue 19 broke desk ↔ canary ↔ watchdog and the simulator's
 server ↔ routes ↔ control)."""
 
 from __future__ import annotations
@@ -106,3 +106,19 @@ def test_the_graph_sees_type_only_and_local_imports() -> None:
     graph = _graph(_modules())
     # The simulator's routes import its core for types only: still an edge.
     assert "relay.sim.server" in graph["relay.sim.routes"]
+
+
+def test_no_two_modules_share_a_name() -> None:
+    """A name says what a module owns: two `retention.py` or `outbox.py` in one tree mean a
+    reader cannot tell from an import which one is meant (packages' `__init__`/`__main__` aside)."""
+    seen: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.name, []).append(str(path.relative_to(PACKAGE.parent)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}
+
+
+def test_the_package_root_holds_only_the_entry_points() -> None:
+    """Everything else lives in a folder named for its layer (README: Developers)."""
+    loose = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py", "cli.py", "config.py", "exitcodes.py"]

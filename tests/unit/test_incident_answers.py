@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from relay.core.builder import Builder, Purpose
-from relay.incidents import answers
+from relay.features.incidents import answers
 from relay.locales import load_catalog
 from relay.rules import Member, load_rules
 

@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
-from relay.incidents import hashchain
-from relay.incidents.entries import fresh_head, new_entry
-from relay.incidents.export import build_export
-from relay.incidents.verify import check_document
+from relay.features.incidents import hashchain
+from relay.features.incidents.entries import fresh_head, new_entry
+from relay.features.incidents.export import build_export
+from relay.features.incidents.verify import check_document
 from relay.locales import load_catalog
 from relay.store.incident_log import Entry, Head, Photo
 

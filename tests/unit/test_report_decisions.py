@@ -15,10 +15,10 @@ from relay.core.builder import Decision, Outgoing, Purpose
 from relay.core.identifiers import Identifier
 from relay.core.state import RecipientKind
 from relay.core.types import MemberAlias
+from relay.features.reports import decisions
+from relay.features.reports.decisions import Add, Approve, Delete, Desk, Rate
+from relay.features.reports.screening import Match
 from relay.locales import load_catalog
-from relay.reports import decisions
-from relay.reports.decisions import Add, Approve, Delete, Desk, Rate
-from relay.reports.screening import Match
 from relay.rules import ReportPolicy, Rules, load_rules
 from relay.store.reports import Status, StoredReport
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.rules.durations import LONGEST, format_duration, parse_duration
+from relay.rules.rule_durations import LONGEST, format_duration, parse_duration
 
 M = timedelta(minutes=1)
 

@@ -18,12 +18,18 @@ from relay.core.identifiers import Identifier, IdentifierKind, extract_identifie
 from relay.core.render import Catalog
 from relay.crypto.keys import MasterKey
 from relay.crypto.seal import Sealer
+from relay.features.reports.audience import audience
+from relay.features.reports.matching import (
+    all_tags,
+    matched_kinds,
+    query_identifiers,
+    region_of,
+    tags_for,
+)
+from relay.features.reports.screening import Match, render_check, render_warning
+from relay.features.reports.severity import LOW, UNSAFE, VIOLENT, severity_answer, severity_of
+from relay.features.reports.wording import summary
 from relay.locales import load_catalog
-from relay.reports.audience import audience
-from relay.reports.matching import all_tags, matched_kinds, query_identifiers, region_of, tags_for
-from relay.reports.screening import Match, render_check, render_warning
-from relay.reports.severity import LOW, UNSAFE, VIOLENT, severity_answer, severity_of
-from relay.reports.wording import summary
 from relay.rules import load_rules
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""relay.systemd against a real AF_UNIX datagram socket standing in for systemd's notify socket."""
+"""relay.runtime.systemd against a real AF_UNIX datagram socket standing in for systemd's notify
+socket."""
 
 import os
 import secrets
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relay import systemd
+from relay.runtime import systemd
 
 
 @pytest.fixture
