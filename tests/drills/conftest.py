@@ -132,14 +132,14 @@ class InProcess:
     async def settle(self, timeout: float = 10.0) -> None:
         """Until every frame the simulator delivered so far was read and handled."""
         relay = self.relay
-        assert relay is not None and relay.receiver is not None and relay.runtime.desk is not None
+        assert relay is not None and relay.receiver is not None and relay.desk is not None
         async with asyncio.timeout(timeout):
             quiet = 0
             while quiet < 3:
                 busy = (
                     relay.receiver.frames < self.sim.stats.frames_delivered
                     or not relay.queue.empty()
-                    or relay.runtime.desk.lock.locked()
+                    or relay.desk.lock.locked()
                 )
                 quiet = 0 if busy else quiet + 1
                 await asyncio.sleep(0.02)

@@ -40,14 +40,14 @@ async def test_a_low_disk_is_told_to_the_admin_once_and_shown_by_status(
     try:
         told = await harness.to("dana", "running out of space", timeout=5)
         assert f"I warn below {NO_DISK_IS_THIS_BIG} MB" in told.message
-        assert relay.runtime.disk is not None
+        assert relay.disk is not None
         document = json.loads((relay.config.data_dir / "status.json").read_text())
         assert document["disk"]["low"] is True
         assert document["disk"]["free_mb"] < NO_DISK_IS_THIS_BIG
         code, shown = await status(config)
         assert code == EXIT_CHECK_FAILED
         assert "disk: LOW" in shown
-        await relay.runtime.disk.check()  # still low: no second message
+        await relay.disk.check()  # still low: no second message
         await asyncio.sleep(0.5)
         assert sum("running out of space" in t for t in harness.texts_to("dana")) == 1
     finally:
@@ -68,12 +68,12 @@ async def test_when_the_database_refuses_the_notice_it_goes_to_the_admin_directl
     """A database that refuses writes (read-only here; on a Pi, a full card) cannot queue the
     notice. It is sent straight through signal-cli-rest-api instead."""
     relay = harness.relay
-    assert relay is not None and relay.runtime.desk is not None
-    await relay.runtime.desk.db.conn.execute("PRAGMA query_only = ON")
+    assert relay is not None and relay.desk is not None
+    await relay.desk.db.conn.execute("PRAGMA query_only = ON")
     try:
         since = len(harness.sim.sent)
-        await relay.runtime.desk.tell_admin("disk_low", free=12, low=500)
+        await relay.desk.tell_admin("disk_low", free=12, low=500)
         sent = await harness.to("dana", "12 MB left", since=since)
         assert sent.recipients == [NUMBERS["dana"]]
     finally:
-        await relay.runtime.desk.db.conn.execute("PRAGMA query_only = OFF")
+        await relay.desk.db.conn.execute("PRAGMA query_only = OFF")

@@ -154,7 +154,7 @@ async def test_the_rules_schedule_a_drill_for_everyone(phones: SignalSim, tmp_pa
     clock = SteppedClock()
     h = Harness(phones, config)
     relay = h.relay_for_restart()
-    relay.runtime.clock = clock
+    relay.clock = clock
     h.relay, h.task = relay, asyncio.create_task(relay.run())
     await asyncio.wait_for(relay.ready.wait(), timeout=10)
     await phones.wait_for_client(timeout=10)

@@ -128,8 +128,8 @@ async def test_a_daemon_in_on_start_mode_is_reported_and_nothing_is_doubled(
             # Delivered twice (its own subscription and the daemon's), answered once.
             assert sum(1 for s in sim.sent[since:] if "Checked in" in s.message) == 1
             assert relay.receiver is not None and relay.receiver.problem == NOT_MANUAL
-            assert relay.runtime.watchdog is not None
-            relay.runtime.watchdog.refresh()
+            assert relay.watchdog is not None
+            relay.watchdog.refresh()
             config = harness.config_path
             out = io.StringIO()
             code = await asyncio.to_thread(run_status, config, out)
@@ -143,8 +143,8 @@ async def test_status_says_which_way_messages_come_in(
     socket_harness: Harness, tmp_path: Path
 ) -> None:
     relay = socket_harness.relay
-    assert relay is not None and relay.runtime.watchdog is not None
-    relay.runtime.watchdog.refresh()
+    assert relay is not None and relay.watchdog is not None
+    relay.watchdog.refresh()
     out = io.StringIO()
     code = await asyncio.to_thread(run_status, socket_harness.config_path, out)
     text = out.getvalue()

@@ -30,7 +30,7 @@ async def desk(sim: SignalSim, tmp_path: Path) -> AsyncIterator[tuple[Harness, S
     circles.write_text(yaml.safe_dump(doc))
     harness = Harness(sim, config)
     relay = await harness.start()
-    desk = relay.runtime.desk
+    desk = relay.desk
     assert desk is not None
     yield harness, group
     await harness.stop()

@@ -76,8 +76,8 @@ async def test_no_canary_on_the_card_without_the_key(
     assert found_in(data_dir) == {}
 
     relay = harness.relay
-    assert relay is not None and relay.runtime.desk is not None and relay.pipeline is not None
-    desk, vault = relay.runtime.desk, relay.pipeline.vault
+    assert relay is not None and relay.desk is not None and relay.pipeline is not None
+    desk, vault = relay.desk, relay.pipeline.vault
     shared = await ReportRepo(desk.db, desk.sealer).get(1)
     assert shared is not None and shared.text == REPORT_TEXT  # the key opens it
     assert shared.photos and vault is not None

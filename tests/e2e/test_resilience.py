@@ -134,19 +134,19 @@ async def test_a_message_the_database_refuses_gets_her_a_direct_answer(
     check-in cannot be saved, and she is told so at once, straight through Signal, instead of
     silence she could take for a running check-in. Once writes work again, it goes through."""
     relay = harness.relay
-    assert relay is not None and relay.runtime.desk is not None
+    assert relay is not None and relay.desk is not None
     quote = {}
     if path == "quoting":  # a reply quoting one of the relay's: the general path
         await harness.says("alice", "STATUS")
         status = await harness.to("alice")
         quote = {"quote": status.timestamps[0]}
-    await relay.runtime.desk.db.conn.execute("PRAGMA query_only = ON")
+    await relay.desk.db.conn.execute("PRAGMA query_only = ON")
     try:
         await harness.says("alice", "IN 3s Hotel Rex", **quote)
         told = await harness.to("alice", "couldn't save", timeout=5)
         assert "Checked in" not in told.message
     finally:
-        await relay.runtime.desk.db.conn.execute("PRAGMA query_only = OFF")
+        await relay.desk.db.conn.execute("PRAGMA query_only = OFF")
     await asyncio.sleep(6)  # past her would-be deadline and grace: nothing was started
     assert not any("ALERT" in t for t in harness.texts_to("bob"))
     await harness.says("alice", "IN 30m Hotel Rex")
