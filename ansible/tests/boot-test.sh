@@ -123,8 +123,10 @@ base=$work/base-$suite-$base_key.tar
 if [ ! -f "$base" ]; then
     say "debootstrap $suite (cached in $base)"
     rm -rf "$work/base"
-    debootstrap --variant=minbase --include="$packages" "$suite" "$work/base" "$mirror" \
-        > "$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+    # A failed download is not a failure of the playbook: said plainly, and SKIPPED (exit 0 unless
+    # BOOT_TEST_REQUIRED=1), like a machine without qemu.
+    budgeted "the image's debootstrap" debootstrap --variant=minbase --include="$packages" "$suite" "$work/base" "$mirror" \
+        > "$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; skip "could not build the VM image: debootstrap of $suite from $mirror failed (its last lines above; network or mirror?)"; }
     say "downloading the relay's Python dependencies (hashed lock file) as wheels for the VM's Python"
     # pip runs inside the new root (its own Python and platform), with this machine's DNS and CAs.
     cp /etc/resolv.conf "$work/base/etc/resolv.conf"
@@ -135,12 +137,14 @@ if [ ! -f "$base" ]; then
         /END CERTIFICATE/ { close(file); file = "" }' /etc/ssl/certs/ca-certificates.crt
     chroot "$work/base" update-ca-certificates > /dev/null 2>&1
     cp "$lock" "$work/base/tmp/requirements.lock"
-    in_root "$work/base" /bin/sh -c '
+    budgeted "the download of the relay's wheels" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        chroot "$work/base" /bin/sh -c '
         set -e
         python3 -m venv /tmp/dl
         /tmp/dl/bin/pip download --quiet --disable-pip-version-check --require-hashes --only-binary=:all: \
             -r /tmp/requirements.lock -d /var/cache/peer-relay-wheels
-        rm -rf /tmp/dl /tmp/requirements.lock'
+        rm -rf /tmp/dl /tmp/requirements.lock' \
+        || skip "could not build the VM image: pip could not download the locked wheels (network or index?)"
     rm -rf "$work/base/usr/local/share/ca-certificates/test-host"
     chroot "$work/base" update-ca-certificates --fresh > /dev/null 2>&1
     tar -C "$work/base" -cf "$base.partial" .
