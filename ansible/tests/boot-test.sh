@@ -16,18 +16,22 @@
 #     labelled relaykey and relaybackup standing in for USB sticks, SSH forwarded to a free port
 #     on 127.0.0.1 and no other network (slirp restrict=on: the VM reaches nothing outside);
 #  3. runs the preflight once with a key the VM would not accept (must refuse: no lockout), then
-#     the whole playbook twice (the second run must change nothing);
+#     the whole playbook twice (the first through Mitogen, the second plain, by default; the
+#     second run must change nothing);
 #  4. runs boot-checks.sh in the VM (the relay's readiness and sandbox, a member answered end to
 #     end, kill -9, the watchdog, exit 78 told to the admin, nftables and Docker, journald, swap,
 #     backup and restore, the off-card mounts, the container's limits).
 #
 # Exit 0: passed. Exit 1: failed. Where qemu cannot run at all (not installed, not root), it says
-# so plainly and exits 0 with "SKIPPED" unless BOOT_TEST_REQUIRED=1.
+# so plainly and exits 0 with "SKIPPED" unless BOOT_TEST_REQUIRED=1; so does a failed download
+# while building the image. With a budget (CI: boot-test-ci.sh) it exits 0 with "INCOMPLETE" when
+# the budget runs out.
 # Environment: BOOT_WORK (default /var/tmp/peer-relay-boot), ANSIBLE_VENV (default
 # /tmp/ansible-venv, made by ansible/ci-lint.sh), PROJECT_PYTHON (default: .venv/bin/python of the
-# checkout, else the Ansible virtualenv's; builds the wheel), DEBIAN_MIRROR, SUITE (trixie or bookworm),
-# BOOT_MEMORY (MB, default 1536), BOOT_ACCEL (tcg or kvm), BOOT_TEST_RUNS (default "mitogen plain": how the first and second playbook runs connect), KEEP, BOOT_BUILD_ONLY=1 (build and
-# cache the image, then stop).
+# checkout, else the Ansible virtualenv's; builds the wheel), DEBIAN_MIRROR, SUITE (trixie or
+# bookworm), BOOT_MEMORY (MB, default 1536), BOOT_ACCEL (tcg or kvm), BOOT_TEST_RUNS (how the first
+# and the second playbook run connect; default "mitogen plain"), BOOT_TEST_BUDGET_MIN,
+# BOOT_TEST_REQUIRED, KEEP, BOOT_BUILD_ONLY=1 (build and cache the image, then stop).
 set -euo pipefail
 # The whole script is one block, read before it runs: editing the file during a run cannot change it.
 {
