@@ -166,15 +166,20 @@ chroot "$root" /opt/peer-relay/venv/bin/peer-relay check /etc/peer-relay/rules -
 tail -n 2 "$work/check.log"
 echo "ok  peer-relay check"
 
-if command -v systemd-analyze >/dev/null; then
-    out=$(systemd-analyze verify --man=no --root="$root" \
+# The root's own systemd-analyze, run inside it: this machine's may be older than the target's
+# (bookworm's 252 against trixie's 257) and then flags Debian's own units for keys it does not know.
+analyze=()
+if [ -x "$root/usr/bin/systemd-analyze" ]; then analyze=(chroot "$root" systemd-analyze)
+elif command -v systemd-analyze >/dev/null; then analyze=(systemd-analyze --root="$root"); fi
+if [ "${#analyze[@]}" -gt 0 ]; then
+    out=$("${analyze[@]}" verify --man=no \
         /etc/systemd/system/peer-relay.service /etc/systemd/system/signal-cli-rest-api.service \
         /etc/systemd/system/peer-relay-backup.service /etc/systemd/system/peer-relay-backup.timer \
         /etc/systemd/system/peer-relay-failure@.service 2>&1) \
         || die "systemd-analyze verify: $out"
     [ -z "$out" ] || die "systemd-analyze verify complained: $out"
-    echo "ok  systemd-analyze verify (installed units, real executables)"
-    systemd-analyze security --offline=yes --root="$root" /etc/systemd/system/peer-relay.service 2>/dev/null | tail -n 1
+    echo "ok  systemd-analyze verify (installed units, real executables; $("${analyze[@]}" --version | head -n 1))"
+    "${analyze[@]}" security --offline=yes /etc/systemd/system/peer-relay.service 2>/dev/null | tail -n 1
 fi
 
 [ -f "$root/etc/systemd/system/nftables.service.d/10-peer-relay.conf" ] || die "the nftables drop-in is missing"
