@@ -1,9 +1,14 @@
-"""The desk: turns events (a member's envelope, a timer) into decisions and carries them out.
+"""The desk: what is in force, the one decision lock, and how a decision is carried out.
 
-For every event: load the watches it touches, ask the pure core to decide, then commit the new
-watches, the queued messages and the envelope's de-duplication tag in one durable transaction —
-only then is anything sent. One lock serialises decisions, so a timer and a member's message about
-the same check-in never overwrite each other.
+Shared by everything that decides — the inbound pipeline (`relay.runtime.pipeline`), the timer
+(`relay.runtime.timers`) and the background tasks of the chain (drills, delivery, the welcome):
+the rules and the core's `Context` (who is unreachable included), members' addresses, the lock
+that serialises decisions (a timer and a member's message about the same check-in never
+overwrite each other), and `apply`/`rows`: a decision sealed into rows and committed in one
+durable transaction — only then is anything sent (the sender is woken through the hand-off).
+Also what must reach the admin or a member when the database fails them (`tell_admin`,
+`not_saved`: straight through Signal), a wall-clock jump (`follow_clock`), and an alert that
+cannot be delivered (`alert_failed` → the core's `on_undeliverable`). It decides nothing itself.
 """
 
 from __future__ import annotations
