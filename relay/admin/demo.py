@@ -43,7 +43,7 @@ DEMO_TIMINGS = {
 
 def _sample_rules() -> Path | None:
     """The repository's rules/ (the demo runs from a checkout: `pip install -e .`)."""
-    here = Path(__file__).resolve().parent.parent / "rules"
+    here = Path(__file__).resolve().parents[2] / "rules"
     return here if (here / "members.yaml").is_file() else None
 
 
