@@ -15,7 +15,8 @@ practice alert; a plain ACK from someone with no real alert to answer: a real al
 wins) and the lines added to the core's replies. Those two run in the database thread, inside
 the transaction of the message's decision; what they decide is `relay.core.drills` and
 `relay.core.delivery`. What the chain needs of the relay around it is a `Host`
-(`relay.features.delivery.host`); `install` hooks a built chain into today's desk and sender.
+(`relay.features.delivery.host`); the supervisor hands the chain's parts to the constructors
+of the sender and the pipeline.
 """
 
 from __future__ import annotations

@@ -218,8 +218,9 @@ def drop_exports(conn: sqlite3.Connection, before: datetime) -> list[str]:
 
 
 class LogRepo:
-    """The calls above for async code, each one trip to the database thread. Inside
-    `Database.transaction` they run in that transaction (same connection)."""
+    """The calls above for async code (tests, tools), each one trip to the database thread.
+    Inside `Database.transaction` they run in that transaction (same connection). The relay
+    itself calls the synchronous functions, in the database thread."""
 
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db

@@ -360,8 +360,9 @@ def delete(conn: sqlite3.Connection, number: int, action: Action, now: datetime)
 
 
 class ReportRepo:
-    """The reads above (and FORGET's calls) for async code, each one trip to the database
-    thread. Inside `Database.transaction` they run in that transaction (same connection)."""
+    """Some of the calls above for async code (tests, tools), each one trip to the database
+    thread. Inside `Database.transaction` they run in that transaction (same connection). The
+    relay itself calls the synchronous functions, in the database thread."""
 
     def __init__(self, db: Database, sealer: Sealer) -> None:
         self.db = db
