@@ -87,6 +87,7 @@ from relay.core.intents import (
     Loc,
     Log,
     Reject,
+    Share,
     Report,
     Resolved,
     Sos,
@@ -135,6 +136,7 @@ COMMANDS: Final = (
     "approve",
     "reject",
     "withdraw",
+    "share",
     "drill",
 )
 """Canonical command names, as `BadArgument.command` and the rules' alias keys spell them."""
@@ -171,6 +173,7 @@ _SAFETY_ORDER: Final = (
     "approve",
     "reject",
     "withdraw",
+    "share",
     "ack",
     "resolved",
     "forget",
@@ -178,7 +181,9 @@ _SAFETY_ORDER: Final = (
 )
 
 # Commands whose first argument may be glued to the keyword ("in90", "+30", "out1234").
-_GLUE: Final = frozenset({"in", "out", "extend", "sos", "approve", "reject", "withdraw"})
+_GLUE: Final = frozenset(
+    {"in", "out", "extend", "sos", "approve", "reject", "withdraw", "share"}
+)
 
 # Words a member may put before a duration: "IN for 2h", "EXTEND by 30", "ENTRÉE pour 2h".
 _FILLERS: Final = frozenset(
@@ -879,5 +884,6 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "approve": _numbered("approve", lambda n, args, used: Approve(n)),
     "reject": _numbered("reject", lambda n, args, used: Reject(n, args.rest(used))),
     "withdraw": _numbered("withdraw", lambda n, args, used: Withdraw(n)),
+    "share": _numbered("share", lambda n, args, used: Share(n, args.rest(used))),
     "drill": lambda args, context: Drill(),
 }

@@ -187,6 +187,15 @@ class Withdraw:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """``SHARE n [summary]``: a moderator sends approved report ``n`` to the partner collectives
+    the rules name, with ``summary`` (her own words for sharing) instead of the report's text."""
+
+    number: int
+    summary: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Drill:
     """``DRILL``: a practice alert to her first tier, and a report of who got it and answered."""
 
@@ -242,6 +251,7 @@ Intent = (
     | Approve
     | Reject
     | Withdraw
+    | Share
     | Drill
     | Unknown
     | BadArgument

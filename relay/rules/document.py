@@ -39,7 +39,7 @@ ALERT_KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 Command = Literal[
     "in", "out", "extend", "ack", "resolved", "status", "help", "sos", "loc", "client",
     "report", "check", "log", "export", "forget", "who", "buddies", "approve", "reject",
-    "withdraw", "drill",
+    "withdraw", "share", "drill",
 ]  # fmt: skip
 COMMANDS: tuple[Command, ...] = get_args(Command)
 
@@ -203,6 +203,9 @@ class KeywordsIn(_Closed):
     approve: WordList = Field([], description="a moderator approves a report")
     reject: WordList = Field([], description="a moderator rejects a report")
     withdraw: WordList = Field([], description="withdraw her own report")
+    share: WordList = Field(
+        [], description="a moderator sends an approved report to partner collectives"
+    )
     drill: WordList = Field([], description="a practice alert to her first tier (DRILL)")
     confirm: WordList = Field([], description="not a command: words that confirm FORGET (yes)")
     ask_first: WordList = Field(

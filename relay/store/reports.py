@@ -50,7 +50,7 @@ class NewReport:
     """A report as the feature builds it, before it is stored."""
 
     number: int
-    author: MemberAlias
+    author: MemberAlias | None  # None: a partner collective's warning (`origin`)
     text: str = field(repr=False)
     identifiers: tuple[Identifier, ...]
     severity: int | None
@@ -58,6 +58,8 @@ class NewReport:
     created_at: datetime
     expires_at: datetime | None
     photos: tuple[str, ...] = ()
+    origin: str | None = None  # the partner's label, for a warning from a partner collective
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class StoredReport:
     text: str = field(repr=False)
     identifiers: tuple[Identifier, ...] = field(repr=False)
     photos: tuple[str, ...] = ()
+    origin: str | None = None  # the partner's label, for a warning from a partner collective
+    categories: tuple[str, ...] = ()
 
 
 # --- her tag -------------------------------------------------------------------------------------
@@ -221,6 +225,7 @@ def _report(conn: sqlite3.Connection, sealer: Sealer, row: Sequence[object]) -> 
         if isinstance(pair, list) and len(pair) == 2
     )
     author = body.get("author")
+    origin = body.get("origin")
     photos = conn.execute(
         "SELECT vault_key FROM report_photos WHERE number = ? ORDER BY position", (number,)
     ).fetchall()
@@ -235,6 +240,8 @@ def _report(conn: sqlite3.Connection, sealer: Sealer, row: Sequence[object]) -> 
         text=str(body.get("text") or ""),
         identifiers=identifiers,
         photos=tuple(str(r[0]) for r in photos),
+        origin=origin if isinstance(origin, str) else None,
+        categories=tuple(str(c) for c in _list(body.get("categories"))),
     )
 
 
@@ -244,22 +251,25 @@ def _report(conn: sqlite3.Connection, sealer: Sealer, row: Sequence[object]) -> 
 def add(conn: sqlite3.Connection, sealer: Sealer, report: NewReport, tags: Iterable[bytes]) -> None:
     """Store a new report under its screening ``tags`` (`all_tags(…, index=True)`)."""
     row_key = new_row_key()
-    body = sealer.seal_json(
-        {
-            "author": report.author,
-            "text": report.text,
-            "identifiers": [[i.kind, i.value] for i in report.identifiers],
-            "created_at": to_ms(report.created_at),  # exact here; the column to the hour
-        },
-        aad=aad_for("reports", "body", row_key),
-    )
+    plain: dict[str, object] = {
+        "text": report.text,
+        "identifiers": [[i.kind, i.value] for i in report.identifiers],
+        "created_at": to_ms(report.created_at),  # exact here; the column to the hour
+    }
+    if report.author is not None:
+        plain["author"] = report.author
+    if report.origin is not None:
+        plain["origin"] = report.origin
+    if report.categories:
+        plain["categories"] = list(report.categories)
+    body = sealer.seal_json(plain, aad=aad_for("reports", "body", row_key))
     conn.execute(
         "INSERT INTO reports (number, row_key, author_tag, status, severity, created_at, "
         "decided_at, expires_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             report.number,
             row_key,
-            author_tag(sealer, report.author, row_key),
+            author_tag(sealer, report.author, row_key) if report.author is not None else None,
             report.status,
             report.severity,
             # To the hour (up: retention counts from it): the exact time of a report matched
