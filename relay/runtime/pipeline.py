@@ -2,6 +2,7 @@
 
     take(events)                     on the event loop, a batch of 1 to 64 in arrival order
       1. route     a receipt → the receipt hook; an undecryptable message → the admin;
+                   a partner relay's number → its inbox (`relay.features.peers.inbox`);
                    a number not in the rules → the stranger policy (`_stranger`)
       2. enrich    each member message → an `Inbound` (async I/O, no decision yet): who sent
                    it, what she asks, which alert her quote or reaction points at, her photos
@@ -50,6 +51,7 @@ from relay.store.outbox import OutboxRepo, Pending
 from relay.store.times import hour_ms
 
 if TYPE_CHECKING:
+    from relay.features.peers.inbox import PartnerInbox
     from relay.features.reports.screening import ClientScreen
     from relay.runtime.desk import Desk, Written
     from relay.runtime.vault import AttachmentVault
@@ -101,6 +103,7 @@ class Pipeline:
         vault: AttachmentVault | None = None,
         receipts: Sequence[ReceiptHook] = (),
         degraded: Callable[[], bool] = lambda: False,
+        partners: PartnerInbox | None = None,
     ) -> None:
         self.desk = desk  # what is in force, the lock, the store, how a decision is committed
         self.keywords = keywords  # a member's language's command words, with the rules' aliases
@@ -110,6 +113,7 @@ class Pipeline:
         self.vault = vault  # where her photos are kept
         self.receipts = tuple(receipts)  # the canary's proof, the delivery tracker's news
         self.degraded = degraded  # the canary says alerts may not reach phones
+        self.partners = partners  # partner relays' warnings and retractions
 
     def _notice(self) -> str | None:
         """The catalog key of the line added to replies that rely on alerts, while degraded."""
@@ -150,7 +154,11 @@ class Pipeline:
             return None
         member = desk.identify(event)
         if member is None:
-            await self._stranger(event)
+            partner = desk.rules.partner_by_number(event.sender_number or "")
+            if partner is not None and partner.accepts and self.partners is not None:
+                await self.partners.take(partner, event)
+            else:
+                await self._stranger(event)
             return None
         return await self._enrich(member, event)
 

@@ -23,6 +23,8 @@ from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.features.installed import default_features
+from relay.features.peers.inbox import PartnerInbox
+from relay.features.peers.post import PeerPost
 from relay.features.reports.rekey import rekey
 from relay.features.reports.screening import ClientScreen
 from relay.locales import load_catalog
@@ -227,10 +229,12 @@ class Relay:
             on_sent=self.chain.on_sent,
         )
         canary = self.canary
+        post = PeerPost(self.sealer.peer_signing_key(), cfg.signal.number)
         self.pipeline = Pipeline(
             desk,
             keywords=keywords,
-            features=[*default_features(db, vault), *self.chain.features()],
+            features=[*default_features(db, post, vault), *self.chain.features()],
+            partners=PartnerInbox(desk, cfg.signal.number, vault),
             hooks=self.chain,
             screen=ClientScreen(self.sealer, catalog, cfg.timezone),
             vault=vault,

@@ -29,7 +29,9 @@ from relay.store.db import Database
 from relay.store.times import from_ms, hour_ms, to_ms
 
 Status = Literal["pending", "approved"]
-Action = Literal["submitted", "rated", "approved", "rejected", "removed", "withdrawn", "expired"]
+Action = Literal[
+    "submitted", "rated", "approved", "rejected", "removed", "withdrawn", "expired", "retracted"
+]
 
 AUTHOR_PURPOSE: Final = "report-author"
 KEYS_COUNTER: Final = "report_keys_version"

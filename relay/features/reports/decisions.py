@@ -77,17 +77,27 @@ class Desk:
     collecting the messages (in each reader's language and zone)."""
 
     def __init__(
-        self, rules: Rules, catalog: Catalog, timezone: str, member: Member, now: datetime
+        self, rules: Rules, catalog: Catalog, timezone: str, member: Member | None, now: datetime
     ) -> None:
+        self._member = member  # None: a partner relay's message, no member sent it
         self.rules = rules
-        self.member = member
         self.now = now
         context = Context(RulesPolicy(rules, timezone), catalog, timezone)
         self.b = Builder(context, now)
 
     @property
+    def member(self) -> Member:
+        if self._member is None:
+            raise LookupError("no member sent this")
+        return self._member
+
+    @property
     def alias(self) -> MemberAlias:
         return self.member.alias
+
+    @property
+    def sender(self) -> MemberAlias | None:
+        return self._member.alias if self._member is not None else None
 
     @property
     def catalog(self) -> Catalog:
@@ -107,8 +117,12 @@ class Desk:
         return Answer(self.b.done(), change)
 
     def reviewers(self, author: MemberAlias | None) -> tuple[MemberAlias, ...]:
-        """Moderators who review a report: all but its author — unless she is the only one."""
+        """Moderators who review a report: all but its author — unless she is the only one.
+        A partner collective's warning (no author) goes to the admins when there is no
+        moderator: it never goes straight to members."""
         moderators = self.rules.moderators
+        if author is None and not moderators:
+            return self.rules.admins
         others = tuple(m for m in moderators if m != author)
         return others or moderators
 
@@ -122,11 +136,12 @@ class Desk:
 
         def text(language: str, zone: str) -> str:
             part = p(
-                "report_broadcast",
+                "report_broadcast" if report.origin is None else "report_broadcast_partner",
                 number=report.number,
                 severity=severity_label(self.catalog, language, report.severity),
                 date=day(report.created_at, zone),
                 text=report.text or "—",
+                partner=report.origin or "",
             )
             return self.catalog.text(language, part[0], **part[1])
 
@@ -162,25 +177,39 @@ class Desk:
             self.tell(
                 moderator,
                 p(
-                    "report_review",
+                    "report_review" if report.origin is None else "report_review_partner",
                     number=report.number,
                     severity=severity_label(self.catalog, language, report.severity),
                     text=report.text or "—",
                     found=found,
+                    partner=report.origin or "",
                 ),
                 photos=report.photos,
             )
 
     def tell_author(self, report: StoredReport, *parts: Part) -> None:
         author = report.author
-        if author is None or author == self.alias or self.rules.member(author) is None:
+        if author is None or author == self.sender or self.rules.member(author) is None:
             return
         self.tell(author, *parts)
 
     def tell_reviewers(self, report: StoredReport, *parts: Part) -> None:
         for moderator in self.reviewers(report.author):
-            if moderator != self.alias:
+            if moderator != self.sender:
                 self.tell(moderator, *parts)
+
+
+def partners_for(rules: Rules, report: StoredReport | NewReport) -> tuple[str, ...]:
+    """The partner collectives whose `send` rules take this report (SHARE sends it to them)."""
+    severity = report.severity or 1  # not rated: the mildest
+    kinds = set(report.categories) or {"other"}
+    return tuple(
+        label
+        for label, partner in rules.peers.partners.items()
+        if partner.sends
+        and severity >= partner.min_severity
+        and (partner.categories is None or kinds & partner.categories)
+    )
 
 
 # --- REPORT ------------------------------------------------------------------------------------
@@ -271,7 +300,7 @@ def check(desk: Desk, matches: Sequence[Match]) -> Answer:
 def _closed(desk: Desk, number: int, last: str | None) -> Answer:
     """APPROVE or REJECT of a number that is not (or no longer) a report; ``last``: the last
     line of its moderation record."""
-    if last in ("withdrawn", "rejected", "removed", "expired"):
+    if last in ("withdrawn", "rejected", "removed", "expired", "retracted"):
         desk.reply(p(f"report_gone_{last}", number=number))
     else:
         desk.reply(p("report_not_found", number=number))
@@ -292,7 +321,11 @@ def approve(desk: Desk, number: int, stored: StoredReport | None, last: str | No
         desk.reply(p("report_own_needs_other", number=number))
         return desk.done()
     label = desk.audience_label(audience(desk.rules), desk.language(desk.alias))
-    desk.reply(p("report_approved_moderator", number=number, audience=label))
+    parts = [p("report_approved_moderator", number=number, audience=label)]
+    takers = partners_for(desk.rules, stored) if stored.origin is None else ()
+    if takers:
+        parts.append(p("report_share_hint", number=number, partners=", ".join(takers)))
+    desk.reply(*parts)
     desk.broadcast(stored, stored.photos)
     desk.tell_author(stored, p("report_approved_author", number=number))
     desk.tell_reviewers(stored, p("report_approved_other", number=number))

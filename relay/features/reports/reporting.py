@@ -18,11 +18,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from relay.core import intents
+from relay.core.builder import Decision
 from relay.core.normalize import clean, strip_ends
 from relay.crypto.seal import Sealer
 from relay.features.base import Handled, Scope, Writes
@@ -32,9 +33,10 @@ from relay.features.reports.matching import all_tags, query_identifiers, region_
 from relay.features.reports.screening import find
 from relay.rules import Member
 from relay.signal.events import Incoming
-from relay.store import reports
+from relay.store import peers, reports
 
 if TYPE_CHECKING:
+    from relay.features.peers.post import PeerPost
     from relay.runtime.vault import AttachmentVault
 
 log = logging.getLogger(__name__)
@@ -60,8 +62,9 @@ class ReportsFeature:
         intents.Withdraw,
     )
 
-    def __init__(self, vault: AttachmentVault | None = None) -> None:
+    def __init__(self, vault: AttachmentVault | None = None, post: PeerPost | None = None) -> None:
         self.vault = vault
+        self.post = post  # signs retractions to the partner relays a deleted report went to
 
     async def enrich(self, member: Member, intent: intents.Intent, event: Incoming) -> Kept:
         """A REPORT's photos, fetched and sealed into the vault before the transaction. With
@@ -84,10 +87,30 @@ class ReportsFeature:
         desk = Desk(scope.rules, scope.catalog, scope.timezone, member, now)
         answer = _decide(conn, scope.sealer, desk, intent, kept)
         change = answer.change
+        decision = answer.decision
         if change is not None:
             # Never the alias beside a report number: the log must not say who did what.
             log.info("report #%d %s", change.number, _verb(change))
-        return Handled(answer.decision, _writes(scope.sealer, change, now), self._after(change))
+        if isinstance(change, Delete) and self.post is not None:
+            decision = self._retract(conn, scope, change.number, decision, now)
+        return Handled(decision, _writes(scope.sealer, change, now), self._after(change))
+
+    def _retract(
+        self, conn: sqlite3.Connection, scope: Scope, number: int, decision: Decision, now: datetime
+    ) -> Decision:
+        """A report SHARE sent is going: each partner it went to (still in the rules: one
+        removed from them gets nothing more) gets a signed retraction, in the same commit."""
+        post = self.post
+        if post is None:
+            return decision
+        retractions = []
+        for partner_number, wid in peers.shared_with(conn, scope.sealer, number):
+            partner = scope.rules.partner_by_number(partner_number)
+            if partner is not None:
+                retractions.append(post.retraction(partner, wid, now.date()))
+        if retractions:
+            log.info("report #%d: %d retraction(s) to partner relays", number, len(retractions))
+        return replace(decision, messages=(*decision.messages, *retractions))
 
     def _after(self, change: Change | None) -> Callable[[], Awaitable[None]] | None:
         """A deleted report's photo files go once its rows are committed gone (as retention

@@ -37,6 +37,7 @@ class Match:
     reported_at: datetime
     summary: str = field(repr=False)
     kinds: tuple[IdentifierKind, ...] = ()
+    origin: str | None = None  # the partner collective that reported it, if one did
 
 
 def find(
@@ -54,6 +55,7 @@ def find(
                     reported_at=report.created_at,
                     summary=summary(report.text),
                     kinds=kinds,
+                    origin=report.origin,
                 )
             )
     return matches
@@ -74,7 +76,9 @@ async def screen(
 
 def _match_lines(catalog: Catalog, language: str, matches: Sequence[Match], zone: str) -> list[str]:
     return [
-        match_line(catalog, language, zone, m.number, m.severity, m.reported_at, m.summary)
+        match_line(
+            catalog, language, zone, m.number, m.severity, m.reported_at, m.summary, m.origin
+        )
         for m in matches
     ]
 

@@ -52,14 +52,17 @@ def match_line(
     severity: int | None,
     reported_at: datetime,
     text: str,
+    origin: str | None = None,
 ) -> str:
+    """One matching warning; ``origin``: the partner collective that reported it, if one did."""
     return catalog.text(
         language,
-        "report_match_line",
+        "report_match_line" if origin is None else "report_match_line_partner",
         number=number,
         date=day(reported_at, zone),
         severity=severity_label(catalog, language, severity),
         summary=summary(text),
+        partner=origin or "",
     )
 
 
