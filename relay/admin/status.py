@@ -3,12 +3,17 @@
 Reads the config (and says which way messages come in, and what that way loses), asks
 signal-cli-rest-api for its version and mode, reads the running relay's
 status file (receive loop, end-to-end check) and the database for the outbox backlog and live
-check-ins. Prints counts and ages only — no names, numbers or text.
+check-ins, and today's exchange with each partner relay (by the label the rules give it).
+Prints counts and ages only — no names, numbers or text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
@@ -16,8 +21,11 @@ from relay.config import ConfigInvalid, load_config
 from relay.crypto.keys import KeyProblem, load_key
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK
+from relay.rules import RulesInvalid, load_rules
+from relay.rules.model import Partner
 from relay.runtime.watchdog import report_status_file
 from relay.signal.transport import SignalTransport
+from relay.store import peers
 from relay.store.db import Database
 from relay.store.outbox import OutboxRepo
 from relay.store.watches import WatchRepo
@@ -38,10 +46,30 @@ def run_status(config_path: Path, out: TextIO) -> int:
     socket_found = config.signal.receive != "socket" or _is_socket(config.signal.socket)
     if not socket_found:
         out.write(f"receive: NO SOCKET at {config.signal.socket} (is signal-cli in manual mode?)\n")
+    try:
+        partners = load_rules(
+            config.rules_dir, allow_placeholders=config.allow_placeholder_numbers
+        ).peers.partners
+    except RulesInvalid:
+        out.write("rules: do not load (peer-relay check --config shows why)\n")
+        partners = {}
     code = asyncio.run(
-        _status(config.signal.service, config.signal.number, config.data_dir, sealer, out)
+        _status(
+            config.signal.service, config.signal.number, config.data_dir, sealer, out, partners
+        )
     )
     return code if socket_found else EXIT_CHECK_FAILED
+
+
+def _today(
+    sealer: Sealer, partner_number: str, now: datetime, conn: sqlite3.Connection
+) -> tuple[int, int, int]:
+    """Warnings sent to a partner relay today, taken from it, and its messages refused."""
+    return (
+        peers.count(conn, sealer, partner_number, "sent", now),
+        peers.count(conn, sealer, partner_number, "accepted", now),
+        peers.count(conn, sealer, partner_number, "refused", now),
+    )
 
 
 def _is_socket(path: Path) -> bool:
@@ -65,7 +93,14 @@ def receive_line(receive: str, socket: Path) -> str:
     )
 
 
-async def _status(service: str, number: str, data_dir: Path, sealer: Sealer, out: TextIO) -> int:
+async def _status(
+    service: str,
+    number: str,
+    data_dir: Path,
+    sealer: Sealer,
+    out: TextIO,
+    partners: Mapping[str, Partner],
+) -> int:
     healthy = True
     transport = SignalTransport(service, number, timeout=5)
     try:
@@ -91,10 +126,19 @@ async def _status(service: str, number: str, data_dir: Path, sealer: Sealer, out
         backlog, oldest = await OutboxRepo(db, sealer).backlog()
         live = await WatchRepo(db, sealer).count_live()
         strangers = await db.counter("strangers")
+        today = datetime.now(UTC)
+        exchanged = [
+            (label, await db.run(partial(_today, sealer, partner.number, today)))
+            for label, partner in partners.items()
+        ]
     finally:
         await db.close()
     age = "" if oldest is None else f", oldest since {oldest:%Y-%m-%d %H:%M} UTC"
     out.write(f"outbox: {backlog} waiting{age}\n")
     out.write(f"live check-ins and alerts: {live}\n")
     out.write(f"messages from unknown numbers (ignored): {strangers}\n")
+    for label, (sent, taken, refused) in exchanged:
+        out.write(
+            f"partner {label} today (UTC): {sent} sent, {taken} taken, {refused} refused\n"
+        )
     return EXIT_OK if healthy else EXIT_CHECK_FAILED

@@ -49,6 +49,7 @@ from relay.features.incidents import purge_expired_entries
 from relay.features.reports import purge_expired
 from relay.rules import Retention, Rules
 from relay.runtime.clock import Clock
+from relay.store import peers
 from relay.store.db import Database
 from relay.store.purges import Expired, Keep, expire
 
@@ -85,6 +86,7 @@ class PurgeReport:
     messages: int = 0  # sent outbox rows (left by an older release, or set aside)
     sent_refs: int = 0  # refs of sent messages whose watch is no longer live
     seen_tags: int = 0
+    peer_rows: int = 0  # partner warning ids past their time, counts of past days
     reports: int = 0
     log_entries: int = 0
     photos: int = 0  # sealed vault files
@@ -138,6 +140,7 @@ async def purge(
     elif expired.candidates and vault is not None:
         log.warning("retention: some sealed rows did not open; their photos stay for now")
 
+    report.peer_rows = await _step(report, "peers", db.write(partial(peers.prune, now=now)))
     report.reports = await _step(report, "reports", purge_expired(db, now, rules, vault))
     report.log_entries = await _step(
         report, "incident_logs", purge_expired_entries(db, sealer, now, rules, vault)
