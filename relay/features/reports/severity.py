@@ -13,6 +13,7 @@ import re
 from typing import Final
 
 from relay.core.normalize import fold
+from relay.core.wordlists import keyword_pattern
 
 LOW: Final = 1
 UNSAFE: Final = 2
@@ -20,9 +21,9 @@ VIOLENT: Final = 3
 LEVELS: Final = (LOW, UNSAFE, VIOLENT)
 
 # Folded (lower case, no accents) words and phrases; a trailing ``*`` matches any ending
-# ("chok*" is choked, choking, chokes). Kept to words that mean the same in a client warning
-# whatever the sentence around them: a missed warning is worse than a level too high, but a
-# level too high on every report would teach members to ignore it.
+# ("chok*" is choked, choking, chokes), read by `relay.core.wordlists`. Kept to words that mean
+# the same in a client warning whatever the sentence around them: a missed warning is worse than
+# a level too high, but a level too high on every report would teach members to ignore it.
 _WORDS: Final[dict[int, tuple[str, ...]]] = {
     VIOLENT: (
         # en
@@ -217,16 +218,7 @@ _WORDS: Final[dict[int, tuple[str, ...]]] = {
 }
 
 
-def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    parts = []
-    for word in sorted(words, key=len, reverse=True):
-        stem = word.removesuffix("*")
-        body = r"\s+".join(re.escape(piece) for piece in stem.split())
-        parts.append(body + (r"\w*" if word.endswith("*") else ""))
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)")
-
-
-_PATTERNS: Final = {level: _pattern(words) for level, words in _WORDS.items()}
+_PATTERNS: Final = {level: keyword_pattern(words) for level, words in _WORDS.items()}
 _ANSWER: Final = re.compile(r"#?\s*([123])\s*[.!)]?")
 
 
