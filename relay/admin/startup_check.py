@@ -30,7 +30,7 @@ from relay.config import Config, ConfigInvalid, key_line, load_config
 from relay.crypto.keys import CREDENTIALS_ENV, KEY_FILE_NAME, KeyProblem, load_key
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SCHEMA
-from relay.rules.check import summary
+from relay.rules.check import summary_lines
 from relay.rules.compiled import CACHE_NAME, load_rules_cached
 from relay.rules.issues import RulesInvalid
 from relay.rules.loader import load_rules
@@ -283,7 +283,7 @@ def run_config_check(config_path: Path, rules_dir: Path | None, out: TextIO) -> 
     assert startup.rules is not None and startup.config is not None  # noqa: S101 — no problems
     _lines((*startup.warnings, *startup.notes), out)
     folder = rules_dir if rules_dir is not None else startup.config.rules_dir
-    out.write(summary(folder, startup.rules) + "\n")
+    _lines(summary_lines(folder, startup.rules), out)
     out.write(f"{config_path}: OK\n")
     return EXIT_OK
 
