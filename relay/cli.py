@@ -101,6 +101,20 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=300.0, help="seconds to wait for the phone (default 300)"
     )
 
+    identity = sub.add_parser(
+        "identity",
+        help="this relay's number, peer key and its fingerprint, for partner collectives",
+        description="Print what a partner collective's admin puts in her rules (peers.yaml) to "
+        "swap bad-client warnings with this relay: its Signal number, its peer key "
+        "(ed25519:…), the key's fingerprint (six groups of five digits), and the key as a QR "
+        "code; then each partner already in the rules with the fingerprint of the key written "
+        "there. Read the fingerprints to each other (a call, or in person): if one digit "
+        "differs, the key was changed on the way. Needs the key: run it as the relay's user. "
+        "Exit 0; 77: the key cannot be read; 78: the config or the rules are invalid (the "
+        "relay's own identity is still printed when only the rules are).",
+    )
+    identity.add_argument("--config", type=Path, required=True, help="the config file (YAML)")
+
     backup = sub.add_parser(
         "backup", help="write a sealed online copy of the database (safe while the relay runs)"
     )
@@ -195,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relay.admin.link import run_link
 
             return run_link(args.config, args.device_name, sys.stdout, wait=args.wait)
+        if args.command == "identity":
+            from relay.admin.identity import run_identity
+
+            return run_identity(args.config, sys.stdout)
         if args.command == "backup":
             from relay.admin.backup import run_backup
 

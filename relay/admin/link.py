@@ -21,33 +21,12 @@ from urllib.parse import quote
 
 import aiohttp
 
+from relay.admin.qr import qr_lines
 from relay.config import ConfigInvalid, load_config
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_OK, EXIT_SIGNAL
 from relay.signal.transport import SignalTransport
 
 POLL_EVERY = 2.0
-
-
-def qr_lines(text: str) -> list[str]:
-    """`text` as a QR code in Unicode half blocks, light modules drawn (for dark terminals)."""
-    import segno  # only this command needs it
-
-    qr = segno.make(text, micro=False)
-    rows = [list(row) for row in qr.matrix]
-    size = len(rows)
-    border = 4  # the quiet zone QR readers expect
-    dark = [[False] * (size + 2 * border) for _ in range(size + 2 * border)]
-    for y, row in enumerate(rows):
-        for x, module in enumerate(row):
-            dark[y + border][x + border] = bool(module)
-    if len(dark) % 2:
-        dark.append([False] * len(dark[0]))
-    # A light module is drawn (the terminal's foreground), a dark one left as background.
-    blocks = {(True, True): " ", (False, True): "▀", (True, False): "▄", (False, False): "█"}
-    return [
-        "".join(blocks[(top, bottom)] for top, bottom in zip(dark[y], dark[y + 1], strict=True))
-        for y in range(0, len(dark), 2)
-    ]
 
 
 def run_link(

@@ -2,7 +2,8 @@
 
 Owns: finding everything that would stop the relay from starting and can be known before it
 starts — the config file, the rules (with the config's own `allow_placeholder_numbers`), the
-config against the rules (`admin`, `canary.to`), the data directory, the key (and whether it
+config against the rules (`admin`, `canary.to`, a partner relay with this relay's own number or
+key), the data directory, the key (and whether it
 opens the database), and whether the database was written by a newer peer-relay — all at once,
 one line each, each with the exit code `run` stops with (relay.exitcodes). `run` refuses with
 exactly this list; `check --config` prints it. So a config that passes `check` is never refused
@@ -28,13 +29,15 @@ from typing import Literal, TextIO
 
 from relay.config import Config, ConfigInvalid, key_line, load_config
 from relay.crypto.keys import CREDENTIALS_ENV, KEY_FILE_NAME, KeyProblem, load_key
+from relay.crypto.peer_keys import PREFIX
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SCHEMA
-from relay.rules.check import summary
+from relay.rules.check import summary_lines
 from relay.rules.compiled import CACHE_NAME, load_rules_cached
 from relay.rules.issues import RulesInvalid
-from relay.rules.loader import load_rules
+from relay.rules.loader import load_rules, rule_files
 from relay.rules.model import Rules
+from relay.rules.source import PathT, format_path, read_file
 from relay.store.db import DB_NAME, newest_schema, schema_on_disk, too_new
 from relay.store.keycheck import key_opens_on_disk
 
@@ -130,6 +133,7 @@ def startup_check(config_path: Path, purpose: Purpose, rules_dir: Path | None = 
         found.rules.extend(Problem(str(issue), EXIT_CONFIG) for issue in exc.errors)
     if rules is not None and config is not None:
         found.cross.extend(_against_rules(config, config_path, rules))
+        found.cross.extend(_partners_against_self(config, config_path, folder, rules, sealer))
     return Startup(
         config=config,
         rules=rules,
@@ -162,6 +166,45 @@ def _against_rules(config: Config, config_path: Path, rules: Rules) -> list[Prob
             Problem(f"{where}: canary.to: '{probe_to}' is not a member in the rules", EXIT_CONFIG)
         )
     return problems
+
+
+def _partners_against_self(
+    config: Config, config_path: Path, folder: Path, rules: Rules, sealer: Sealer | None
+) -> list[Problem]:
+    """A partner relay that is this relay: its number (the relay would take its own messages
+    for a partner's), or its key (a copy of `peer-relay identity` pasted on the wrong side)."""
+    problems = []
+    own_number = rules.partner_by_number(config.signal.number)
+    if own_number is not None:
+        where = _where(config_path, "signal", "number")
+        problems.append(
+            Problem(
+                f"{where}: signal.number: this relay's own number is partner "
+                f"'{own_number.label}' in the rules: put the partner relay's number there",
+                EXIT_CONFIG,
+            )
+        )
+    own_key = sealer.peer_public_key() if sealer is not None else None
+    for label, partner in rules.peers.partners.items():
+        if partner.key == own_key:
+            path: PathT = ("peers", "partners", label, "key")
+            problems.append(
+                Problem(
+                    f"{_rules_place(folder, path)}: {format_path(path)}: this relay's own key "
+                    f"(its `peer-relay identity`): put the partner's {PREFIX} key there",
+                    EXIT_CONFIG,
+                )
+            )
+    return problems
+
+
+def _rules_place(folder: Path, path: PathT) -> str:
+    """``file:line`` of ``path`` in the rules (read again: only to name a problem)."""
+    for file in rule_files(folder):
+        line = read_file(file, str(file)).lines.get(path)
+        if line is not None:
+            return f"{file}:{line}"
+    return str(folder)
 
 
 def _data_dir(
@@ -283,7 +326,7 @@ def run_config_check(config_path: Path, rules_dir: Path | None, out: TextIO) -> 
     assert startup.rules is not None and startup.config is not None  # noqa: S101 — no problems
     _lines((*startup.warnings, *startup.notes), out)
     folder = rules_dir if rules_dir is not None else startup.config.rules_dir
-    out.write(summary(folder, startup.rules) + "\n")
+    _lines(summary_lines(folder, startup.rules), out)
     out.write(f"{config_path}: OK\n")
     return EXIT_OK
 

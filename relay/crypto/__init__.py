@@ -1,4 +1,5 @@
-"""Encryption at rest: the master key (`keys`) and everything sealed or tagged with it (`seal`)."""
+"""Encryption at rest: the master key (`keys`) and everything sealed, tagged or signed with it
+(`seal`); partner relays' public keys as admins write and compare them (`peer_keys`)."""
 
 from relay.crypto.keys import KeyProblem, MasterKey, init_data_dir, load_key
 from relay.crypto.seal import JsonValue, Sealer, TamperedError, aad_for, new_row_key

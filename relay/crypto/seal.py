@@ -9,7 +9,10 @@ A `Sealer` is made from the `MasterKey` and derives one sub-key per job with HKD
   purpose, so equal inputs match within a purpose and nowhere else;
 - **dedupe** (inbound sender + timestamp): HMAC-SHA256 under its own key;
 - **signing** (incident logs): an Ed25519 key whose seed is derived from the master key, so the
-  public key is stable across restarts and needs no file of its own.
+  public key is stable across restarts and needs no file of its own;
+- **peer signing** (warnings to partner relays, issue 20): another Ed25519 key, derived the same
+  way under its own label, so a partner holding this collective's peer key cannot tell that an
+  incident log a member exports elsewhere was signed by the same relay.
 
 Sealed blob layout::
 
@@ -71,6 +74,7 @@ _INFO_ATTACHMENT: Final = _INFO_PREFIX + b"attachment"
 _INFO_LOOKUP: Final = _INFO_PREFIX + b"lookup/"
 _INFO_DEDUPE: Final = _INFO_PREFIX + b"dedupe"
 _INFO_SIGNING: Final = _INFO_PREFIX + b"signing-seed"
+_INFO_PEER_SIGNING: Final = _INFO_PREFIX + b"peer-signing-seed"
 
 _NAME_RE: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _ROW_KEY_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -165,6 +169,7 @@ class Sealer:
         self._lookup_keys: dict[str, bytes] = {}
         self._dedupe_key = _hkdf(ikm, _INFO_DEDUPE)
         self._signing = Ed25519PrivateKey.from_private_bytes(_hkdf(ikm, _INFO_SIGNING))
+        self._peer_signing = Ed25519PrivateKey.from_private_bytes(_hkdf(ikm, _INFO_PEER_SIGNING))
 
     def __repr__(self) -> str:
         return f"Sealer(key_id={self._key_id.hex()})"
@@ -262,6 +267,16 @@ class Sealer:
     def public_key_bytes(self) -> bytes:
         """The raw 32-byte Ed25519 public key that `peer-relay verify` checks signatures with."""
         return self._signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    def peer_signing_key(self) -> Ed25519PrivateKey:
+        """The relay's Ed25519 key for warnings to partner relays; the same for the same master
+        key, and unrelated to `signing_key` (a partner cannot link the two)."""
+        return self._peer_signing
+
+    def peer_public_key(self) -> bytes:
+        """The raw 32-byte public half of `peer_signing_key`: what `peer-relay identity` shows
+        and partners put in their rules (`relay.crypto.peer_keys.encode_public`)."""
+        return self._peer_signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     # -- the blob format --------------------------------------------------------------------------
 

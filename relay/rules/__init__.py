@@ -1,4 +1,5 @@
-"""The admin's rules: members, buddies, circles, timings, escalation, words, reports, retention.
+"""The admin's rules: members, buddies, circles, timings, escalation, words, reports, retention,
+partner relays.
 
 `load_rules(path)` reads a folder of YAML files into an immutable `Rules`, or raises
 `RulesInvalid` with every problem as a ``file:line: field: message`` line. `relay.rules.check`
@@ -17,6 +18,8 @@ from relay.rules.model import (
     Contact,
     DirectoryEntry,
     Member,
+    Partner,
+    PeerPolicy,
     ReportPolicy,
     Retention,
     Rules,
@@ -35,6 +38,8 @@ __all__ = [
     "Contact",
     "DirectoryEntry",
     "Member",
+    "Partner",
+    "PeerPolicy",
     "Recipient",
     "RecipientKind",
     "ReportPolicy",

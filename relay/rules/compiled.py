@@ -19,6 +19,7 @@ reload deletes it (`discard`): it would no longer match, and should not outlive 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -61,6 +62,8 @@ _TYPES: dict[str, type] = {
         model.ReportPolicy,
         model.Retention,
         model.TierSpec,
+        model.Partner,
+        model.PeerPolicy,
         RuleIssue,
         Timings,
     )
@@ -163,6 +166,10 @@ def _encode(value: object) -> Any:
         return value
     if isinstance(value, timedelta):
         return {"td": [value.days, value.seconds, value.microseconds]}
+    if isinstance(value, bytes):  # a partner's key
+        return {"b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, frozenset):  # a partner's categories
+        return {"set": sorted(_encode(item) for item in value)}
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
     if isinstance(value, Mapping):
@@ -184,4 +191,8 @@ def _decode(value: Any) -> Any:
     if "td" in value:
         days, seconds, micro = value["td"]
         return timedelta(days=days, seconds=seconds, microseconds=micro)
+    if "b64" in value:
+        return base64.b64decode(value["b64"], validate=True)
+    if "set" in value:
+        return frozenset(_decode(item) for item in value["set"])
     return {key: _decode(item) for key, item in value["map"]}

@@ -2,7 +2,8 @@
 
 A buddy who is not a member, a number used twice, a reminder longer than the check-in, a tier
 naming an unknown circle, a duress word that is also a command, a word given to two commands,
-placeholders left from the sample, a member whose alerts would reach nobody.
+placeholders left from the sample, a member whose alerts would reach nobody, a partner relay's
+key that is not a key (or is another partner's).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from relay.core.commands import KeywordTable
 from relay.core.durations import MAX_DURATION as LONGEST_CHECKIN
 from relay.core.policy import Timings
 from relay.core.types import GroupId, Language, MemberAlias, PhoneNumber, SignalUuid
+from relay.crypto.peer_keys import ENCODED_CHARS, PREFIX, decode_public
 from relay.rules import document as doc
 from relay.rules import keywords
 from relay.rules.issues import Severity, sort_issues
@@ -27,6 +29,8 @@ from relay.rules.model import (
     DrillPolicy,
     DrillSchedule,
     Member,
+    Partner,
+    PeerPolicy,
     ReportPolicy,
     Retention,
     Rules,
@@ -36,7 +40,11 @@ from relay.rules.model import (
 from relay.rules.rule_durations import format_duration
 from relay.rules.source import PathT
 from relay.rules.validate import Reporter, Sections, suggest
-from relay.rules.values import is_placeholder_group, is_placeholder_number
+from relay.rules.values import (
+    is_placeholder_group,
+    is_placeholder_number,
+    is_placeholder_peer_key,
+)
 
 _TIMING_FIELDS = tuple(doc.TimingsIn.model_fields)
 
@@ -59,6 +67,7 @@ def crosscheck(
     words = _check_keywords(parts, report, catalog)
     _check_reports(parts, report)
     _check_drills(parts, tier_specs, report)
+    keys = _check_peers(parts, report)
     if report.failed:
         return None
     rules = Rules(
@@ -95,6 +104,7 @@ def crosscheck(
         welcome=_welcome(parts.welcome),
         drills=_drills(parts.drills),
         undelivered_after=parts.escalation.undelivered_after if parts.escalation else None,
+        peers=_peer_policy(parts, keys),
     )
     _check_alert_paths(rules, report)
     if report.failed:
@@ -169,11 +179,17 @@ def _check_references(parts: Sections, report: Reporter) -> None:
 def _check_numbers(parts: Sections, report: Reporter, *, allow_placeholders: bool) -> None:
     severity: Severity = "warning" if allow_placeholders else "error"
     seen: dict[str, str] = {}
-    entries = [("members", a, m.number) for a, m in parts.members.items()]
-    entries += [("contacts", n, c.number) for n, c in parts.contacts.items()]
-    for section, name, number in entries:
-        path: PathT = (section, name, "number")
-        owner = f"{'member' if section == 'members' else 'contact'} '{name}'"
+    entries: list[tuple[PathT, str, str]] = [
+        (("members", a, "number"), f"member '{a}'", m.number) for a, m in parts.members.items()
+    ]
+    entries += [
+        (("contacts", n, "number"), f"contact '{n}'", c.number) for n, c in parts.contacts.items()
+    ]
+    entries += [
+        (("peers", "partners", n, "number"), f"partner '{n}'", p.number)
+        for n, p in parts.partners.items()
+    ]
+    for path, owner, number in entries:
         if number in seen:
             report.add(path, f"the same number as {seen[number]}")
         seen.setdefault(number, owner)
@@ -196,6 +212,14 @@ def _check_numbers(parts: Sections, report: Reporter, *, allow_placeholders: boo
             report.add(
                 ("circles", name, "group"),
                 "the sample's made-up group id: put the real one here, or remove group:",
+                severity,
+            )
+    for name, partner in parts.partners.items():
+        if is_placeholder_peer_key(partner.key):
+            report.add(
+                ("peers", "partners", name, "key"),
+                "the sample's made-up key: put the partner's real one here (from its "
+                "`peer-relay identity`)",
                 severity,
             )
 
@@ -537,6 +561,67 @@ def _check_drills(
                 ("drills", "tiers", index),
                 f"there is no tier {tier}: escalation.missed has {count} tier(s)",
             )
+
+
+# ---- partner relays ----------------------------------------------------------------------------
+
+
+def _check_peers(parts: Sections, report: Reporter) -> dict[str, bytes]:
+    """Each partner's key as raw bytes (only the ones that decode), after every check."""
+    # parts.peers is None when its own fields were wrong: that error is reported already.
+    if parts.partner_names and parts.peers is not None and parts.peers.name is None:
+        report.add(
+            ("peers",),
+            "name: is required with partners: how partner collectives see this one "
+            "(e.g. name: Night Owls)",
+        )
+    keys: dict[str, bytes] = {}
+    owners: dict[bytes, str] = {}
+    for label, partner in parts.partners.items():
+        path: PathT = ("peers", "partners", label, "key")
+        raw = decode_public(partner.key)
+        if raw is None:
+            report.add(path, _key_problem(partner.key))
+            continue
+        if raw in owners:
+            report.add(path, f"the same key as partner '{owners[raw]}'")
+        owners.setdefault(raw, label)
+        keys[label] = raw
+        if "send" in partner.model_fields_set and partner.send is None:
+            report.warn(
+                ("peers", "partners", label, "send"),
+                "send: is empty, so nothing is sent to this partner: write send: {} to let "
+                "SHARE send it every approved report, or remove the line",
+            )
+    return keys
+
+
+def _key_problem(text: str) -> str:
+    # Never the key itself: it is public, but the line already points at it.
+    fix = "copy it again, exactly as the partner's `peer-relay identity` prints it"
+    if not text.startswith(PREFIX):
+        return f"not a partner key: it starts with {PREFIX} ({fix})"
+    length = len(text) - len(PREFIX)
+    if length != ENCODED_CHARS:
+        return f"the key has {length} characters after {PREFIX} instead of {ENCODED_CHARS}: {fix}"
+    return f"not a valid key (a character is wrong or changed): {fix}"
+
+
+def _peer_policy(parts: Sections, keys: Mapping[str, bytes]) -> PeerPolicy:
+    partners = {}
+    for label, written in parts.partners.items():
+        send = written.send
+        partners[label] = Partner(
+            label=label,
+            number=PhoneNumber(written.number),
+            key=keys[label],
+            sends=send is not None,
+            min_severity=send.min_severity if send is not None else 1,
+            categories=frozenset(send.categories) if send and send.categories else None,
+            accepts=written.accept,
+            daily_cap=written.daily_cap,
+        )
+    return PeerPolicy(name=parts.peers.name if parts.peers else None, partners=partners)
 
 
 # ---- does every alert reach someone? ---------------------------------------------------------

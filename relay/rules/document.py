@@ -13,7 +13,9 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from relay.rules.values import (
+    Category,
     ClockTime,
+    CollectiveName,
     DirectoryNumber,
     Duration,
     GroupIdField,
@@ -22,8 +24,10 @@ from relay.rules.values import (
     NameList,
     NameRef,
     Paragraph,
+    PeerKeyText,
     Phone,
     PositiveDuration,
+    ReportSeverity,
     RetentionOrNever,
     RetentionPeriod,
     SignalUuidField,
@@ -315,6 +319,61 @@ class DirectoryEntryIn(_Closed):
     )
 
 
+class PartnerSendIn(_Closed):
+    """Which approved reports a moderator's SHARE may send to this partner."""
+
+    min_severity: ReportSeverity = Field(
+        1,
+        description="only reports at least this severe: 1 time-waster, 2 unsafe, 3 violent "
+        "(a report nobody rated counts as 1); default 1",
+    )
+    categories: list[Category] | None = Field(
+        None,
+        min_length=1,
+        description="only reports of at least one of these kinds; leave out: every kind",
+    )
+
+
+class PartnerIn(_Closed):
+    """Another collective's relay, under peers: partners:, keyed by the label moderators see."""
+
+    number: Phone = Field(description='the partner relay\'s Signal number, in quotes: "+44 …"')
+    key: PeerKeyText = Field(
+        description="the partner relay's key, exactly as its admin reads it from "
+        "`peer-relay identity` (ed25519:…); compare the fingerprint `peer-relay check` shows "
+        "with the one she reads out"
+    )
+    send: PartnerSendIn | None = Field(
+        None,
+        description="what SHARE may send to this partner (send: {} for every approved report); "
+        "leave out: nothing is ever sent to it",
+    )
+    accept: bool = Field(
+        True,
+        description="true: its warnings come in, always to this collective's moderators first, "
+        "never straight to members; false: its messages are treated as a stranger's",
+    )
+    daily_cap: int = Field(
+        20,
+        ge=1,
+        le=500,
+        description="at most this many warnings a day from it, and to it (1 to 500); default 20",
+    )
+
+
+class PeersIn(_Closed):
+    """Partner relays: other collectives this one swaps bad-client warnings with."""
+
+    name: CollectiveName | None = Field(
+        None,
+        description="how partners see this collective, sent with every warning "
+        "('Night Owls'); required when there are partners",
+    )
+    partners: dict[Name, PartnerIn] = Field(
+        {}, description="the partner relays, by the label this collective's moderators see"
+    )
+
+
 class RulesDocument(_Closed):
     """One rules file. Files in the rules folder are merged section by section."""
 
@@ -341,6 +400,9 @@ class RulesDocument(_Closed):
         None, description="the welcome new members get (on unless switched off)"
     )
     drills: DrillsIn | None = Field(None, description="practice alerts (DRILL)")
+    peers: PeersIn | None = Field(
+        None, description="partner relays: other collectives to swap bad-client warnings with"
+    )
 
 
 SECTIONS: tuple[str, ...] = tuple(RulesDocument.model_fields)

@@ -149,6 +149,32 @@ class DrillPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Partner:
+    """Another collective's relay this one swaps bad-client warnings with (``peers.partners``)."""
+
+    label: str  # what this collective's moderators see: "from bristol"
+    number: PhoneNumber = field(repr=False)  # normalised E.164
+    key: bytes = field(repr=False)  # 32 raw bytes, a valid Ed25519 public key
+    sends: bool = False  # True when `send:` is given: SHARE may send it warnings
+    min_severity: int = 1  # 1..3; a report nobody rated counts as 1
+    categories: frozenset[str] | None = None  # None: every category
+    accepts: bool = True  # its warnings come in (always to moderators first)
+    daily_cap: int = 20  # warnings a day from it, and to it
+
+
+def _no_partners() -> Mapping[str, Partner]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PeerPolicy:
+    """This collective's partner relays, and the name they know it by."""
+
+    name: str | None = None  # sent with every warning; set whenever there are partners
+    partners: Mapping[str, Partner] = field(default_factory=_no_partners)  # by label
+
+
+@dataclass(frozen=True, slots=True)
 class DirectoryEntry:
     name: str
     number: str  # E.164, or a short local number such as "116 123"
@@ -189,10 +215,13 @@ class Rules:
     drills: DrillPolicy = DrillPolicy()
     undelivered_after: timedelta | None = None
     """An alert tier that reached no phone within this long moves on at once (None: off)."""
+    peers: PeerPolicy = PeerPolicy()
+    """Partner relays (issue 20); none unless the rules have a peers: section."""
     warnings: tuple[RuleIssue, ...] = ()
     files: tuple[str, ...] = ()
     _by_number: Mapping[str, MemberAlias] = field(init=False, repr=False)
     _by_uuid: Mapping[str, MemberAlias] = field(init=False, repr=False)
+    _partner_by_number: Mapping[str, Partner] = field(init=False, repr=False)
     _buddies: Mapping[MemberAlias, tuple[MemberAlias, ...]] = field(init=False, repr=False)
     _admins: tuple[MemberAlias, ...] = field(init=False, repr=False)
     _moderators: tuple[MemberAlias, ...] = field(init=False, repr=False)
@@ -236,6 +265,14 @@ class Rules:
             "_by_uuid",
             _frozen({m.uuid: a for a, m in self.members.items() if m.uuid is not None}),
         )
+        peers = self.peers
+        if not isinstance(peers.partners, MappingProxyType):
+            setter(self, "peers", PeerPolicy(peers.name, _frozen(peers.partners)))
+        setter(
+            self,
+            "_partner_by_number",
+            _frozen({p.number: p for p in self.peers.partners.values()}),
+        )
 
     def _finish(self, warnings: tuple[RuleIssue, ...], files: tuple[str, ...]) -> Rules:
         """Attach what the loader learns last, before anyone else holds the value."""
@@ -256,6 +293,11 @@ class Rules:
         normalised = normalise_number(number)
         alias = self._by_number.get(normalised) if normalised is not None else None
         return self.members[alias] if alias is not None else None
+
+    def partner_by_number(self, number: str) -> Partner | None:
+        """The partner relay with this number, however it is formatted; None for any other."""
+        normalised = normalise_number(number)
+        return self._partner_by_number.get(normalised) if normalised is not None else None
 
     def member_by_uuid(self, uuid: str) -> Member | None:
         alias = self._by_uuid.get(uuid.strip().lower())

@@ -75,6 +75,10 @@ class Sections:
     strangers: Literal["silence", "neutral"] = "silence"
     welcome: doc.WelcomeIn | None = None
     drills: doc.DrillsIn | None = None
+    peers: doc.PeersIn | None = None
+    """``peers.name`` and the section's own fields; the partners are in `partners`."""
+    partners: dict[str, doc.PartnerIn] = field(default_factory=dict)
+    partner_names: set[str] = field(default_factory=set)
     present: set[str] = field(default_factory=set)
     """Sections the rules wrote (even if empty or invalid)."""
     complete: bool = True
@@ -100,6 +104,7 @@ def validate_sections(merged: Merged, report: Reporter) -> Sections:
     out.retention = _section(data, "retention", doc.RetentionIn, report)
     out.welcome = _section(data, "welcome", doc.WelcomeIn, report)
     out.drills = _section(data, "drills", doc.DrillsIn, report)
+    _peers(data, report, out)
     strangers = data.get("strangers")
     if strangers == "silence" or strangers == "neutral":
         out.strangers = strangers
@@ -117,6 +122,26 @@ def validate_sections(merged: Merged, report: Reporter) -> Sections:
     return out
 
 
+def _peers(data: dict[str, Any], report: Reporter, out: Sections) -> None:
+    """``peers:``, each partner on its own, as members are: one partner's mistake does not
+    keep the others from being checked against the members' numbers."""
+    raw = data.get("peers")
+    if raw is None:
+        return
+    if not isinstance(raw, dict):
+        report.add(("peers",), _KINDS["model_type"])
+        return
+    out.peers = _model(
+        {key: value for key, value in raw.items() if key != "partners"},
+        ("peers",),
+        doc.PeersIn,
+        report,
+    )
+    out.partners = _entries(
+        raw, "partners", Name, doc.PartnerIn, report, out.partner_names, within=("peers",)
+    )
+
+
 @cache
 def _adapter(key_type: Any) -> TypeAdapter[str]:
     return TypeAdapter(key_type)
@@ -129,12 +154,13 @@ def _entries(
     model: type[_M],
     report: Reporter,
     names: set[str],
+    within: PathT = (),
 ) -> dict[str, _M]:
     raw = data.get(section)
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        report.add((section,), "expected a mapping of names (name: followed by its fields)")
+        report.add((*within, section), "expected a mapping of names (name: followed by its fields)")
         return {}
     out: dict[str, _M] = {}
     for key, value in raw.items():
@@ -142,10 +168,10 @@ def _entries(
         try:
             _adapter(key_type).validate_python(key)
         except ValidationError as exc:
-            _report(exc, (section, key), report, key_error=True)
+            _report(exc, (*within, section, key), report, key_error=True)
             names.add(key.strip().lower())  # "Bob": references to bob are right once she fixes it
             continue
-        valid = _model(value, (section, key), model, report)
+        valid = _model(value, (*within, section, key), model, report)
         if valid is not None:
             out[key] = valid
     return out
@@ -241,6 +267,9 @@ def _field_names() -> tuple[str, ...]:
         doc.ReportsIn,
         doc.RetentionIn,
         doc.DirectoryEntryIn,
+        doc.PeersIn,
+        doc.PartnerIn,
+        doc.PartnerSendIn,
     ]
     for model in models:
         for name, info in model.model_fields.items():

@@ -7,6 +7,7 @@ the JSON Schema an editor uses to check the same thing as she types.
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 import zoneinfo
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import phonenumbers
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
+from relay.core.report_categories import CATEGORIES
 from relay.rules.rule_durations import parse_duration
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -371,12 +373,98 @@ ClockTime = Annotated[
 """A time of day, ``HH:MM`` (24 h)."""
 
 
+# ---- partner relays (peers:) -------------------------------------------------------------------
+
+MAX_COLLECTIVE_NAME = 80
+PEER_KEY_PATTERN = r"^ed25519:[A-Za-z0-9+/]{43}=$"
+
+
+def _collective_name(value: Any) -> str:
+    # Sent with every warning and shown to the partner's moderators: one printable line.
+    text = value.strip() if isinstance(value, str) else ""
+    if text and text.isprintable() and len(text) <= MAX_COLLECTIVE_NAME:
+        return text
+    raise ValueError(f"expected a name on one line (at most {MAX_COLLECTIVE_NAME} characters)")
+
+
+CollectiveName = Annotated[
+    str,
+    BeforeValidator(_collective_name),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_COLLECTIVE_NAME}),
+]
+"""How partner collectives see this one: ``Night Owls``."""
+
+
+def _peer_key_text(value: Any) -> str:
+    # Only the type here: whether it is a key is checked with the other partners' keys
+    # (relay.rules.crosscheck), so one message says what is wrong with it.
+    if isinstance(value, str):
+        return value
+    raise ValueError("write the key as `peer-relay identity` prints it: ed25519:…")
+
+
+PeerKeyText = Annotated[
+    str,
+    BeforeValidator(_peer_key_text),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": PEER_KEY_PATTERN,
+            "description": "the partner relay's key, exactly as its `peer-relay identity` "
+            "prints it: ed25519: and 44 characters",
+        }
+    ),
+]
+
+
+def _severity(value: Any) -> int:
+    # Rule files keep every scalar as text (relay.rules.source): "2" is what arrives.
+    text = str(value).strip() if isinstance(value, int | str) and value is not True else ""
+    if text in ("1", "2", "3"):
+        return int(text)
+    raise ValueError("expected a severity: 1 (time-waster), 2 (unsafe) or 3 (violent)")
+
+
+ReportSeverity = Annotated[
+    int,
+    BeforeValidator(_severity),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 3}),
+]
+
+
+def _category(value: Any) -> str:
+    if isinstance(value, str) and value.strip() in CATEGORIES:
+        return value.strip()
+    if isinstance(value, str):
+        folded = value.strip().lower().replace("_", "-").replace(" ", "-")
+        if folded in CATEGORIES:
+            raise ValueError(f"write it as '{folded}'")
+        close = difflib.get_close_matches(folded, CATEGORIES, n=1, cutoff=0.75)
+        if close:
+            raise ValueError(f"not a category (did you mean '{close[0]}'?)")
+    raise ValueError(f"not a category: one of {', '.join(CATEGORIES)}")
+
+
+Category = Annotated[
+    str, BeforeValidator(_category), WithJsonSchema({"type": "string", "enum": list(CATEGORIES)})
+]
+"""A kind of bad-client report, from the closed set both partners' relays know."""
+
+
 # ---- placeholders from the sample --------------------------------------------------------------
 
 # North American 555-0100 … 555-0199 numbers are reserved for fiction in every area code: the
 # sample rules use them, and a real member never has one.
 _FICTIONAL_NUMBER = re.compile(r"^\+1[2-9][0-9]{2}55501[0-9]{2}$")
 SAMPLE_GROUP_IDS = frozenset({"group.c2FtcGxlLWdyb3VwLXJlcGxhY2UtbWU="})
+# The sample partners' keys in rules/peers.yaml: real Ed25519 keys whose private halves were
+# thrown away, so nothing signed with them exists; a partner left with one would never verify.
+SAMPLE_PEER_KEYS = frozenset(
+    {
+        "ed25519:7Unn+FYgj9tlCGlO0fmBdrywwcjq9dGBoNovfymscb0=",
+        "ed25519:avsodMKuPOVwwDN+ECcZCRklaoCNUGdiqwZFjlkAI0Q=",
+    }
+)
 
 
 def is_placeholder_number(number: str) -> bool:
@@ -385,3 +473,7 @@ def is_placeholder_number(number: str) -> bool:
 
 def is_placeholder_group(group_id: str) -> bool:
     return group_id in SAMPLE_GROUP_IDS
+
+
+def is_placeholder_peer_key(key: str) -> bool:
+    return key in SAMPLE_PEER_KEYS

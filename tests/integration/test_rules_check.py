@@ -34,12 +34,17 @@ def copy(tmp_path: Path) -> Path:
 def test_the_samples_pass_with_warnings_about_their_made_up_numbers() -> None:
     code, lines = check(SAMPLES)
     assert code == EXIT_OK
-    *warnings, summary = lines
+    *warnings, summary, bristol, leeds = lines
     assert warnings and all(": warning: " in line and "made-up" in line for line in warnings)
     assert summary.startswith(
         f"{SAMPLES}: OK ({len(warnings)} warnings) — 5 members, 3 buddy pairs"
     )
-    assert "tiers: missed 3, sos 2, duress 2" in summary
+    assert "2 partner relays; tiers: missed 3, sos 2, duress 2" in summary
+    # Each partner with its key's fingerprint, for the admins to compare (rules/peers.yaml).
+    assert bristol.startswith("  partner bristol: key 95933 25833 14296 68881 04685 00067 — ")
+    assert "send: severity 2+ (violence, sexual-violence, stealthing, threats)" in bristol
+    assert leeds.startswith("  partner leeds: key 05099 97758 29486 93963 63740 82554 — ")
+    assert "accept: no" in leeds
 
 
 def test_errors_are_printed_alone_and_exit_1(copy: Path) -> None:
@@ -65,7 +70,9 @@ def test_a_config_file_is_checked_with_its_rules(tmp_path: Path, copy: Path) -> 
     )
     code, lines = check(None, config)
     assert code == EXIT_OK, lines
-    assert lines[-2].startswith(f"{copy}: OK") and lines[-1] == f"{config}: OK"
+    assert lines[-4].startswith(f"{copy}: OK") and lines[-1] == f"{config}: OK"
+    assert lines[-3].startswith("  partner bristol: key ")
+    assert lines[-2].startswith("  partner leeds: key ")
 
     # The samples' made-up numbers pass only where the config allows them, as in `run`.
     config.write_text(config.read_text(encoding="utf-8").replace("true", "false"))

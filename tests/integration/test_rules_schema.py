@@ -14,6 +14,7 @@ from relay.rules.schema import SCHEMA_FILE, render
 jsonschema = pytest.importorskip("jsonschema")
 
 SAMPLES = Path(__file__).resolve().parents[2] / "rules"
+_KEY = "ed25519:4lIHf6/WvdEswsyjQDEyLImcqVY6ebV5PISTIkOgdrI="
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,28 @@ def test_an_editor_finds_nothing_wrong_in_the_samples(validator: Any, sample: st
         {"retention": {"reports": 30}},  # needs a unit
         {"circles": {"night": {"members": ["alice"], "group": "night-group"}}},
         {"directory": [{"name": "Line", "number": "+1 202-555-0190"}]},  # no "for"
+        {"peers": {"partners": {"bristol": {"number": "+1 202-555-0150"}}}},  # no key
+        {"peers": {"partners": {"bristol": {"number": "+1 202-555-0150", "key": "abc"}}}},
+        {
+            "peers": {
+                "partners": {
+                    "bristol": {
+                        "number": "+1 202-555-0150",
+                        "key": _KEY,
+                        "send": {"categories": ["violense"]},
+                    }
+                }
+            }
+        },
+        {
+            "peers": {
+                "partners": {
+                    "bristol": {"number": "+1 202-555-0150", "key": _KEY, "daily_cap": 501}
+                }
+            }
+        },
+        {"peers": {"partners": {"Bristol": {"number": "+1 202-555-0150", "key": _KEY}}}},
+        {"peers": {"name": "x" * 81}},
     ],
 )
 def test_an_editor_flags_what_the_loader_refuses(validator: Any, document: Any) -> None:

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from relay.admin.startup_check import Startup, run_config_check, startup_check
 from relay.crypto.keys import init_data_dir, load_key
+from relay.crypto.peer_keys import encode_public
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SCHEMA
 from relay.store.db import DB_NAME, Database, newest_schema
@@ -79,6 +80,20 @@ def _probe_stranger(_: Path, doc: dict[str, Any]) -> None:
     doc["canary"] = {"to": "nobody"}
 
 
+def _partner_is_us(_: Path, doc: dict[str, Any]) -> None:
+    doc["signal"]["number"] = "+1 202-555-0150"  # partner bristol's, in rules/peers.yaml
+
+
+def _partner_has_our_key(root: Path, _: dict[str, Any]) -> None:
+    # The admin pasted this relay's own `peer-relay identity` for partner leeds.
+    own = Sealer(load_key(root / "data", root / "keys" / "relay.key")).peer_public_key()
+    peers = root / "rules" / "peers.yaml"
+    text = peers.read_text(encoding="utf-8")
+    sample = "ed25519:avsodMKuPOVwwDN+ECcZCRklaoCNUGdiqwZFjlkAI0Q="
+    assert sample in text
+    peers.write_text(text.replace(sample, encode_public(own)), encoding="utf-8")
+
+
 def _data_dir_is_a_file(root: Path, _: dict[str, Any]) -> None:
     shutil.rmtree(root / "data")
     (root / "data").write_text("not a folder\n", encoding="utf-8")
@@ -107,9 +122,21 @@ DEFECTS = (
     Defect("made-up numbers", _made_up_numbers, "made-up", EXIT_CONFIG),
     Defect("admin", _admin_stranger, "admin: 'zoe' is not a member in the rules", EXIT_CONFIG),
     Defect("canary.to", _probe_stranger, "canary.to: 'nobody' is not a member", EXIT_CONFIG),
+    Defect(
+        "partner is us",
+        _partner_is_us,
+        "signal.number: this relay's own number is partner 'bristol'",
+        EXIT_CONFIG,
+    ),
     Defect("schema", _newer_schema, f"is at schema {newest_schema() + 5}", EXIT_SCHEMA),
     Defect("data_dir", _data_dir_is_a_file, "data_dir: ", EXIT_CONFIG),
     Defect("another key", _another_key, "does not open this database", EXIT_KEY),
+    Defect(
+        "partner has our key",
+        _partner_has_our_key,
+        "peers.partners.leeds.key: this relay's own key",
+        EXIT_CONFIG,
+    ),
     Defect("key mode", _key_open_to_others, "open to group or others", EXIT_KEY),
 )
 
@@ -177,8 +204,10 @@ def test_run_refuses_exactly_what_check_reports_and_every_mistake_has_its_line(
         for d in defects
         if (unreadable and not d.config_level)
         or (no_folder and d.name == "schema")
-        or (no_rules and d.name in ("admin", "canary.to"))
+        or (no_rules and d.name in ("admin", "canary.to", "partner is us", "partner has our key"))
         or (no_key and d.name == "another key")
+        # A key that does not load is compared with nothing.
+        or (d.name == "partner has our key" and any(x.name == "key mode" for x in defects))
     }
     for defect in defects - hidden:
         assert defect.says in shown, (defect, shown)
@@ -231,6 +260,21 @@ def test_a_clean_config_passes_check_and_says_what_it_did_not_check(
     assert shown[-1] == f"{config}: OK"
 
 
+def test_a_partner_that_is_this_relay_is_refused_at_its_line(tmp_path: Path) -> None:
+    config = make_relay(
+        tmp_path,
+        frozenset(d for d in DEFECTS if d.name in ("partner is us", "partner has our key")),
+    )
+    startup = startup_check(config, "run")
+    assert startup.exit_code == EXIT_CONFIG
+    number, key = lines(startup)
+    assert number.startswith(f"{config}:{_line(config, '  number:')}: signal.number: ")
+    peers = tmp_path / "rules" / "peers.yaml"
+    key_line = _line(peers, "      key:", occurrence=2)  # leeds is the second partner
+    assert key.startswith(f"{peers}:{key_line}: peers.partners.leeds.key: this relay's own key")
+    assert lines(startup_check(config, "check")) == lines(startup)
+
+
 def test_a_data_dir_open_to_others_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
     config = make_relay(tmp_path)
     (tmp_path / "data").chmod(0o755)
@@ -239,9 +283,10 @@ def test_a_data_dir_open_to_others_is_a_warning_not_a_refusal(tmp_path: Path) ->
     assert any("open to group or others (mode 0755)" in note for note in startup.notes)
 
 
-def _line(config: Path, start: str) -> int:
+def _line(config: Path, start: str, occurrence: int = 1) -> int:
     text = config.read_text(encoding="utf-8").splitlines()
-    return next(n for n, line in enumerate(text, 1) if line.startswith(start))
+    found = [n for n, line in enumerate(text, 1) if line.startswith(start)]
+    return found[occurrence - 1]
 
 
 def _peer_relay(*args: str) -> subprocess.CompletedProcess[str]:
