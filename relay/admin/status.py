@@ -54,9 +54,7 @@ def run_status(config_path: Path, out: TextIO) -> int:
         out.write("rules: do not load (peer-relay check --config shows why)\n")
         partners = {}
     code = asyncio.run(
-        _status(
-            config.signal.service, config.signal.number, config.data_dir, sealer, out, partners
-        )
+        _status(config.signal.service, config.signal.number, config.data_dir, sealer, out, partners)
     )
     return code if socket_found else EXIT_CHECK_FAILED
 
@@ -138,7 +136,5 @@ async def _status(
     out.write(f"live check-ins and alerts: {live}\n")
     out.write(f"messages from unknown numbers (ignored): {strangers}\n")
     for label, (sent, taken, refused) in exchanged:
-        out.write(
-            f"partner {label} today (UTC): {sent} sent, {taken} taken, {refused} refused\n"
-        )
+        out.write(f"partner {label} today (UTC): {sent} sent, {taken} taken, {refused} refused\n")
     return EXIT_OK if healthy else EXIT_CHECK_FAILED

@@ -87,9 +87,9 @@ from relay.core.intents import (
     Loc,
     Log,
     Reject,
-    Share,
     Report,
     Resolved,
+    Share,
     Sos,
     Status,
     Unknown,
@@ -181,9 +181,7 @@ _SAFETY_ORDER: Final = (
 )
 
 # Commands whose first argument may be glued to the keyword ("in90", "+30", "out1234").
-_GLUE: Final = frozenset(
-    {"in", "out", "extend", "sos", "approve", "reject", "withdraw", "share"}
-)
+_GLUE: Final = frozenset({"in", "out", "extend", "sos", "approve", "reject", "withdraw", "share"})
 
 # Words a member may put before a duration: "IN for 2h", "EXTEND by 30", "ENTRÉE pour 2h".
 _FILLERS: Final = frozenset(

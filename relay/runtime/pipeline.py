@@ -2,7 +2,7 @@
 
     take(events)                     on the event loop, a batch of 1 to 64 in arrival order
       1. route     a receipt → the receipt hook; an undecryptable message → the admin;
-                   a partner relay's number → its inbox (`relay.features.peers.inbox`);
+                   a partner relay's number → its inbox (`relay.features.peers.receiving`);
                    a number not in the rules → the stranger policy (`_stranger`)
       2. enrich    each member message → an `Inbound` (async I/O, no decision yet): who sent
                    it, what she asks, which alert her quote or reaction points at, her photos
@@ -51,7 +51,7 @@ from relay.store.outbox import OutboxRepo, Pending
 from relay.store.times import hour_ms
 
 if TYPE_CHECKING:
-    from relay.features.peers.inbox import PartnerInbox
+    from relay.features.peers.receiving import PartnerInbox
     from relay.features.reports.screening import ClientScreen
     from relay.runtime.desk import Desk, Written
     from relay.runtime.vault import AttachmentVault

@@ -41,11 +41,16 @@ def stored(
     status: Status = "pending",
     author: str | None = "alice",
     photos: tuple[str, ...] = (),
+    severity: int = 3,
+    categories: tuple[str, ...] = (),
+    origin: str | None = None,
 ) -> StoredReport:
     return StoredReport(
         number=number,
         status=status,
-        severity=3,
+        severity=severity,
+        categories=categories,
+        origin=origin,
         created_at=T0,
         decided_at=None,
         expires_at=None,
@@ -162,12 +167,32 @@ def test_approval_shares_the_warning_and_tells_the_author() -> None:
     assert "⚠️ Warning #1 (violent), reported 2026-11-26" in post.text
     assert "⚠️ Aviso #1 (violento), del 2026-11-26" in post.text  # elena reads Spanish
     assert post.attachments == ("p",)
-    assert to(answer.decision, "carol") == ["✅ Report #1 is shared with the night-shift group."]
+    # The sample rules' leeds takes every report a moderator SHAREs; bristol (violence and
+    # the like, rated 2 or more) does not take one with no category: only leeds is named.
+    assert to(answer.decision, "carol") == [
+        "✅ Report #1 is shared with the night-shift group.\n"
+        "Partner collectives that take warnings like this: leeds. Nothing goes to them unless "
+        "you send SHARE 1 — or SHARE 1 and a summary in your own words (her words may say who "
+        "she is)."
+    ]
     assert to(answer.decision, "alice") == [
         "✅ Your report #1 was approved and shared. Thank you for looking out for everyone 💜"
     ]
     names_nobody(answer.decision.messages, "alice")
     assert answer.change == Approve(1)
+
+
+def test_approval_names_the_partners_whose_rules_take_it() -> None:
+    violent = stored(severity=3, categories=("violence",))
+    answer = decisions.approve(desk("carol"), 1, violent, None)
+    (reply,) = to(answer.decision, "carol")
+    assert "take warnings like this: bristol, leeds." in reply
+    mild = stored(severity=1, categories=("violence",))
+    (reply,) = to(decisions.approve(desk("carol"), 1, mild, None).decision, "carol")
+    assert "like this: leeds." in reply  # bristol takes 2 and up
+    from_partner = stored(severity=3, categories=("violence",), origin="bristol")
+    (reply,) = to(decisions.approve(desk("carol"), 1, from_partner, None).decision, "carol")
+    assert "SHARE" not in reply  # a partner's warning is never passed on
     again = decisions.approve(desk("carol"), 1, stored(status="approved"), None)
     assert to(again.decision, "carol") == ["Report #1 is already shared."]
     assert again.change is None

@@ -21,6 +21,7 @@ from relay.core.identifiers import extract_identifiers
 from relay.core.render import Catalog
 from relay.core.state import Recipient
 from relay.core.types import MemberAlias
+from relay.features.peers.categories import categories_of
 from relay.features.reports.audience import Audience, audience
 from relay.features.reports.matching import region_of
 from relay.features.reports.screening import Match, render_check
@@ -245,6 +246,7 @@ def report(desk: Desk, text: str, sent: int, photos: tuple[str, ...], number: in
         created_at=desk.now,
         expires_at=desk.now + retention if retention is not None else None,
         photos=photos,
+        categories=categories_of(text) if text else ("other",),
     )
     parts: list[Part] = []
     if direct:

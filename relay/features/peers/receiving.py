@@ -131,7 +131,9 @@ class PartnerInbox:
         message: PeerMessage | None = None
         reason: str | None = None
         try:
-            message = decode(event.text or "", partner.key, partner.number, self.own_number, now.date())
+            message = decode(
+                event.text or "", partner.key, partner.number, self.own_number, now.date()
+            )
         except Refused as refusal:
             reason = refusal.reason
         tag = desk.sealer.dedupe_tag(f"{event.sender}:{event.timestamp}:{event.kind}")
