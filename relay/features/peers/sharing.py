@@ -90,6 +90,15 @@ def decide(
     going = [c for c in new if c.sent_today < c.partner.daily_cap]
     capped = [c.partner.label for c in new if c.sent_today >= c.partner.daily_cap]
     sent = [Sent(c.partner, new_id()) for c in going]
+    name = desk.rules.peers.name or ""
+    try:
+        signed = [
+            post.warning(s.partner, stored, text, s.wid, desk.now.date(), name) for s in sent
+        ]
+    except ValueError:
+        # Something in it a partner would refuse (a character it may not carry): nothing goes.
+        desk.reply(p("share_unsendable", number=number))
+        return []
     parts = []
     if sent:
         names = ", ".join(s.partner.label for s in sent)
@@ -100,12 +109,7 @@ def decide(
     if sent:
         names = ", ".join(s.partner.label for s in sent)
         desk.tell_reviewers(stored, p("share_sent_other", number=number, partners=names))
-    for item in sent:
-        desk.b.messages.append(
-            post.warning(
-                item.partner, stored, text, item.wid, desk.now.date(), desk.rules.peers.name or ""
-            )
-        )
+    desk.b.messages.extend(signed)
     return sent
 
 
