@@ -823,10 +823,17 @@ class SimulatorCore:
         timeout: float = 5.0,  # noqa: ASYNC109 -- a bounded wait is the point of the helper
         *,
         count: int = 1,
+        number: str | None = None,
     ) -> None:
-        """Until at least ``count`` receive websockets are connected."""
+        """Until at least ``count`` receive websockets are connected (to
+        ``/v1/receive/{number}``, if given)."""
+
+        def enough() -> bool | None:
+            clients = [c for c in self._clients if number is None or c.number == number]
+            return True if len(clients) >= count else None
+
         try:
-            await self._wait_until(lambda: True if len(self._clients) >= count else None, timeout)
+            await self._wait_until(enough, timeout)
         except TimeoutError:
             msg = f"no receive websocket client within {timeout} s"
             raise TimeoutError(msg) from None
