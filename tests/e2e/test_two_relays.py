@@ -14,6 +14,7 @@ import pytest
 from relay.crypto.keys import load_key
 from relay.crypto.seal import Sealer
 from tests.e2e.chain_support import eventually
+from tests.e2e.conftest import NUMBERS
 from tests.e2e.two_relays import (
     RELAY_A,
     RELAY_B,
@@ -67,6 +68,8 @@ async def test_relay_a_alerting_relay_b_makes_a_stranger_at_b(
 ) -> None:
     pair = await two_relays(rules_a={"escalation.yaml": ESCALATION_TO_B}, receive=receive)
     a, b = pair.a, pair.b
+    # B's start-up chore first: the welcomer tags every member it has met (no content).
+    await eventually(lambda: row_counts(b).get("welcomed") == len(NUMBERS))
     before = row_counts(b)
     strangers_before = await b.counter("strangers")
 
@@ -116,6 +119,21 @@ async def test_each_relay_has_its_own_account_folder_and_key(two_relays: MakeTwo
     assert all(s.number == RELAY_B for s in b.sends())
     assert {s.number for s in pair.sim.sent} == {RELAY_A, RELAY_B}
     await eventually(lambda: bool(a.texts_to("alice")) and bool(b.texts_to("alice")))
+
+
+async def test_on_a_shared_on_start_socket_each_relay_reads_only_its_own_account(
+    two_relays: MakeTwoRelays,
+) -> None:
+    # signal-cli in on-start mode writes every account's messages to every socket connection:
+    # relay A must not read, let alone answer, what a member sends relay B.
+    pair = await two_relays(receive_mode="on-start")
+    a, b = pair.a, pair.b
+    await b.says("alice", "STATUS")
+    await b.to("alice", "No check-in running")
+    await a.says("bob", "STATUS")  # A has handled everything before this too
+    await a.to("bob", "No check-in running")
+    assert a.texts_to("alice") == []
+    assert [s.number for s in pair.sim.sent if s.reached(NUMBERS["alice"])] == [RELAY_B]
 
 
 def test_rule_file_names_are_checked(tmp_path: Path) -> None:

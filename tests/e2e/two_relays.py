@@ -18,7 +18,9 @@ rules folder before it starts, replacing a sample file of the same name: that is
 names the other relay as a partner (`peers:`), or as an outside contact.
 
 Both relays receive the deployed way by default (signal-cli's socket in manual receive mode,
-each subscribed for its own account), or over the WebSocket (`receive="websocket"`).
+each subscribed for its own account), or over the WebSocket (`receive="websocket"`), or from a
+socket in the stock on-start mode (`receive_mode="on-start"`: the daemon writes every account's
+messages to every connection).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from relay.runtime.logs import setup_logging
 from relay.runtime.supervisor import Relay
 from relay.sim import SignalSim
 from relay.sim.records import SentMessage
+from relay.sim.signalcli import ReceiveMode
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
 
 RELAY_A = RELAY_NUMBER  # "+12025550100"
@@ -162,6 +165,7 @@ class MakeTwoRelays(Protocol):
         receive: Receive = "socket",
         delivery_receipts: bool = False,
         timings: dict[str, str] | None = None,
+        receive_mode: ReceiveMode = "manual",
     ) -> Awaitable[TwoRelays]: ...
 
 
@@ -202,6 +206,7 @@ class _Maker:
         receive: Receive = "socket",
         delivery_receipts: bool = False,
         timings: dict[str, str] | None = None,
+        receive_mode: ReceiveMode = "manual",
     ) -> TwoRelays:
         if self.sims:
             raise RuntimeError("one pair of relays per test")
@@ -209,7 +214,7 @@ class _Maker:
         socket = self.socket_path if receive == "socket" else None
         sim = SignalSim(
             RELAY_A,
-            receive_mode="manual" if socket is not None else "on-start",
+            receive_mode=receive_mode if socket is not None else "on-start",
             socket_path=socket,
             delivery_receipts=delivery_receipts,
         )
