@@ -683,25 +683,22 @@ class SimulatorCore:
         self._bump()
 
     def _recipient_numbers(self, sent: SentMessage) -> tuple[list[str], SimGroup | None]:
-        """The numbers a delivered send reached (a group: its members but the sender), in
-        order, and the group if it went to one."""
+        """The numbers a send reached, in order, and the group if it went to one (a group
+        send's ``delivered_to`` is the group id, then each member it reached)."""
         numbers: list[str] = []
         group: SimGroup | None = None
         for recipient in sent.delivered_to:
             if recipient.startswith("group."):
                 group = self.directory.group(recipient)
-                phones = [m for m in group.members if m != sent.number] if group else []
-            else:
-                phones = [recipient]
-            for phone in phones:
-                number = phone if not is_uuid(phone) else self.directory.number_of(phone)
-                if number is not None and number != sent.number and number not in numbers:
-                    numbers.append(number)
+                continue
+            number = recipient if not is_uuid(recipient) else self.directory.number_of(recipient)
+            if number is not None and number != sent.number and number not in numbers:
+                numbers.append(number)
         return numbers, group
 
     def _hosted_recipients(self, sent: SentMessage) -> list[str]:
-        if sent.number not in self.accounts:
-            return []
+        if len(self.accounts) == 1 or sent.number not in self.accounts:
+            return []  # one account (the usual case): nothing to look up on every send
         return [n for n in self._recipient_numbers(sent)[0] if n in self.accounts]
 
     async def deliver_between_accounts(self, sent: SentMessage) -> None:
