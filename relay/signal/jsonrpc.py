@@ -226,6 +226,13 @@ class SocketReceiver:
             if self.problem != NOT_MANUAL:
                 log.error("receive socket: %s", NOT_MANUAL)
                 self.problem = NOT_MANUAL
+        if isinstance(result, dict) and result.get("account") not in (None, self.number):
+            # A daemon holding several accounts (signal-cli-rest-api runs it without -a) writes
+            # every account's messages to an on-start connection: another account's are not
+            # this relay's to read, let alone answer from its number.
+            log.warning("receive socket: skipped a message for another account on the daemon")
+            await self._drop([row])
+            return
         self.frames += 1
         event = await read_params(self.api, result)
         if event is None:

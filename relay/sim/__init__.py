@@ -13,6 +13,10 @@ connection methods) and over HTTP (``/sim/``, see ``relay.sim.control``).
         await sim.member_reacts("+12025550101", to=reply.timestamp)  # 👍 on the relay's reply
         sim.faults.fail_sends("untrusted", recipients=["+12025550102"])
         await sim.drop_websockets()
+        # A second account in the same container (another relay): what one sends the other
+        # arrives there as a message from the sender's number.
+        sim.add_account("+12025550150", name="Night Owls")
+        await sim.member_sends("+12025550101", "STATUS", account="+12025550150")
 
 Faults and what "stuck" means: ``relay.sim.faults``. Wire shapes: ``relay.sim.envelopes``.
 """

@@ -7,7 +7,9 @@ out too, ``POST /sim/faults`` takes ``refuse_connections_ms`` and listens again 
 Routes: ``POST /sim/inbound`` (a member sends something; ``kind`` picks what), ``POST /sim/raw``
 (body pushed as-is), ``POST /sim/malformed``, ``GET /sim/sent?since=N``, ``GET|POST|DELETE
 /sim/faults``, ``POST /sim/ws/close``, ``POST /sim/ws/drop``, ``GET /sim/stats``,
-``POST /sim/groups``.
+``POST /sim/groups``, ``POST /sim/accounts`` (one more account in the container). ``POST
+/sim/inbound`` takes ``account`` (text, location, reaction, receipt): the hosted account she
+writes to.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ async def _inbound(sim: SimulatorCore, body: dict[str, Any]) -> int:
         "group": _opt(body, "group_id", str),
         "hide_number": bool(body.get("hide_number")),
     }
+    to_account = _opt(body, "account", str)
+    if kind in ("text", "location", "reaction"):
+        common["account"] = to_account
     if kind == "text":
         attachments = []
         for item in _opt(body, "attachments", list) or []:
@@ -134,7 +139,9 @@ async def _inbound(sim: SimulatorCore, body: dict[str, Any]) -> int:
         receipt_kind = body.get("receipt", "read")
         if receipt_kind not in ("delivery", "read", "viewed"):
             raise _BadInput("receipt must be delivery, read or viewed")
-        return await sim.member_receipt(sender, timestamps=stamps, kind=receipt_kind)
+        return await sim.member_receipt(
+            sender, timestamps=stamps, kind=receipt_kind, account=to_account
+        )
     if kind == "sync":
         return await sim.own_phone_sends(_req(body, "destination", str), _req(body, "text", str))
     if kind == "untrusted":
@@ -248,8 +255,21 @@ def control_routes(sim: SimulatorCore) -> list[web.RouteDef]:
         )
         return gin_json(201, group.entry_json())
 
+    async def accounts(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        try:
+            party = sim.add_account(
+                _req(body, "number", str),
+                uuid=_opt(body, "uuid", str),
+                name=_opt(body, "name", str),
+            )
+        except ValueError as exc:
+            raise _BadInput(str(exc)) from None
+        return gin_json(201, {"number": party.number, "uuid": party.uuid, "name": party.name})
+
     return [
         web.post("/sim/inbound", guarded(inbound)),
+        web.post("/sim/accounts", guarded(accounts)),
         web.post("/sim/raw", guarded(raw)),
         web.post("/sim/malformed", guarded(malformed)),
         web.get("/sim/sent", guarded(sent), allow_head=False),

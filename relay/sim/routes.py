@@ -97,7 +97,9 @@ def real_api_routes(sim: SimulatorCore) -> list[web.RouteDef]:
         )
 
     async def accounts(_: web.Request) -> web.Response:
-        return gin_json(200, [sim.account] if sim.linked else [])
+        # signal-cli's listAccounts: every account the container holds (the default one only
+        # once linked).
+        return gin_json(200, [n for n in sim.accounts if n != sim.account or sim.linked])
 
     async def groups(request: web.Request) -> web.Response:
         expand = request.query.get("expand", "false")
@@ -109,9 +111,10 @@ def real_api_routes(sim: SimulatorCore) -> list[web.RouteDef]:
                     "'true' or 'false'"
                 },
             )
-        if request.match_info["number"] != sim.account:
+        number = request.match_info["number"]
+        if number not in sim.accounts:
             return gin_json(400, {"error": NO_ACCOUNT})
-        groups = sim.directory.groups.values()
+        groups = sim.groups_of(number)
         if expand == "true":
             return gin_json(200, [g.expanded_json(sim.directory) for g in groups])
         return gin_json(200, [g.entry_json() for g in groups])
@@ -213,7 +216,7 @@ def real_api_routes(sim: SimulatorCore) -> list[web.RouteDef]:
             return gin_json(
                 400, {"error": "Couldn't process request - please provide a valid safety number"}
             )
-        if request.match_info["number"] != sim.account:
+        if request.match_info["number"] not in sim.accounts:
             return gin_json(400, {"error": NO_ACCOUNT})
         who = request.match_info["number_to_trust"]
         alias = sim.directory.number_of(who) if not who.startswith("+") else sim.uuid_of(who)

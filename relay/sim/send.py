@@ -6,6 +6,11 @@ same error texts, and a 201 whose body is a JSON *array* with one ``SendMessageR
 batch. The server refuses to mix groups, numbers and usernames in one request, so in practice the
 array has one element. Every timestamp comes from ``next_timestamp`` (strictly increasing).
 
+Several accounts: ``number`` names the sending account and must be one the container holds
+(else ``Specified account does not exist``); a group send reaches the group's members but the
+sender. The simulator's groups are the default account's; another account is in a group only
+when the group lists it (else ``Group not found``, as signal-cli has no such group for it).
+
 Error texts are the real server's and some name a recipient (``The user +… is not registered.``):
 a client must not log them.
 """
@@ -16,7 +21,7 @@ import base64
 import binascii
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,8 +195,12 @@ class SendDecider:
         directory: Directory,
         faults: Faults,
         next_timestamp: Callable[[], int],
+        accounts: Collection[str] | None = None,
     ) -> None:
+        """``account`` is the default account; ``accounts`` every account the container
+        holds (a live view: accounts added later count), by default only the default one."""
         self._account = account
+        self._accounts: Collection[str] = accounts if accounts is not None else (account,)
         self._directory = directory
         self._faults = faults
         self._next_timestamp = next_timestamp
@@ -243,7 +252,7 @@ class SendDecider:
                 attachments.append(decode_attachment(entry))
             except ValueError as exc:
                 return _error(400, str(exc))
-        if req.number != self._account:
+        if req.number not in self._accounts:
             return _error(400, NO_ACCOUNT)
         if not req.message and not attachments and not req.sticker and req.quote_timestamp is None:
             return _error(
@@ -258,6 +267,8 @@ class SendDecider:
         group: SimGroup | None = None
         if _recipient_kind(req.recipients[0])[0] == "group":
             group = self._directory.group(req.recipients[0])
+            if group is not None and not self._in_group(req.number, group):
+                group = None
             if group is None:
                 internal = internal_id_from_public(req.recipients[0]) or ""
                 return _error(400, f"Group not found: {internal}")
@@ -305,6 +316,11 @@ class SendDecider:
             return Answer(status=429, body=body)
         return _error(400, "Failed to send message")
 
+    def _in_group(self, account: str, group: SimGroup) -> bool:
+        """The default account holds every group in the directory (as before there were
+        several accounts); another account only those that list it."""
+        return account == self._account or account in group.members
+
     def _identities(self, recipient: str) -> list[str]:
         ids = [recipient]
         if is_phone_number(recipient):
@@ -317,7 +333,7 @@ class SendDecider:
 
     def _results(self, req: SendRequest, group: SimGroup | None) -> list[_Result]:
         if group is not None:
-            targets = [m for m in group.members if m != self._account]
+            targets = [m for m in group.members if m != req.number]
         else:
             targets = list(dict.fromkeys(req.recipients))
         per_recipient = [

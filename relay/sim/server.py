@@ -10,6 +10,14 @@ websocket client is connected are dropped (and counted); ``/v1/health`` says 204
 fail; ``/v2/send`` answers a JSON array. See ``relay.sim.faults`` for what "stuck" means.
 Inbound messages pass through a simulated signal-cli (``relay.sim.signalcli``): Signal's
 server-side queue, on-start or manual receive mode, and its JSON-RPC socket.
+
+One container may hold several accounts, as the real one does (``add_account``): ``GET
+/v1/accounts`` lists them, ``/v2/send`` sends from the one its ``number`` names, and each
+receives on ``/v1/receive/{number}`` or through a socket subscription for it. What one hosted
+account sends another arrives there as an ordinary incoming message from the sender's number,
+UUID and profile name (``deliver_between_accounts``), and is recorded as the sender's send as
+usual. The default account (the constructor's) is the one every ``member_*`` method talks to
+unless told ``account=``.
 """
 
 from __future__ import annotations
@@ -32,11 +40,11 @@ from typing import Any, Literal, Self, TypeVar
 from aiohttp import web
 
 from relay.sim import envelopes as env
-from relay.sim.directory import Directory, SimGroup, is_uuid
+from relay.sim.directory import Directory, SimGroup, is_phone_number, is_uuid
 from relay.sim.envelopes import AttachmentMeta, JsonObject, Malformed, Party, Stamps
 from relay.sim.faults import Faults
 from relay.sim.media import MAP_JPEG
-from relay.sim.records import InboundAttachment, SentMessage, SimStats
+from relay.sim.records import InboundAttachment, SentAttachment, SentMessage, SimStats
 from relay.sim.send import SendDecider
 from relay.sim.signalcli import ReceiveMode, SignalCliDaemon
 
@@ -93,10 +101,14 @@ class SimulatorCore:
         self.version = version
         self.delivery_receipts = delivery_receipts
         self.phones_off: set[str] = set()  # numbers whose phone is off: receipts wait
-        self._unreceipted: dict[str, list[int]] = {}  # number -> timestamps delivered while off
-        self._unread: dict[str, list[int]] = {}  # number -> timestamps on her phone, not read
+        # number -> account -> timestamps of that account's messages delivered while off
+        self._unreceipted: dict[str, dict[str, list[int]]] = {}
+        # number -> account -> timestamps of that account's messages on her phone, not read
+        self._unread: dict[str, dict[str, list[int]]] = {}
         self.directory = Directory()
         self.account_party = self.directory.party(account, uuid=account_uuid, name=account_name)
+        # Every account the container holds (number -> how envelopes name it), default first.
+        self.accounts: dict[str, Party] = {account: self.account_party}
         self.faults = Faults()
         self.faults.subscribe(self._on_faults_changed)
         self.sent: list[SentMessage] = []
@@ -112,7 +124,8 @@ class SimulatorCore:
         self._ws_total = 0
         self._frames_delivered = 0
         self._frames_dropped = 0
-        self._held: list[tuple[str, str | None]] = []
+        # Frames held while "stuck": (frame, account, what to run when signal-cli takes it).
+        self._held: list[tuple[str, str | None, Callable[[], None] | None]] = []
         self._hanging = 0
         self._in_signal_cli = 0  # sends held by latency or a hang: signal-cli still working on them
         self.requests: Counter[str] = Counter()
@@ -134,7 +147,45 @@ class SimulatorCore:
             directory=self.directory,
             faults=self.faults,
             next_timestamp=self.unique_ms,
+            accounts=self.accounts.keys(),
         )
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def add_account(
+        self, number: str, *, uuid: str | None = None, name: str | None = None
+    ) -> Party:
+        """One more account registered in the container (another relay's number); works
+        before or after ``start``. ``name`` is its profile name (what ``sourceName`` says in
+        what it sends another hosted account). Returns how envelopes name it."""
+        if not is_phone_number(number):
+            msg = "an account is a phone number (+ and digits)"
+            raise ValueError(msg)
+        if number in self.accounts:
+            msg = "that account is already in the simulator"
+            raise ValueError(msg)
+        party = self.directory.party(number, uuid=uuid, name=name)
+        self.accounts[number] = party
+        self.signal_cli.add_account(number)
+        self._bump()
+        return party
+
+    def _hosted(self, account: str | None) -> str:
+        """``account``, checked to be one the container holds; None: the default account."""
+        if account is None:
+            return self.account
+        if account not in self.accounts:
+            msg = "no such account in the simulator"
+            raise KeyError(msg)
+        return account
+
+    def groups_of(self, account: str) -> list[SimGroup]:
+        """The groups ``account`` is in: the default account holds every group the directory
+        has (as before there were several accounts); another only those that list it."""
+        groups = self.directory.groups.values()
+        if account == self.account:
+            return list(groups)
+        return [g for g in groups if account in g.members]
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -322,13 +373,19 @@ class SimulatorCore:
         frame = env.malformed_frame(Malformed(kind), self.account, party, self._stamps(None))
         return await self._push(frame, None)
 
-    async def _push(self, frame: str, account: str | None, key: int | None = None) -> int:
+    async def _push(
+        self,
+        frame: str,
+        account: str | None,
+        key: int | None = None,
+        taken: Callable[[], None] | None = None,
+    ) -> int:
         if self.faults.stuck:
-            self._held.append((frame, account))
+            self._held.append((frame, account, taken))
             return 0
         # Through Signal's servers and signal-cli (relay.sim.signalcli): in on-start mode
         # straight on to the WebSockets and socket connections, in manual mode to subscribers.
-        return await self.signal_cli.arrive(frame, account, key)
+        return await self.signal_cli.arrive(frame, account, key, taken)
 
     async def _to_websockets(self, frame: str, account: str | None) -> int:
         """The Go API forwards a frame to its receive WebSockets; how many got it."""
@@ -356,9 +413,9 @@ class SimulatorCore:
             self._spawn(self._flush(held))
         self._bump()
 
-    async def _flush(self, held: list[tuple[str, str | None]]) -> None:
-        for frame, account in held:
-            await self._push(frame, account)
+    async def _flush(self, held: list[tuple[str, str | None, Callable[[], None] | None]]) -> None:
+        for frame, account, taken in held:
+            await self._push(frame, account, taken=taken)
 
     # -- clock -----------------------------------------------------------------------------------
 
@@ -428,7 +485,8 @@ class SimulatorCore:
     def quote_of(self, timestamp: int) -> JsonObject:
         """The ``quote`` a member's phone writes when she replies to that relay message."""
         sent = self.sent_with_timestamp(timestamp)
-        return env.quote_json(quoted_id=timestamp, author=self.account_party, text=sent.message)
+        author = self.accounts.get(sent.number, self.account_party)
+        return env.quote_json(quoted_id=timestamp, author=author, text=sent.message)
 
     async def member_sends(
         self,
@@ -443,19 +501,21 @@ class SimulatorCore:
         mentions: Sequence[JsonObject] | None = None,
         group: SimGroup | str | None = None,
         hide_number: bool = False,
+        account: str | None = None,
     ) -> int:
         """Member ``sender`` (a number, or a UUID if she hides her number) sends a message.
 
         ``timestamp`` is her phone's clock (repeat one to replay the same message); ``quote`` is
-        a relay message's ``/v2/send`` timestamp (or a ready quote). Returns the envelope's
-        timestamp.
+        a relay message's ``/v2/send`` timestamp (or a ready quote). ``account``: the hosted
+        account she writes to (default: the default one). Returns the envelope's timestamp.
         """
+        to_account = self._hosted(account)
         party = self._party(sender, uuid, name, hide_number)
         stamps = self._stamps(timestamp)
         metas = [self._store_attachment(a, stamps.sent) for a in attachments or ()]
         quote_obj = self.quote_of(quote) if isinstance(quote, int) else quote
         frame = env.text_envelope(
-            self.account,
+            to_account,
             party,
             stamps,
             text,
@@ -500,14 +560,17 @@ class SimulatorCore:
         name: str | None = None,
         timestamp: int | None = None,
         hide_number: bool = False,
+        account: str | None = None,
     ) -> int:
-        """She reacts to message ``to`` (by default the relay's, as ``/v2/send`` timestamped it)."""
+        """She reacts to message ``to`` (by default the relay's, as ``/v2/send`` timestamped it)
+        in her chat with ``account`` (default: the default account)."""
+        to_account = self._hosted(account)
         party = self._party(sender, uuid, name, hide_number)
-        author = self.directory.party(target_author) if target_author else self.account_party
+        author = self.directory.party(target_author) if target_author else self.accounts[to_account]
         stamps = self._stamps(timestamp)
         ref = self._group(group)
         frame = env.reaction_envelope(
-            self.account,
+            to_account,
             party,
             stamps,
             emoji=emoji,
@@ -576,11 +639,14 @@ class SimulatorCore:
         *,
         timestamps: Sequence[int],
         kind: Literal["delivery", "read", "viewed"] = "read",
+        account: str | None = None,
     ) -> int:
-        """Her phone reports relay messages ``timestamps`` delivered/read/viewed."""
+        """Her phone reports messages ``timestamps`` from ``account`` (default: the default
+        account) delivered/read/viewed."""
+        to_account = self._hosted(account)
         party = self._party(sender, None, None, False)
         stamps = self._stamps(None)
-        frame = env.receipt_envelope(self.account, party, stamps, timestamps=timestamps, kind=kind)
+        frame = env.receipt_envelope(to_account, party, stamps, timestamps=timestamps, kind=kind)
         await self.push_envelope(frame)
         return stamps.sent
 
@@ -610,26 +676,98 @@ class SimulatorCore:
         sent.index = len(self.sent)
         sent.at = self.unique_ms() if sent.at == 0 else sent.at
         self.sent.append(sent)
+        if sent.delivered and self._hosted_recipients(sent):
+            self._spawn(self.deliver_between_accounts(sent))
         if self.delivery_receipts and sent.delivered:
             self._spawn(self._receipts_for(sent))
         self._bump()
 
-    async def _receipts_for(self, sent: SentMessage) -> None:
+    def _recipient_numbers(self, sent: SentMessage) -> tuple[list[str], SimGroup | None]:
+        """The numbers a send reached, in order, and the group if it went to one (a group
+        send's ``delivered_to`` is the group id, then each member it reached)."""
+        numbers: list[str] = []
+        group: SimGroup | None = None
         for recipient in sent.delivered_to:
             if recipient.startswith("group."):
                 group = self.directory.group(recipient)
-                phones = [m for m in group.members if m != self.account] if group else []
-            else:
-                phones = [recipient]
-            for phone in phones:
-                number = phone if not is_uuid(phone) else self.directory.number_of(phone)
-                if number is None:
-                    continue
-                if number in self.phones_off:
-                    self._unreceipted.setdefault(number, []).extend(sent.timestamps)
-                    continue
-                self._unread.setdefault(number, []).extend(sent.timestamps)
-                await self.member_receipt(number, timestamps=sent.timestamps, kind="delivery")
+                continue
+            number = recipient if not is_uuid(recipient) else self.directory.number_of(recipient)
+            if number is not None and number != sent.number and number not in numbers:
+                numbers.append(number)
+        return numbers, group
+
+    def _hosted_recipients(self, sent: SentMessage) -> list[str]:
+        if len(self.accounts) == 1 or sent.number not in self.accounts:
+            return []  # one account (the usual case): nothing to look up on every send
+        return [n for n in self._recipient_numbers(sent)[0] if n in self.accounts]
+
+    async def deliver_between_accounts(self, sent: SentMessage) -> None:
+        """What a hosted account sent another hosted account arrives there, as Signal's
+        servers deliver it: an ordinary data message from the sender's number, UUID and profile
+        name, with the send's timestamp, its files, quote and group, through the receiving
+        account's own path (its socket subscription or WebSocket; queued on the server while
+        nothing receives for it). When that account's signal-cli takes it, it sends the
+        sender a delivery receipt (with ``delivery_receipts``, as for members' phones)."""
+        sender = self.accounts.get(sent.number)
+        timestamp = sent.timestamp
+        if sender is None or timestamp is None:
+            return
+        _, group = self._recipient_numbers(sent)
+        for target in self._hosted_recipients(sent):
+            stamps = Stamps(sent=timestamp, received=self.unique_ms(), delivered=self.unique_ms())
+            metas = [self._store_attachment(_inbound(a), stamps.sent) for a in sent.attachments]
+            quote = None
+            if sent.quote_timestamp is not None and sent.quote_author:
+                quote = env.quote_json(
+                    quoted_id=sent.quote_timestamp,
+                    author=self.directory.party(sent.quote_author),
+                    text=sent.quote_message,
+                )
+            frame = env.text_envelope(
+                target,
+                sender,
+                stamps,
+                sent.message or None,
+                attachments=metas,
+                quote=quote,
+                group=group.ref if group is not None else None,
+            )
+            envelope = frame["envelope"]
+            key = envelope.get("timestamp") if isinstance(envelope, dict) else None
+            receipt = self._account_receipt(target, sent.number, timestamp)
+            await self._push(
+                env.to_frame(frame), target, key if isinstance(key, int) else None, receipt
+            )
+
+    def _account_receipt(self, by: str, to: str, timestamp: int) -> Callable[[], None] | None:
+        """signal-cli's delivery receipt from hosted account ``by`` for ``to``'s message,
+        sent when it takes the message off the server (only with ``delivery_receipts``)."""
+        if not self.delivery_receipts:
+            return None
+
+        def send() -> None:
+            party = self.accounts[by]
+            frame = env.receipt_envelope(
+                to, party, self._stamps(None), timestamps=[timestamp], kind="delivery"
+            )
+            self._spawn(self.push_envelope(frame))
+
+        return send
+
+    async def _receipts_for(self, sent: SentMessage) -> None:
+        numbers, _ = self._recipient_numbers(sent)
+        account = sent.number
+        for number in numbers:
+            if number in self.accounts or account not in self.accounts:
+                continue  # a hosted account sends its own receipt when it takes the message
+            if number in self.phones_off:
+                waiting = self._unreceipted.setdefault(number, {})
+                waiting.setdefault(account, []).extend(sent.timestamps)
+                continue
+            self._unread.setdefault(number, {}).setdefault(account, []).extend(sent.timestamps)
+            await self.member_receipt(
+                number, timestamps=sent.timestamps, kind="delivery", account=account
+            )
 
     def phone_off(self, number: str) -> None:
         """Her phone is off (or without signal): what reaches her account sends no receipt yet."""
@@ -638,17 +776,21 @@ class SimulatorCore:
     async def phone_on(self, number: str) -> None:
         """Her phone is back: one delivery receipt for everything that waited, as phones do."""
         self.phones_off.discard(number)
-        waiting = self._unreceipted.pop(number, [])
-        if waiting:
-            self._unread.setdefault(number, []).extend(waiting)
-            await self.member_receipt(number, timestamps=waiting, kind="delivery")
+        for account, waiting in self._unreceipted.pop(number, {}).items():
+            self._unread.setdefault(number, {}).setdefault(account, []).extend(waiting)
+            await self.member_receipt(number, timestamps=waiting, kind="delivery", account=account)
 
-    async def member_reads(self, number: str) -> list[int]:
-        """She opens the relay's chat: a read receipt for every message on her phone not read
-        yet (phones with read receipts switched off send none; just do not call this)."""
-        unread = self._unread.pop(number, [])
+    async def member_reads(self, number: str, *, account: str | None = None) -> list[int]:
+        """She opens her chat with ``account`` (default: the default account): a read receipt
+        for every message from it on her phone not read yet (phones with read receipts switched
+        off send none; just do not call this)."""
+        to_account = self._hosted(account)
+        chats = self._unread.get(number, {})
+        unread = chats.pop(to_account, [])
+        if not chats:
+            self._unread.pop(number, None)
         if unread:
-            await self.member_receipt(number, timestamps=unread, kind="read")
+            await self.member_receipt(number, timestamps=unread, kind="read", account=to_account)
         return unread
 
     async def wait_for_sent(
@@ -678,10 +820,17 @@ class SimulatorCore:
         timeout: float = 5.0,  # noqa: ASYNC109 -- a bounded wait is the point of the helper
         *,
         count: int = 1,
+        number: str | None = None,
     ) -> None:
-        """Until at least ``count`` receive websockets are connected."""
+        """Until at least ``count`` receive websockets are connected (to
+        ``/v1/receive/{number}``, if given)."""
+
+        def enough() -> bool | None:
+            clients = [c for c in self._clients if number is None or c.number == number]
+            return True if len(clients) >= count else None
+
         try:
-            await self._wait_until(lambda: True if len(self._clients) >= count else None, timeout)
+            await self._wait_until(enough, timeout)
         except TimeoutError:
             msg = f"no receive websocket client within {timeout} s"
             raise TimeoutError(msg) from None
@@ -768,3 +917,12 @@ class SimulatorCore:
             frames_on_server=len(self.signal_cli.server_queue),
             socket_subscriptions=self.signal_cli.subscriptions,
         )
+
+
+def _inbound(sent: SentAttachment) -> InboundAttachment:
+    """A file one hosted account sent, as it arrives at another."""
+    return InboundAttachment(
+        data=sent.data,
+        content_type=sent.content_type or "application/octet-stream",
+        filename=sent.filename,
+    )

@@ -22,6 +22,13 @@ Semantics, as read in signal-cli (``DaemonCommand``, ``SignalJsonRpcDispatcherHa
 - **A boot backlog**: messages sent while the daemon is down wait on the server; at start an
   on-start daemon drains them before the Go API (let alone the relay) listens, so they are lost;
   a manual one keeps them until the relay subscribes.
+- **Several accounts** (the image runs ``daemon`` without ``-a``: multi-account): each account
+  has its own queue on Signal's servers and, in manual mode, receives only while a subscription
+  covers it — one with ``account`` set to it, or one without ``account`` (every account). A
+  request naming an account the daemon does not hold gets ``-32602 Specified account does not
+  exist`` (``SignalJsonRpcCommandHandler.getManagerFromParams``). The automatic on-start
+  subscription covers every account, so a socket client in on-start mode reads every account's
+  messages, each ``params`` naming its ``account``.
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ class Queued:
     frame: str
     account: str | None
     key: int | None
+    # Run when signal-cli takes the message off the server (e.g. the delivery receipt a hosted
+    # account sends back, as signal-cli does whether or not anyone reads the message).
+    taken: Callable[[], None] | None = None
 
 
 @dataclass(eq=False)
@@ -100,6 +110,7 @@ class SignalCliDaemon:
         on_handled: Callable[[int], None],
     ) -> None:
         self.account = account
+        self.accounts: list[str] = [account]  # every account the daemon holds, first the default
         self.mode: ReceiveMode = mode
         self.socket_path = socket_path
         self.server_queue: deque[Queued] = deque()
@@ -118,6 +129,13 @@ class SignalCliDaemon:
         self.answering = asyncio.Event()
         self.answering.set()
         self.changed: Callable[[], None] = lambda: None  # the simulator wakes its waiters
+
+    def add_account(self, number: str) -> None:
+        """One more account in the daemon (registered or linked while it runs, as
+        ``onManagerAdded``: subscriptions for every account cover it at once)."""
+        if number not in self.accounts:
+            self.accounts.append(number)
+        self._wake.set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -157,10 +175,16 @@ class SignalCliDaemon:
 
     # -- messages --------------------------------------------------------------------------
 
-    async def arrive(self, frame: str, account: str | None, key: int | None = None) -> int:
+    async def arrive(
+        self,
+        frame: str,
+        account: str | None,
+        key: int | None = None,
+        taken: Callable[[], None] | None = None,
+    ) -> int:
         """A message reaches Signal's servers for the account. An on-start daemon with nothing
         queued hands it on now (how many readers got it); otherwise it waits for the pump."""
-        item = Queued(frame, account, key)
+        item = Queued(frame, account, key, taken)
         if self.mode == "on-start" and self.running and not self.server_queue:
             return await self._handle(item)
         self.server_queue.append(item)
@@ -170,18 +194,38 @@ class SignalCliDaemon:
 
     @property
     def receiving(self) -> bool:
-        """Whether signal-cli takes messages off Signal's servers now."""
+        """Whether signal-cli takes messages off Signal's servers now (for any account)."""
         if not self.running:
             return False
         if self.mode == "on-start":
             return True
         return any(c.subscriptions for c in self._connections)
 
+    def receives_for(self, account: str | None) -> bool:
+        """Whether signal-cli takes ``account``'s messages off Signal's servers now: in manual
+        mode only while a subscription covers that account (``None``: a frame naming no
+        account, taken while anyone is subscribed, as before there were several accounts)."""
+        if not self.receiving:
+            return False
+        if self.mode == "on-start" or account is None:
+            return True
+        return any(
+            only in (None, account) for c in self._connections for only in c.subscriptions.values()
+        )
+
+    def _take_next(self) -> Queued | None:
+        """The oldest queued message of an account that receives now (each account's queue
+        keeps its order; one account's backlog does not hold back another's)."""
+        for index, item in enumerate(self.server_queue):
+            if self.receives_for(item.account):
+                del self.server_queue[index]  # acknowledged to Signal's servers: gone
+                return item
+        return None
+
     async def _pump(self) -> None:
         while True:
             self._wake.clear()
-            while self.receiving and self.server_queue:
-                item = self.server_queue.popleft()  # acknowledged to Signal's servers: gone
+            while (item := self._take_next()) is not None:
                 await self._handle(item)
             await self._wake.wait()
 
@@ -214,6 +258,8 @@ class SignalCliDaemon:
                     self.written_at[item.key] = time.time()
         if not reached and self.mode == "manual":
             self.lost_after_ack += 1
+        if item.taken is not None:
+            item.taken()
         self._on_handled(reached)
         return reached
 
@@ -281,7 +327,7 @@ class SignalCliDaemon:
         given = request.get("params")
         params: dict[str, Any] = given if isinstance(given, dict) else {}
         account = params.get("account")
-        if account is not None and account != self.account:
+        if account is not None and account not in self.accounts:
             return _error(ident, INVALID_PARAMS, "Specified account does not exist")
         if method == "subscribeReceive":
             self.subscribe_calls += 1
