@@ -36,7 +36,7 @@ escalation:
     - buddies: true
 contacts:
   night-owls:
-    number: "+1 202-555-0150"
+    number: "+1 202-555-0170"
     label: Night Owls relay
     language: en
 """
@@ -107,7 +107,9 @@ async def test_each_relay_has_its_own_account_folder_and_key(two_relays: MakeTwo
     assert a.folder != b.folder and a.rules_dir != b.rules_dir and a.data_dir != b.data_dir
     assert len(a.public_key()) == len(b.public_key()) == 32
     assert a.public_key() != b.public_key()
-    assert a.public_key() == Sealer(load_key(a.data_dir)).public_key_bytes()  # TODO(h20)
+    assert a.public_key() == Sealer(load_key(a.data_dir)).peer_public_key()
+    # Not the incident-log key: a partner cannot link the collective to its exported logs.
+    assert a.public_key() != Sealer(load_key(a.data_dir)).public_key_bytes()
     assert (b.rules_dir / "spare.yaml").read_text() == SPARE_CONTACT
     assert not (a.rules_dir / "spare.yaml").exists()
     # A member texting each relay is answered by that relay alone, from its own account.

@@ -44,19 +44,15 @@ from relay.sim.signalcli import ReceiveMode
 from tests.e2e.conftest import NUMBERS, RELAY_NUMBER, Harness, write_env
 
 RELAY_A = RELAY_NUMBER  # "+12025550100"
-RELAY_B = "+12025550150"
+RELAY_B = "+12025550170"
 """The second relay's number: in the fictional range, no member's, contact's or stranger's."""
 
 Receive = Literal["socket", "websocket"]
 
 
 def peer_public_key(sealer: Sealer) -> bytes:
-    """The 32-byte Ed25519 public key a relay gives its partners.
-
-    TODO(h20): `Sealer.peer_public_key()` (its own HKDF label) lands with the issue-20 merge;
-    until then the incident-log signing key stands in, so the fixture's shape is final.
-    The lead switches this body to `return sealer.peer_public_key()`."""
-    return sealer.public_key_bytes()
+    """The 32-byte Ed25519 public key a relay gives its partners (`peer-relay identity`)."""
+    return sealer.peer_public_key()
 
 
 @dataclass
