@@ -139,11 +139,7 @@ async def test_on_a_shared_on_start_socket_each_relay_reads_only_its_own_account
 
 
 def test_rule_file_names_are_checked(tmp_path: Path) -> None:
-    from relay.sim import SignalSim
-    from tests.e2e.two_relays import write_side
+    from tests.e2e.two_relays import write_rules
 
-    sim = SignalSim(RELAY_A)
     with pytest.raises(ValueError, match="rules file name"):
-        write_side(
-            tmp_path, sim, RELAY_B, rules={"../config.yaml": "x: 1"}, socket=None, timings=None
-        )
+        write_rules(tmp_path, {"../config.yaml": "x: 1"})

@@ -26,7 +26,7 @@ messages to every connection).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from relay.crypto.keys import load_key
+from relay.crypto.peer_keys import encode_public
 from relay.crypto.seal import Sealer
 from relay.runtime.logs import setup_logging
 from relay.runtime.supervisor import Relay
@@ -48,6 +49,18 @@ RELAY_B = "+12025550170"
 """The second relay's number: in the fictional range, no member's, contact's or stranger's."""
 
 Receive = Literal["socket", "websocket"]
+
+RuleFiles = Mapping[str, str] | Callable[["Keys"], Mapping[str, str]]
+"""Extra rule files for one side: file name → YAML text, or a function of both relays' peer
+keys giving them (a partner's `key:` is only known once its data dir exists)."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Both relays' peer public keys, as `peer-relay identity` prints them (``ed25519:…``)."""
+
+    a: str
+    b: str
 
 
 def peer_public_key(sealer: Sealer) -> bytes:
@@ -156,8 +169,8 @@ class MakeTwoRelays(Protocol):
     def __call__(
         self,
         *,
-        rules_a: Mapping[str, str] | None = None,
-        rules_b: Mapping[str, str] | None = None,
+        rules_a: RuleFiles | None = None,
+        rules_b: RuleFiles | None = None,
         receive: Receive = "socket",
         delivery_receipts: bool = False,
         timings: dict[str, str] | None = None,
@@ -170,21 +183,24 @@ def write_side(
     sim: SignalSim,
     number: str,
     *,
-    rules: Mapping[str, str] | None,
     socket: Path | None,
     timings: dict[str, str] | None,
 ) -> Path:
-    """One relay's folder: the sample rules (short timings) plus `rules`, a data dir with its
-    own fresh key, and a config naming its own account. Returns the config path."""
+    """One relay's folder: the sample rules (short timings), a data dir with its own fresh
+    key, and a config naming its own account. Returns the config path."""
     config_path = write_env(folder, sim.service, timings, socket=socket)
     doc = yaml.safe_load(config_path.read_text())
     doc["signal"]["number"] = number
     config_path.write_text(yaml.safe_dump(doc))
-    for name, text in (rules or {}).items():
+    return config_path
+
+
+def write_rules(folder: Path, rules: Mapping[str, str]) -> None:
+    """Extra rule files into a side's rules folder (replacing a sample file of that name)."""
+    for name, text in rules.items():
         if Path(name).name != name or not name.endswith((".yaml", ".yml")):
             raise ValueError(f"a rules file name, like peers.yaml (got {name!r})")
         (folder / "rules" / name).write_text(text)
-    return config_path
 
 
 @dataclass
@@ -197,8 +213,8 @@ class _Maker:
     async def __call__(
         self,
         *,
-        rules_a: Mapping[str, str] | None = None,
-        rules_b: Mapping[str, str] | None = None,
+        rules_a: RuleFiles | None = None,
+        rules_b: RuleFiles | None = None,
         receive: Receive = "socket",
         delivery_receipts: bool = False,
         timings: dict[str, str] | None = None,
@@ -218,11 +234,15 @@ class _Maker:
         self.sims.append(sim)
         sim.add_account(RELAY_B, name="peer-relay")
         sides = []
-        for name, number, rules in (("a", RELAY_A, rules_a), ("b", RELAY_B, rules_b)):
+        for name, number in (("a", RELAY_A), ("b", RELAY_B)):
             folder = self.base / f"relay-{name}"
             folder.mkdir()
-            config = write_side(folder, sim, number, rules=rules, socket=socket, timings=timings)
+            config = write_side(folder, sim, number, socket=socket, timings=timings)
             sides.append(RelaySide(sim, config, number=number, folder=folder, name=name))
+        keys = Keys(*(encode_public(side.public_key()) for side in sides))
+        for side, rules in zip(sides, (rules_a, rules_b), strict=True):
+            files = rules(keys) if callable(rules) else rules
+            write_rules(side.folder, files or {})
         pair = TwoRelays(sim, sides[0], sides[1])
         self.made.append(pair)
         await pair.a.start()
