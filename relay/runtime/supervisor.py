@@ -23,8 +23,8 @@ from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.features.installed import default_features
-from relay.features.peers.receiving import PartnerInbox
 from relay.features.peers.post import PeerPost
+from relay.features.peers.receiving import PartnerInbox
 from relay.features.reports.rekey import rekey
 from relay.features.reports.screening import ClientScreen
 from relay.locales import load_catalog

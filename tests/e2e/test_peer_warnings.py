@@ -16,9 +16,9 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from relay.core.identifiers import Identifier
 from relay.crypto.keys import load_key
 from relay.crypto.seal import Sealer
-from relay.core.identifiers import Identifier
 from relay.features.peers.payload import Retraction, Warning, encode, new_id
 from tests.e2e.chain_support import eventually
 from tests.e2e.conftest import NUMBERS, STRANGER

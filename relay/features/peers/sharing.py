@@ -92,9 +92,7 @@ def decide(
     sent = [Sent(c.partner, new_id()) for c in going]
     name = desk.rules.peers.name or ""
     try:
-        signed = [
-            post.warning(s.partner, stored, text, s.wid, desk.now.date(), name) for s in sent
-        ]
+        signed = [post.warning(s.partner, stored, text, s.wid, desk.now.date(), name) for s in sent]
     except ValueError:
         # Something in it a partner would refuse (a character it may not carry): nothing goes.
         desk.reply(p("share_unsendable", number=number))
