@@ -90,8 +90,12 @@ class OutboxSender:
         health: Health | None = None,
         handoff: Handoff | None = None,
         on_sent: SentHook | None = None,
+        wanted: Callable[[Pending], bool] | None = None,
     ) -> None:
         self.attach = attach
+        # False for a queued message no longer to go (one to a partner relay since removed from
+        # the rules: removing a partner stops both directions): dropped unsent.
+        self.wanted = wanted
         self.on_failed = on_failed
         self.check_group = check_group
         # Sent rows are deleted as they are recorded; the WAL keeps their old pages until a
@@ -187,6 +191,14 @@ class OutboxSender:
         self._unwiped_since = None if done else now
 
     async def _send_batch(self, heads: list[Pending]) -> None:
+        if self.wanted is not None:
+            dropped = [m for m in heads if not self.wanted(m)]
+            if dropped:
+                await self.repo.record([Tried(m.id, self.clock.now()) for m in dropped])
+                log.info("%d queued message(s) no longer wanted, dropped unsent", len(dropped))
+                heads = [m for m in heads if m not in dropped]
+                if not heads:
+                    return
         batches = together(heads)
         try:
             if len(batches) == 1:  # the usual case: no tasks to make

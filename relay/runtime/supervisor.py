@@ -23,7 +23,7 @@ from relay.core.types import MemberAlias
 from relay.crypto.seal import Sealer
 from relay.exitcodes import EXIT_KEY, EXIT_OK, EXIT_SIGNAL, EXIT_SOFTWARE
 from relay.features.installed import default_features
-from relay.features.peers.post import PeerPost
+from relay.features.peers.post import PeerPost, still_wanted
 from relay.features.peers.receiving import PartnerInbox
 from relay.features.reports.rekey import rekey
 from relay.features.reports.screening import ClientScreen
@@ -227,6 +227,7 @@ class Relay:
             health=outage,
             handoff=handoff,
             on_sent=self.chain.on_sent,
+            wanted=lambda m: still_wanted(desk.rules, m.address, m.text),
         )
         canary = self.canary
         post = PeerPost(self.sealer.peer_signing_key(), cfg.signal.number)

@@ -14,8 +14,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from relay.core.builder import Outgoing, Purpose
 from relay.core.state import Recipient, RecipientKind
-from relay.features.peers.payload import PeerMessage, Retraction, Warning, encode
-from relay.rules.model import Partner
+from relay.features.peers.payload import (
+    PeerMessage,
+    Retraction,
+    Warning,
+    encode,
+    looks_like_peer_message,
+)
+from relay.rules.model import Partner, Rules
 from relay.store.reports import StoredReport
 
 
@@ -57,3 +63,9 @@ class PeerPost:
         text = encode(message, self._key, self.own_number, partner.number)
         to = Recipient(RecipientKind.OUTSIDE, partner.number, label=partner.label)
         return Outgoing(to, text, Purpose.NOTICE)
+
+
+def still_wanted(rules: Rules, address: str, text: str) -> bool:
+    """Whether a queued message may still go: one to a partner relay only while the rules name
+    that partner (removing a partner stops both directions, what was queued for it included)."""
+    return not looks_like_peer_message(text) or rules.partner_by_number(address) is not None
