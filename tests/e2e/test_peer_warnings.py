@@ -236,3 +236,33 @@ async def test_a_retraction_of_what_was_never_taken_changes_nothing(
     await pair.b.to("bob", "", since=mark)
     assert reports_in(pair.b) == 0
     assert pair.b.texts_to("carol") == [] and pair.b.texts_to("dana") == []
+
+
+async def test_removing_a_partner_stops_both_directions(two_relays: MakeTwoRelays) -> None:
+    pair = await pair_of(two_relays)
+    a, b = pair.a, pair.b
+    number = await share_from_a(pair)
+    review = await b.to("carol", "from the partner collective owls")
+    local = int(review.message.split("#", 1)[1].split(" ", 1)[0])
+
+    # B's admin removes A from B's rules (and A keeps B): B takes nothing more from A.
+    (b.rules_dir / "peers.yaml").write_text("peers:\n  name: Harbour Collective\n")
+    await b.to("dana", "New rules loaded", timeout=10)
+    strangers = await b.counter("strangers")
+    await pair.sim.member_sends(RELAY_A, signed_by_a(pair), account=RELAY_B)
+    mark = len(pair.sim.sent)
+    await b.says("bob", "STATUS")
+    await b.to("bob", "", since=mark)
+    assert await b.counter("strangers") == strangers + 1
+    assert reports_in(b) == 1  # what A sent before stays (per B's retention), nothing more
+
+    # A removes B: SHARE finds no partner, and a withdrawal sends B no retraction.
+    (a.rules_dir / "peers.yaml").write_text("peers:\n  name: Night Owls\n")
+    await a.to("dana", "New rules loaded", timeout=10)
+    mark = len(pair.sim.sent)
+    await a.says("carol", f"SHARE {number}")
+    await a.to("carol", "no partner collectives", since=mark)
+    await a.says("alice", f"WITHDRAW {number}")
+    await a.to("alice", f"Warning #{number} withdrawn", since=mark)
+    assert [s for s in a.sends(mark) if s.reached(RELAY_B)] == []
+    assert f"#{local}" in review.message

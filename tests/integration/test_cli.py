@@ -114,6 +114,21 @@ def test_demo_exits_0_and_shows_the_alert_and_the_ack() -> None:
     told = out.index("relay → Alice:\n       💜 Bob is on it.")
     assert bob_alert is not None and bob_alert.start() < told
     assert "Hotel Rex room 12" in out[bob_alert.start() : told]
+    # Part two: Carol's SHARE crosses to the Harbour relay, signed; Erin approves it there;
+    # Fay's CHECK finds it. Alice's words and name stay with the Night Owls.
+    crossed = out.index("Night Owls relay → Harbour relay:\n       PEER-RELAY/1 ")
+    held = out.index("Harbour relay → Erin:\n       📝 Warning #1 from the partner collective")
+    found = out.index("(a partner collective reported it: night-owls)")
+    assert told < crossed < held < found
+    harbour = "".join(  # what the Harbour relay sent: its indented message lines only
+        line
+        for block in out[crossed:].split("  📱 ")
+        if block.startswith("Harbour relay")
+        for line in block.splitlines(keepends=True)
+        if line.startswith("       ")
+    )
+    assert "tall man, choked a worker" in harbour
+    assert "alice" not in harbour.lower() and "he choked me" not in harbour
 
 
 def test_interactive_demo_takes_typed_messages() -> None:
@@ -126,7 +141,7 @@ def test_interactive_demo_takes_typed_messages() -> None:
         check=False,
     )
     assert result.returncode == EXIT_OK
-    assert "relay → Alice:" in result.stdout and "Checked in until" in result.stdout
+    assert "Night Owls relay → Alice:" in result.stdout and "Checked in until" in result.stdout
     assert "write it as  name: message" in result.stdout
 
 
