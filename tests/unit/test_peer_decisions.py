@@ -96,6 +96,7 @@ def test_share_sends_a_signed_warning_with_her_summary_and_never_her_name() -> N
         assert message.sender_name == "Night Owls"
         assert message.identifiers == (Identifier("phone", "+447700900123"),)
         assert message.severity == 3 and message.categories == ("violence",)
+        assert message.reported == date(2026, 11, 23)  # T0's week (a Thursday's Monday)
         assert "alice" not in text.lower()
     # Signed for bristol: leeds's copy does not pass as bristol's (and the reverse).
     assert len({text for _, text in posts}) == 2

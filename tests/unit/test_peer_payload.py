@@ -432,7 +432,7 @@ def test_nan_infinity_and_fractions_are_refused(number: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"\xff\xfe", b"[" * 3000, b"null", b"[]", b'"warning"', b"1" * 4000]
+    "body", [b"\xff\xfe", b"[" * 1000, b"null", b"[]", b'"warning"', b"1" * 1200]
 )
 def test_bodies_that_are_not_an_object_are_refused(body: bytes) -> None:
     assert refusal(signed(body)).reason == "malformed"
@@ -492,7 +492,7 @@ def test_encode_refuses_a_number_that_is_not_one() -> None:
 
 
 def test_encode_refuses_what_would_not_fit() -> None:
-    emails = tuple(Identifier("email", f"{'a' * 40}{n}@example.org") for n in range(20))
+    emails = tuple(Identifier("email", f"{'a' * 40}{n}@example.org") for n in range(3))
     big = Warning(**{**WARNING.__dict__, "summary": "😡" * 1000, "identifiers": emails})
     assert open_(encode(Warning(**{**big.__dict__, "summary": "😡"}), KEY, SENDER, RECIPIENT))
     with pytest.raises(ValueError, match="too long"):

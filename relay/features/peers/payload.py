@@ -49,8 +49,12 @@ from relay.core.report_categories import CATEGORIES
 PREFIX: Final = "PEER-RELAY/"
 """What every peer message starts with, whatever its version (`looks_like_peer_message`)."""
 VERSION: Final = 1
-MAX_TEXT: Final = 6000
-"""The whole message, in characters (it is ASCII, so bytes too)."""
+MAX_TEXT: Final = 2000
+"""The whole message, in characters (it is ASCII, so bytes too). Signal carries a text body of
+up to 2000 bytes; signal-cli sends a longer one as a long-text attachment and the receiving
+signal-cli may cut the body at 2048 bytes (AsamK/signal-cli #1598, #1936): a signed message that
+arrived cut would be refused. A long summary in other scripts can reach this before
+`MAX_SUMMARY`: `encode` refuses it, and SHARE asks the moderator for a shorter one."""
 MAX_SENDER_NAME: Final = 80
 MAX_SUMMARY: Final = 1000
 MAX_CATEGORIES: Final = 10

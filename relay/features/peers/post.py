@@ -8,7 +8,7 @@ payload holds — never who reported it, never a member's name or number.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -51,7 +51,7 @@ class PeerPost:
             categories=tuple(sorted(set(report.categories))) or ("other",),
             summary=summary,
             identifiers=report.identifiers,
-            reported=report.created_at.date(),
+            reported=week_of(report.created_at.date()),
             issued=today,
         )
         return self._to(partner, message)
@@ -63,6 +63,12 @@ class PeerPost:
         text = encode(message, self._key, self.own_number, partner.number)
         to = Recipient(RecipientKind.OUTSIDE, partner.number, label=partner.label)
         return Outgoing(to, text, Purpose.NOTICE)
+
+
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s week: all a partner learns of when a report was made (the exact
+    day, next to a partner's own knowledge of who worked when, could point to her)."""
+    return day - timedelta(days=day.weekday())
 
 
 def still_wanted(rules: Rules, address: str, text: str) -> bool:
