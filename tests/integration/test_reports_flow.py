@@ -157,7 +157,14 @@ async def test_report_review_approval_check_and_removal(desk: Desk) -> None:
     assert "⚠️ Warning #1 (violent), reported 2026-11-26" in post
     assert "⚠️ Aviso #1 (violento), del 2026-11-26" in post  # elena reads Spanish
     assert CANARY in post
-    assert to(approved, "carol") == ["✅ Report #1 is shared with the night-shift group."]
+    (shared,) = to(approved, "carol")
+    # The sample rules' partners both take a violent report: the moderator is told how to SHARE.
+    assert shared.splitlines() == [
+        "✅ Report #1 is shared with the night-shift group.",
+        "Partner collectives that take warnings like this: bristol, leeds. Nothing goes to them "
+        "unless you send SHARE 1 — or SHARE 1 and a summary in your own words (her words may say "
+        "who she is).",
+    ]
     assert to(approved, "alice") == [
         "✅ Your report #1 was approved and shared. Thank you for looking out for everyone 💜"
     ]
@@ -201,7 +208,14 @@ async def test_a_batch_sees_what_its_earlier_messages_stored(desk: Desk) -> None
     )
     assert "report #1" in to(first, "alice")[0] and "report #2" in to(second, "bob")[0]
     assert to(withdrawn, "bob") == ["Report #2 withdrawn and deleted."]
-    assert to(approved, "carol") == ["✅ Report #1 is shared with the night-shift group."]
+    (shared,) = to(approved, "carol")
+    # The sample rules' partners both take a violent report: the moderator is told how to SHARE.
+    assert shared.splitlines() == [
+        "✅ Report #1 is shared with the night-shift group.",
+        "Partner collectives that take warnings like this: bristol, leeds. Nothing goes to them "
+        "unless you send SHARE 1 — or SHARE 1 and a summary in your own words (her words may say "
+        "who she is).",
+    ]
     actions = await ReportRepo(desk.db, desk.sealer).actions()
     assert [(n, a) for n, a, _ in actions] == [
         (1, "submitted"),
