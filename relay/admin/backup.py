@@ -31,11 +31,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from relay.config import ConfigInvalid, load_config
+from relay.admin.opening import open_config
 from relay.crypto.files import fsync_dir, write_private_file
-from relay.crypto.keys import KeyProblem, load_key
 from relay.crypto.seal import Sealer, TamperedError
-from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK, EXIT_SOFTWARE
+from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK, EXIT_SOFTWARE
 from relay.runtime.watchdog import RunLock, give_to_owner
 from relay.store import snapshots
 from relay.store.db import DB_NAME
@@ -236,14 +235,8 @@ def run_restore(config_path: Path, source: Path, out: TextIO) -> int:
 
 
 def _setup(config_path: Path, out: TextIO) -> tuple[int, tuple[Path, Sealer] | None]:
-    try:
-        config = load_config(config_path)
-    except ConfigInvalid as exc:
-        out.write(f"{exc}\n")
-        return EXIT_CONFIG, None
-    try:
-        key = load_key(config.data_dir, config.key_file)
-    except KeyProblem as exc:
-        out.write(f"{exc}\n")
-        return EXIT_KEY, None
-    return EXIT_OK, (config.data_dir, Sealer(key))
+    opened = open_config(config_path, out)
+    if isinstance(opened, int):
+        return opened, None
+    config, sealer = opened
+    return EXIT_OK, (config.data_dir, sealer)

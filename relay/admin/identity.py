@@ -16,12 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TextIO
 
+from relay.admin.opening import open_config
 from relay.admin.qr import qr_lines
-from relay.config import ConfigInvalid, load_config
-from relay.crypto.keys import KeyProblem, load_key
 from relay.crypto.peer_keys import encode_public, fingerprint
-from relay.crypto.seal import Sealer
-from relay.exitcodes import EXIT_CONFIG, EXIT_KEY, EXIT_OK
+from relay.exitcodes import EXIT_CONFIG, EXIT_OK
 from relay.rules.issues import RulesInvalid
 from relay.rules.loader import load_rules
 
@@ -32,16 +30,10 @@ def run_identity(config_path: Path, out: TextIO) -> int:
     With invalid rules the relay's own identity is still printed (it does not depend on them),
     then what to run to see the problems; the exit code says the rules need fixing.
     """
-    try:
-        config = load_config(config_path)
-    except ConfigInvalid as exc:
-        out.write(f"{exc}\n")
-        return EXIT_CONFIG
-    try:
-        sealer = Sealer(load_key(config.data_dir, config.key_file))
-    except KeyProblem as exc:
-        out.write(f"{exc}\n")
-        return EXIT_KEY
+    opened = open_config(config_path, out)
+    if isinstance(opened, int):
+        return opened
+    config, sealer = opened
     key = sealer.peer_public_key()
     text = encode_public(key)
     out.write(

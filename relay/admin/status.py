@@ -17,10 +17,9 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from relay.config import ConfigInvalid, load_config
-from relay.crypto.keys import KeyProblem, load_key
+from relay.admin.opening import open_config
 from relay.crypto.seal import Sealer
-from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_KEY, EXIT_OK
+from relay.exitcodes import EXIT_CHECK_FAILED, EXIT_OK
 from relay.rules import RulesInvalid, load_rules
 from relay.rules.model import Partner
 from relay.runtime.watchdog import report_status_file
@@ -32,16 +31,10 @@ from relay.store.watches import WatchRepo
 
 
 def run_status(config_path: Path, out: TextIO) -> int:
-    try:
-        config = load_config(config_path)
-    except ConfigInvalid as exc:
-        out.write(str(exc) + "\n")
-        return EXIT_CONFIG
-    try:
-        sealer = Sealer(load_key(config.data_dir, config.key_file))
-    except KeyProblem as exc:
-        out.write(f"{exc}\n")
-        return EXIT_KEY
+    opened = open_config(config_path, out)
+    if isinstance(opened, int):
+        return opened
+    config, sealer = opened
     out.write(receive_line(config.signal.receive, config.signal.socket) + "\n")
     socket_found = config.signal.receive != "socket" or _is_socket(config.signal.socket)
     if not socket_found:

@@ -12,10 +12,13 @@ B's database, read as a seizure would, holds none of A's identifiers in plaintex
 
 from __future__ import annotations
 
+import asyncio
+import io
 import sqlite3
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from relay.admin.status import run_status
 from relay.core.identifiers import Identifier
 from relay.crypto.keys import load_key
 from relay.crypto.seal import Sealer
@@ -208,6 +211,12 @@ async def test_refusals_store_nothing_and_tell_the_admin_once(two_relays: MakeTw
     with sqlite3.connect(b.data_dir / "relay.db") as conn:
         refused = conn.execute("SELECT sum(count) FROM peer_days WHERE what = 'refused'")
         assert refused.fetchone()[0] == len(refusals) + 2  # + the replay and the third
+
+    # What the admin reads with `peer-relay status`: today's counts, by the partner's label.
+    out = io.StringIO()
+    await asyncio.to_thread(run_status, b.config_path, out)
+    line = f"partner owls today (UTC): 0 sent, 2 taken, {len(refusals) + 2} refused"
+    assert line in out.getvalue().splitlines()
 
 
 async def test_a_stranger_in_the_format_is_a_stranger(two_relays: MakeTwoRelays) -> None:
