@@ -139,6 +139,11 @@ async def test_a_warning_crosses_is_moderated_screened_and_retracted(
     await b.says("bob", "CHECK 07700 900123")
     found = await b.to("bob", "a partner collective reported it: owls", since=mark)
     assert "tall man" in found.message
+    # The auto-screen of client details matches it too.
+    mark = len(pair.sim.sent)
+    await b.says("bob", "CLIENT Tom, +44 7700 900123")
+    screened = await b.to("bob", "Careful", since=mark)
+    assert "a partner collective reported it: owls" in screened.message
 
     # Nothing of A's identifiers or words lies in B's database in plaintext (a seizure).
     await b.running.desk.db.checkpoint()
