@@ -28,7 +28,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,7 @@ from relay.core.targeting import Pointer, answerable
 from relay.core.types import MemberAlias
 from relay.crypto.seal import new_row_key
 from relay.features.base import Feature, Handled, Hooks, Scope
+from relay.features.peers.payload import looks_like_peer_message
 from relay.rules import Member, Rules
 from relay.signal.events import Event, Incoming, IncomingKind, Receipt, UntrustedIdentity
 from relay.store import seen
@@ -114,6 +115,7 @@ class Pipeline:
         self.receipts = tuple(receipts)  # the canary's proof, the delivery tracker's news
         self.degraded = degraded  # the canary says alerts may not reach phones
         self.partners = partners  # partner relays' warnings and retractions
+        self._unknown_partner_told: date | None = None
 
     def _notice(self) -> str | None:
         """The catalog key of the line added to replies that rely on alerts, while degraded."""
@@ -245,12 +247,25 @@ class Pipeline:
         desk = self.desk
         await desk.db.bump_counter("strangers")
         log.info("message from a number not in the rules (ignored)")
+        if looks_like_peer_message(event.text or "") and desk.rules.peers.partners:
+            await self._unknown_partner()
         if desk.rules.strangers == "neutral" and event.sender_number:
             to = Recipient(RecipientKind.OUTSIDE, event.sender_number)
             text = desk.catalog.text("en", "stranger")
             await desk.apply(
                 Decision(messages=(Outgoing(to, text, Purpose.REPLY),)), desk.clock.now()
             )
+
+    async def _unknown_partner(self) -> None:
+        """A partner relay's message from a number the rules do not name as one (or one that
+        hides its number): the admin hears it once a day, so warnings are not lost unseen. Who
+        sent it is not said: anyone can type the format."""
+        today = self.desk.clock.now().date()
+        if self._unknown_partner_told == today:
+            return
+        self._unknown_partner_told = today
+        log.warning("a message in the partner-relay format from a number that is no partner")
+        await self.desk.notify_admin("peer_unknown_sender")
 
     async def _untrusted(self, event: UntrustedIdentity) -> None:
         member = self.desk.identify(event)
