@@ -198,3 +198,36 @@ def test_a_retraction_is_signed_for_its_partner() -> None:
     assert outgoing.to.address == LEEDS.number and outgoing.to.label == "leeds"
     message = decode(outgoing.text, PUBLIC, OWN, LEEDS.number, date(2026, 11, 26))
     assert message == Retraction(id=wid, issued=date(2026, 11, 26))
+
+
+def test_without_moderators_the_admin_reviews_and_approves_a_partners_warning() -> None:
+    from dataclasses import replace
+
+    from relay.features.reports import decisions
+    from relay.rules import ReportPolicy
+
+    members = {alias: replace(member, moderator=False) for alias, member in RULES.members.items()}
+    direct = replace(RULES, members=members, reports=ReportPolicy(moderation="direct"))
+    assert direct.moderators == () and "dana" in direct.admins
+    d = Desk(direct, CATALOG, "Europe/London", None, T0)
+    warning = Warning(
+        id=new_id(),
+        sender_name="Bristol Collective",
+        severity=3,
+        categories=("violence",),
+        summary="choked a worker",
+        identifiers=(Identifier("phone", "+447700900123"),),
+        reported=date(2026, 11, 23),
+        issued=date(2026, 11, 26),
+    )
+    new_report(d, BRISTOL, warning, 9)
+    assert {m.to.address for m in d.done().decision.messages} == {"dana"}
+    pending = report(number=9, status="pending", author=None, origin="bristol")
+    admin = direct.member("dana")
+    assert admin is not None
+    answer = decisions.approve(Desk(direct, CATALOG, "Europe/London", admin, T0), 9, pending, None)
+    assert answer.change == decisions.Approve(9)
+    bob = direct.member("bob")
+    assert bob is not None
+    refused_ = decisions.approve(Desk(direct, CATALOG, "Europe/London", bob, T0), 9, pending, None)
+    assert refused_.change is None

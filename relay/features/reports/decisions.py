@@ -299,6 +299,13 @@ def check(desk: Desk, matches: Sequence[Match]) -> Answer:
 # --- moderation --------------------------------------------------------------------------------
 
 
+def may_moderate(desk: Desk) -> bool:
+    """Moderators approve and reject; where the rules name none (reports go straight to
+    members), the admins do — a partner collective's warning waits for them (`reviewers`)."""
+    member = desk.member
+    return member.moderator or (member.admin and not desk.rules.moderators)
+
+
 def _closed(desk: Desk, number: int, last: str | None) -> Answer:
     """APPROVE or REJECT of a number that is not (or no longer) a report; ``last``: the last
     line of its moderation record."""
@@ -310,7 +317,7 @@ def _closed(desk: Desk, number: int, last: str | None) -> Answer:
 
 
 def approve(desk: Desk, number: int, stored: StoredReport | None, last: str | None) -> Answer:
-    if not desk.member.moderator:
+    if not may_moderate(desk):
         desk.reply(p("report_not_moderator"))
         return desk.done()
     if stored is None:
@@ -338,7 +345,7 @@ def reject(
     desk: Desk, number: int, why: str, stored: StoredReport | None, last: str | None
 ) -> Answer:
     """``why``: the moderator's reason, cleaned (empty: none given)."""
-    if not desk.member.moderator:
+    if not may_moderate(desk):
         desk.reply(p("report_not_moderator"))
         return desk.done()
     if stored is None:
