@@ -21,7 +21,7 @@ from relay.core.normalize import clean, strip_ends
 from relay.features.base import Handled, Scope
 from relay.features.peers.payload import MAX_SUMMARY, new_id
 from relay.features.peers.post import PeerPost
-from relay.features.reports.decisions import Desk, partners_for
+from relay.features.reports.decisions import Desk, partners_for, tell_gone
 from relay.rules import Member
 from relay.rules.model import Partner
 from relay.store import peers, reports
@@ -61,7 +61,7 @@ def decide(
         desk.reply(p("share_not_moderator"))
         return []
     if stored is None:
-        desk.reply(p(f"report_gone_{last}" if last in _GONE else "report_not_found", number=number))
+        tell_gone(desk, number, last)
         return []
     if from_partner or stored.origin is not None:
         desk.reply(p("share_from_partner", number=number))
@@ -109,9 +109,6 @@ def decide(
         desk.tell_reviewers(stored, p("share_sent_other", number=number, partners=names))
     desk.b.messages.extend(signed)
     return sent
-
-
-_GONE = ("withdrawn", "rejected", "removed", "expired", "retracted")
 
 
 class SharingFeature:

@@ -306,13 +306,18 @@ def may_moderate(desk: Desk) -> bool:
     return member.moderator or (member.admin and not desk.rules.moderators)
 
 
-def _closed(desk: Desk, number: int, last: str | None) -> Answer:
-    """APPROVE or REJECT of a number that is not (or no longer) a report; ``last``: the last
-    line of its moderation record."""
+def tell_gone(desk: Desk, number: int, last: str | None) -> None:
+    """A number that is not (or no longer) a report, answered; ``last``: the last line of its
+    moderation record (why it went, if it ever was one)."""
     if last in ("withdrawn", "rejected", "removed", "expired", "retracted"):
         desk.reply(p(f"report_gone_{last}", number=number))
     else:
         desk.reply(p("report_not_found", number=number))
+
+
+def _closed(desk: Desk, number: int, last: str | None) -> Answer:
+    """APPROVE or REJECT of a number that is not (or no longer) a report."""
+    tell_gone(desk, number, last)
     return desk.done()
 
 
