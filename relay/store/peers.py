@@ -74,12 +74,6 @@ def held_as(conn: sqlite3.Connection, tag: bytes) -> int | None:
     return int(row[0]) if row is not None else None
 
 
-def from_partner(conn: sqlite3.Connection, number: int) -> bool:
-    """Whether report ``number`` came from a partner (those are never passed on)."""
-    row = conn.execute("SELECT 1 FROM peer_received WHERE number = ?", (number,)).fetchone()
-    return row is not None
-
-
 # --- what SHARE sent ---------------------------------------------------------------------------
 
 

@@ -82,7 +82,7 @@ def test_the_rules_say_which_partners_take_a_report() -> None:
 
 def test_share_sends_a_signed_warning_with_her_summary_and_never_her_name() -> None:
     d = desk("carol")
-    sent = decide(d, POST, 4, "tall man, choked a worker", report(), None, False, both())
+    sent = decide(d, POST, 4, "tall man, choked a worker", report(), None, both())
     decision = d.done().decision
     assert [s.partner.label for s in sent] == ["bristol", "leeds"]
     (reply,) = to(decision, "carol")
@@ -106,7 +106,7 @@ def test_share_sends_a_signed_warning_with_her_summary_and_never_her_name() -> N
 
 def test_without_a_summary_her_words_go_as_approved() -> None:
     d = desk("carol")
-    decide(d, POST, 4, "", report(), None, False, [Candidate(LEEDS, 0, False)])
+    decide(d, POST, 4, "", report(), None, [Candidate(LEEDS, 0, False)])
     ((_, text),) = partner_posts(d.done().decision)
     message = decode(text, PUBLIC, OWN, LEEDS.number, date(2026, 11, 26))
     assert isinstance(message, Warning) and message.summary.startswith("alice here")
@@ -114,27 +114,25 @@ def test_without_a_summary_her_words_go_as_approved() -> None:
 
 def test_share_refuses_what_must_not_leave() -> None:
     cases = [
-        ("bob", report(), False, both(), "Only moderators can send warnings"),
-        ("carol", None, False, both(), "There's no report #4."),
-        ("carol", report(status="pending"), False, both(), "isn't approved yet"),
-        ("carol", report(origin="bristol"), False, both(), "came from a partner collective"),
-        ("carol", report(), True, both(), "came from a partner collective"),
-        ("carol", report(), False, [], "No partner collective takes a warning like #4"),
-        ("carol", report(text=""), False, both(), "has no words to send"),
-        ("carol", report(), False, [Candidate(LEEDS, 0, True)], "was already sent to leeds"),
-        ("carol", report(text="x" * 1001), False, both(), "too long for partners"),
+        ("bob", report(), both(), "Only moderators can send warnings"),
+        ("carol", None, both(), "There's no report #4."),
+        ("carol", report(status="pending"), both(), "isn't approved yet"),
+        ("carol", report(origin="bristol"), both(), "came from a partner collective"),
+        ("carol", report(), [], "No partner collective takes a warning like #4"),
+        ("carol", report(text=""), both(), "has no words to send"),
+        ("carol", report(), [Candidate(LEEDS, 0, True)], "was already sent to leeds"),
+        ("carol", report(text="x" * 1001), both(), "too long for partners"),
         # An identifier a partner would refuse (not in its normalised form): nothing goes.
         (
             "carol",
             report(identifiers=(Identifier("phone", "07700 900123"),)),
-            False,
             both(),
             "can't be put into a message partners accept",
         ),
     ]
-    for alias, stored, from_partner, candidates, expected in cases:
+    for alias, stored, candidates, expected in cases:
         d = desk(alias)
-        assert decide(d, POST, 4, "", stored, None, from_partner, candidates) == []
+        assert decide(d, POST, 4, "", stored, None, candidates) == []
         decision = d.done().decision
         assert partner_posts(decision) == [], expected
         (reply,) = to(decision, alias)
@@ -144,10 +142,10 @@ def test_share_refuses_what_must_not_leave() -> None:
 def test_share_keeps_to_each_partners_daily_cap_and_sends_once() -> None:
     d = desk("carol")
     full = Candidate(BRISTOL, BRISTOL.daily_cap, False)
-    sent = decide(d, POST, 4, "", report(), None, False, [full, Candidate(LEEDS, 3, True)])
+    sent = decide(d, POST, 4, "", report(), None, [full, Candidate(LEEDS, 3, True)])
     assert sent == []
     d = desk("carol")
-    sent = decide(d, POST, 4, "", report(), None, False, [full, Candidate(LEEDS, 3, False)])
+    sent = decide(d, POST, 4, "", report(), None, [full, Candidate(LEEDS, 3, False)])
     assert [s.partner.label for s in sent] == ["leeds"]
     (reply,) = to(d.done().decision, "carol")
     assert "on its way to leeds" in reply and "Not sent to bristol today" in reply
@@ -231,3 +229,13 @@ def test_without_moderators_the_admin_reviews_and_approves_a_partners_warning() 
     assert bob is not None
     refused_ = decisions.approve(Desk(direct, CATALOG, "Europe/London", bob, T0), 9, pending, None)
     assert refused_.change is None
+
+
+def test_every_refusal_has_its_words_for_the_admin_in_every_language() -> None:
+    from relay.features.peers.receiving import REASONS
+
+    assert set(REASONS) >= {"signature", "version", "replay", "cap", "stale"}
+    for language in ("en", "es", "fr", "pt"):
+        for reason in REASONS:
+            text = CATALOG.text(language, f"peer_reason_{reason}")
+            assert text and f"peer_reason_{reason}" not in text, (language, reason)

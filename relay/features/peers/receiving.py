@@ -27,11 +27,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from relay.core.builder import Decision, p
 from relay.core.types import MemberAlias
-from relay.features.peers.payload import PeerMessage, Refused, Retraction, Warning, decode
+from relay.features.peers.payload import (
+    PeerMessage,
+    Reason,
+    Refused,
+    Retraction,
+    Warning,
+    decode,
+)
 from relay.features.reports.decisions import Desk
 from relay.features.reports.matching import all_tags
 from relay.rules.model import Partner
@@ -46,15 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REASONS: Final = (
-    "malformed",
-    "version",
-    "oversized",
-    "signature",
-    "stale",
-    "replay",
-    "cap",
-)
+Refusal = Reason | Literal["replay", "cap"]
+REASONS: Final[tuple[Refusal, ...]] = (*get_args(Reason), "replay", "cap")
 """Why a partner's message is refused; each has its words for the admin (``peer_reason_*``)."""
 
 
@@ -62,9 +62,8 @@ REASONS: Final = (
 class Outcome:
     """What one partner message did: its kind for the log, and the messages it queued."""
 
-    kind: str  # "warning", "retraction", "refused:<reason>", "repeated"
+    kind: str  # "warning", "retraction", "refused:<reason>", "repeated", "ignored"
     decision: Decision
-    queued: int = 0
 
 
 # --- deciding (pure: plain values in, messages and changes out) ---------------------------------
@@ -99,7 +98,7 @@ def retracted(desk: Desk, partner: Partner, number: int, shared: bool) -> None:
         desk.tell(moderator, p("peer_retracted", number=number, partner=partner.label))
 
 
-def refused(desk: Desk, partner: Partner, reason: str, admin: MemberAlias | None) -> None:
+def refused(desk: Desk, partner: Partner, reason: Refusal, admin: MemberAlias | None) -> None:
     """The first refusal of the day from this partner: the admin hears which kind."""
     if admin is None or desk.rules.member(admin) is None:
         return
@@ -129,7 +128,7 @@ class PartnerInbox:
             return Outcome("ignored", Decision())  # a reaction, edit or delete: nothing to take
         now = desk.clock.now()
         message: PeerMessage | None = None
-        reason: str | None = None
+        reason: Refusal | None = None
         try:
             message = decode(
                 event.text or "", partner.key, partner.number, self.own_number, now.date()
@@ -148,7 +147,7 @@ class PartnerInbox:
         self,
         partner: Partner,
         message: PeerMessage | None,
-        reason: str | None,
+        reason: Refusal | None,
         tag: bytes,
         now: datetime,
         conn: sqlite3.Connection,
@@ -187,4 +186,4 @@ class PartnerInbox:
                 refused(answer, partner, reason, desk.admin)
         decision = answer.done().decision
         written = desk.rows(decision, now, tag).store(conn)
-        return Outcome(kind, decision, len(written)), written
+        return Outcome(kind, decision), written

@@ -52,7 +52,6 @@ def decide(
     summary: str,
     stored: StoredReport | None,
     last: str | None,
-    from_partner: bool,
     candidates: list[Candidate],
 ) -> list[Sent]:
     """Who gets report ``number`` now; the moderator's answer is added to ``desk``."""
@@ -63,7 +62,7 @@ def decide(
     if stored is None:
         tell_gone(desk, number, last)
         return []
-    if from_partner or stored.origin is not None:
+    if stored.origin is not None:  # a partner's warning: never passed on
         desk.reply(p("share_from_partner", number=number))
         return []
     if stored.status != "approved":
@@ -97,15 +96,12 @@ def decide(
         # Something in it a partner would refuse (a character it may not carry): nothing goes.
         desk.reply(p("share_unsendable", number=number))
         return []
-    parts = []
-    if sent:
-        names = ", ".join(s.partner.label for s in sent)
-        parts.append(p("share_sent", number=number, partners=names))
+    names = ", ".join(s.partner.label for s in sent)
+    parts = [p("share_sent", number=number, partners=names)] if sent else []
     if capped:
         parts.append(p("share_capped", number=number, partners=", ".join(capped)))
     desk.reply(*parts)
     if sent:
-        names = ", ".join(s.partner.label for s in sent)
         desk.tell_reviewers(stored, p("share_sent_other", number=number, partners=names))
     desk.b.messages.extend(signed)
     return sent
@@ -138,7 +134,6 @@ class SharingFeature:
         summary = strip_ends(clean(intent.summary or ""))
         stored = reports.get(conn, scope.sealer, number)
         last = reports.last_action(conn, number) if stored is None else None
-        origin = stored is not None and peers.from_partner(conn, number)
         candidates = []
         if stored is not None:
             went = {partner for partner, _ in peers.shared_with(conn, scope.sealer, number)}
@@ -146,7 +141,7 @@ class SharingFeature:
                 partner = scope.rules.peers.partners[label]
                 today = peers.count(conn, scope.sealer, partner.number, "sent", now)
                 candidates.append(Candidate(partner, today, partner.number in went))
-        sent = decide(desk, self.post, number, summary, stored, last, origin, candidates)
+        sent = decide(desk, self.post, number, summary, stored, last, candidates)
         if sent:
             log.info("report #%d shared with %d partner relay(s)", number, len(sent))
         sealer = scope.sealer
